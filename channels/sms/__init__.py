@@ -1,0 +1,1 @@
+"""SMS over Twilio Programmable Messaging."""

@@ -1,0 +1,76 @@
+"""Twilio's inbound-SMS form -> :class:`InboundMessage`."""
+
+from __future__ import annotations
+
+from werkzeug.datastructures import MultiDict
+
+from contactcenter.errors import Invalid
+from contactcenter.messages import Channel, InboundMessage
+
+MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+
+
+def parse_inbound(form: MultiDict[str, str]) -> InboundMessage:
+    """:raises Invalid: a required field is missing or malformed (the webhook answers 400)."""
+    missing = [name for name in ("MessageSid", "From", "To") if not form.get(name, "").strip()]
+    if "Body" not in form:
+        missing.append("Body")
+    if missing:
+        raise Invalid(
+            "Missing " + ", ".join(missing) + ".",
+            code="missing_fields",
+            fields={name: "required" for name in missing},
+        )
+    sid = form["MessageSid"].strip()
+    if not sid.isalnum() or len(sid) > 64:
+        raise Invalid(
+            "MessageSid is malformed.", code="bad_message_sid", fields={"MessageSid": sid[:64]}
+        )
+    try:
+        num_media = int(form.get("NumMedia", "0") or "0")
+    except ValueError:
+        raise Invalid(
+            "NumMedia must be a number.", code="bad_num_media", fields={"NumMedia": "integer"}
+        ) from None
+    if not 0 <= num_media <= MAX_MEDIA:
+        raise Invalid(
+            f"NumMedia must be 0 to {MAX_MEDIA}.", code="bad_num_media", fields={"NumMedia": "0-10"}
+        )
+    media = tuple(
+        url for url in (form.get(f"MediaUrl{i}", "").strip() for i in range(num_media)) if url
+    )
+    return InboundMessage(
+        channel=Channel.SMS,
+        provider_id=sid,
+        from_address=form["From"].strip(),
+        to_address=form["To"].strip(),
+        body=form["Body"],
+        media_urls=media,
+    )
+
+
+# Twilio's message statuses -> ours. "receiving"/"received" concern inbound messages only.
+TWILIO_STATUSES = {
+    "accepted": "queued",
+    "scheduled": "queued",
+    "queued": "queued",
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def parse_status(form: MultiDict[str, str]) -> tuple[str, str | None, str]:
+    """(MessageSid, our delivery status or None if it is not one we track, ErrorCode).
+
+    :raises Invalid: a required field is missing.
+    """
+    sid = form.get("MessageSid", "").strip()
+    status = form.get("MessageStatus", form.get("SmsStatus", "")).strip().lower()
+    if not sid or not status:
+        raise Invalid("Missing MessageSid or MessageStatus.", code="missing_fields")
+    return sid, TWILIO_STATUSES.get(status), form.get("ErrorCode", "").strip()

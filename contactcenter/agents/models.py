@@ -1,0 +1,76 @@
+"""Staff users (agents, supervisors, admins) and their API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.jurisdictions.models import Department, Jurisdiction
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+agent_jurisdictions = sa.Table(
+    "agent_jurisdictions",
+    Base.metadata,
+    sa.Column("agent_id", sa.ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("jurisdiction_id", sa.ForeignKey("jurisdictions.id"), primary_key=True),
+)
+
+agent_departments = sa.Table(
+    "agent_departments",
+    Base.metadata,
+    sa.Column("agent_id", sa.ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("department_id", sa.ForeignKey("departments.id"), primary_key=True),
+)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(300), default="")
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=Role.AGENT,
+    )
+    languages: Mapped[list[str]] = mapped_column(sa.JSON, default=lambda: ["en"])
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    jurisdictions: Mapped[list[Jurisdiction]] = relationship(secondary=agent_jurisdictions)
+    departments: Mapped[list[Department]] = relationship(secondary=agent_departments)
+
+    def has_role(self, role: Role) -> bool:
+        return self.role.rank >= role.rank
+
+
+class ApiToken(Base):
+    """A bearer token for the staff API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("agents.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    agent: Mapped[Agent] = relationship()

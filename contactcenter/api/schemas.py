@@ -1,0 +1,58 @@
+"""Request bodies and query strings of the staff API, validated with pydantic."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contactcenter.cases.models import CaseStatus
+from contactcenter.errors import Invalid
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TokenRequest(_Strict):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="", max_length=100)
+
+
+class StatusChange(_Strict):
+    status: CaseStatus
+    note: str = Field(default="", max_length=4000)
+
+
+class NoteRequest(_Strict):
+    body: str = Field(min_length=1, max_length=10000)
+
+
+class ReplyRequest(_Strict):
+    body: str = Field(min_length=1, max_length=1600)
+
+
+class CaseListQuery(_Strict):
+    status: CaseStatus | None = None
+    department: str | None = Field(default=None, max_length=32)
+    service_type: str | None = Field(default=None, max_length=64)
+    jurisdiction: str | None = Field(default=None, max_length=64)
+    tracking_number: str | None = Field(default=None, max_length=16)
+    page: int = Field(default=1, ge=1, le=100_000)
+    per_page: int = Field(default=25, ge=1, le=100)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """``data`` as ``model``, or :class:`Invalid` naming every bad field."""
+    if not isinstance(data, dict):
+        raise Invalid("Expected a JSON object.", code="invalid_body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {
+            ".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in exc.errors()
+        }
+        raise Invalid("Some fields are invalid.", code="invalid_fields", fields=fields) from None

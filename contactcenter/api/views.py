@@ -1,0 +1,103 @@
+"""The staff JSON API (``/api/v1``): handlers parse, call one service, commit, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from contactcenter.api import schemas
+from contactcenter.api.serializers import (
+    agent_json,
+    case_detail,
+    case_summary,
+    event_json,
+    interaction_json,
+)
+from contactcenter.auth import (
+    authenticate_password,
+    current_agent,
+    issue_token,
+    jurisdiction_ids,
+    require_staff,
+)
+from contactcenter.cases.queries import CaseFilters, case_timeline, get_case, list_cases, lock_case
+from contactcenter.cases.service import add_note, change_status
+from contactcenter.db import get_session
+from contactcenter.outbound import reply_to_resident
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _json_body() -> Any:
+    return request.get_json(silent=True)
+
+
+@bp.post("/tokens")
+def create_token() -> tuple[dict[str, Any], int]:
+    body = schemas.parse(schemas.TokenRequest, _json_body())
+    session = get_session()
+    agent = authenticate_password(session, body.email, body.password)
+    token = issue_token(session, agent, name=body.name or "api")
+    session.commit()
+    return {"token": token, "agent": agent_json(agent)}, 201
+
+
+@bp.get("/me")
+@require_staff()
+def me() -> dict[str, Any]:
+    return {"agent": agent_json(current_agent())}
+
+
+@bp.get("/cases")
+@require_staff()
+def cases_index() -> dict[str, Any]:
+    query = schemas.parse(schemas.CaseListQuery, request.args.to_dict())
+    page = list_cases(get_session(), jurisdiction_ids(), CaseFilters(**query.model_dump()))
+    return {
+        "data": [case_summary(c) for c in page.items],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": page.total,
+    }
+
+
+@bp.get("/cases/<int:case_id>")
+@require_staff()
+def case_show(case_id: int) -> dict[str, Any]:
+    session = get_session()
+    case = get_case(session, jurisdiction_ids(), case_id)
+    return {"data": case_detail(case, *case_timeline(session, case))}
+
+
+@bp.post("/cases/<int:case_id>/status")
+@require_staff()
+def case_status(case_id: int) -> dict[str, Any]:
+    body = schemas.parse(schemas.StatusChange, _json_body())
+    session = get_session()
+    case = lock_case(session, jurisdiction_ids(), case_id)
+    event = change_status(session, case, body.status, agent=current_agent(), note=body.note)
+    session.commit()
+    return {"data": case_summary(case), "event": event_json(event)}
+
+
+@bp.post("/cases/<int:case_id>/notes")
+@require_staff()
+def case_note(case_id: int) -> tuple[dict[str, Any], int]:
+    body = schemas.parse(schemas.NoteRequest, _json_body())
+    session = get_session()
+    case = lock_case(session, jurisdiction_ids(), case_id)
+    event = add_note(session, case, agent=current_agent(), body=body.body)
+    session.commit()
+    return {"data": event_json(event)}, 201
+
+
+@bp.post("/cases/<int:case_id>/replies")
+@require_staff()
+def case_reply(case_id: int) -> tuple[dict[str, Any], int]:
+    body = schemas.parse(schemas.ReplyRequest, _json_body())
+    session = get_session()
+    case = lock_case(session, jurisdiction_ids(), case_id)
+    interaction = reply_to_resident(session, case, agent=current_agent(), body=body.body)
+    session.commit()
+    return {"data": interaction_json(interaction)}, 201

@@ -1,0 +1,68 @@
+"""The composition root: the only module that sees the core, the channels and the IVR."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from contactcenter import i18n, jobs
+from contactcenter.config import Settings
+from contactcenter.db import Database
+from contactcenter.errors import register_error_handlers
+from contactcenter.logs import configure_logging
+
+
+def create_app(settings: Settings | None = None, *, twilio_http_client: Any = None) -> Flask:
+    """Build the application.
+
+    :param settings: defaults to :meth:`Settings.from_env`.
+    :param twilio_http_client: replaces the Twilio client's HTTP transport; tests pass one
+        that records requests, so everything above that boundary runs for real.
+    """
+    import channels
+
+    app = Flask(__name__, instance_relative_config=True)
+    settings = (settings or Settings.from_env()).with_defaults(app.instance_path)
+    if settings.database_url.startswith("sqlite"):
+        os.makedirs(app.instance_path, exist_ok=True)
+    if settings.app_env != "test":
+        configure_logging(settings.log_level)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        # Form fields alone are bounded too, so a huge urlencoded body is refused early.
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    if settings.trusted_proxy_hops:
+        # Behind N proxies (nginx, a load balancer), take scheme/host from their headers.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    Database(settings.database_url).init_app(app)
+    jobs.init_app(app, settings.redis_url)
+    jobs.install_session_hooks()
+    i18n.load_catalogs()
+    app.extensions["channels"] = channels.build_registry(settings, twilio_http_client)
+
+    from contactcenter.api.views import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    for blueprint in channels.blueprints():
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(6)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

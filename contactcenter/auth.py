@@ -1,0 +1,96 @@
+"""Staff authentication (bearer tokens) and the role and jurisdiction checks on every route.
+
+Every staff query is scoped with :func:`jurisdiction_ids`; a record of another jurisdiction
+answers 404, not 403, so its existence does not leak either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from flask import g, request
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from contactcenter.agents.models import Agent, ApiToken, Role
+from contactcenter.db import get_session
+from contactcenter.errors import Forbidden, Unauthorized
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, agent: Agent, *, name: str = "") -> str:
+    """A new bearer token for ``agent``; the plain value is shown once and never stored."""
+    token = "cc_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(agent_id=agent.id, token_hash=_digest(token), name=name))
+    session.flush()
+    return token
+
+
+def authenticate_password(session: Session, email: str, password: str) -> Agent:
+    """:raises Unauthorized: unknown email, wrong password or inactive agent."""
+    agent = session.scalars(
+        sa.select(Agent).where(Agent.email == email.strip().lower())
+    ).one_or_none()
+    if agent is None or not agent.active or not agent.password_hash:
+        raise Unauthorized("Wrong email or password.", code="bad_credentials")
+    if not check_password_hash(agent.password_hash, password):
+        raise Unauthorized("Wrong email or password.", code="bad_credentials")
+    return agent
+
+
+def agent_for_token(session: Session, token: str) -> Agent:
+    """:raises Unauthorized: unknown, revoked, or its agent is inactive."""
+    agent = session.scalars(
+        sa.select(Agent)
+        .join(ApiToken, ApiToken.agent_id == Agent.id)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        .options(selectinload(Agent.jurisdictions))
+    ).one_or_none()
+    if agent is None or not agent.active:
+        raise Unauthorized("Invalid or revoked token.", code="bad_token")
+    return agent
+
+
+def current_agent() -> Agent:
+    agent: Agent = g.agent
+    return agent
+
+
+def jurisdiction_ids() -> list[int]:
+    return [j.id for j in current_agent().jurisdictions]
+
+
+def require_staff(role: Role = Role.AGENT) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Route decorator: a valid bearer token of an agent with at least ``role``."""
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("Send 'Authorization: Bearer <token>'.", code="missing_token")
+            agent = agent_for_token(get_session(), token.strip())
+            if not agent.has_role(role):
+                raise Forbidden(f"This needs the {role} role.", code="role_required")
+            g.agent = agent
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

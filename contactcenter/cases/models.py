@@ -1,0 +1,149 @@
+"""The unified case model: a case, every interaction on any channel, and its audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from contactcenter.agents.models import Agent
+from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.jurisdictions.models import CHANNEL_ENUM, Department, Jurisdiction, ServiceType
+from contactcenter.messages import Channel, Direction
+from contactcenter.residents.models import Resident
+
+
+def _enum(cls: type[StrEnum]) -> sa.Enum:
+    return sa.Enum(
+        cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.IN_PROGRESS)
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Awaiting(StrEnum):
+    """What the guided conversation still needs from the resident."""
+
+    LOCATION = "location"
+
+
+class DeliveryStatus(StrEnum):
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.UniqueConstraint("jurisdiction_id", "tracking_number"),
+        sa.Index("ix_cases_resident_channel_status", "resident_id", "origin_channel", "status"),
+        sa.Index("ix_cases_jurisdiction_status_created", "jurisdiction_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
+    tracking_number: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.NEW)
+    priority: Mapped[Priority] = mapped_column(_enum(Priority), default=Priority.NORMAL)
+    service_type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_types.id"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"), index=True)
+    assigned_agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residents.id"))
+    origin_channel: Mapped[Channel] = mapped_column(CHANNEL_ENUM)
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    address_text: Mapped[str] = mapped_column(sa.String(500), default="")
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
+    awaiting: Mapped[Awaiting | None] = mapped_column(_enum(Awaiting))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+    service_type: Mapped[ServiceType | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    assigned_agent: Mapped[Agent | None] = relationship()
+    resident: Mapped[Resident | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class Interaction(Base):
+    """One message or call, on any channel, to or from a resident.
+
+    ``(channel, provider_id)`` is unique: the same Twilio MessageSid or email Message-ID can
+    never be recorded twice. ``case_id`` is empty for messages that are about no case
+    (STOP, HELP, a status query).
+    """
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "provider_id"),
+        sa.Index("ix_interactions_case_created", "case_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
+    resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
+    channel: Mapped[Channel] = mapped_column(CHANNEL_ENUM)
+    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    provider_id: Mapped[str | None] = mapped_column(sa.String(128))
+    from_address: Mapped[str] = mapped_column(sa.String(320), default="")
+    to_address: Mapped[str] = mapped_column(sa.String(320), default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    media_urls: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    delivery_status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    error_code: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    case: Mapped[Case | None] = relationship()
+    resident: Mapped[Resident | None] = relationship()
+
+
+class CaseEvent(Base):
+    """Append-only audit trail: who changed what on a case, and when."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    actor_agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
+    actor: Mapped[str] = mapped_column(sa.String(32), default="system")
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,209 @@
+"""The case state machine and everything that changes a case.
+
+Services take the session, change objects, ``flush()`` and return; the edge (a request
+handler or a job) commits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter import tracking
+from contactcenter.agents.models import Agent
+from contactcenter.cases.models import (
+    Awaiting,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    DeliveryStatus,
+    Interaction,
+)
+from contactcenter.db import utcnow
+from contactcenter.errors import Conflict, Invalid
+from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
+from contactcenter.messages import Channel, Direction, InboundMessage
+from contactcenter.notifications import notify_status_change
+from contactcenter.residents.models import Resident
+
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.NEW: frozenset(
+        {CaseStatus.OPEN, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}
+    ),
+    CaseStatus.OPEN: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
+    CaseStatus.IN_PROGRESS: frozenset({CaseStatus.OPEN, CaseStatus.RESOLVED, CaseStatus.CLOSED}),
+    CaseStatus.RESOLVED: frozenset({CaseStatus.CLOSED, CaseStatus.OPEN}),
+    CaseStatus.CLOSED: frozenset({CaseStatus.OPEN}),
+}
+
+
+def record_event(
+    session: Session,
+    case: Case,
+    kind: str,
+    *,
+    agent: Agent | None = None,
+    actor: str | None = None,
+    **data: Any,
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id,
+        jurisdiction_id=case.jurisdiction_id,
+        kind=kind,
+        actor_agent_id=agent.id if agent else None,
+        actor=actor or ("agent" if agent else "system"),
+        data=data,
+    )
+    session.add(event)
+    return event
+
+
+def new_tracking_number(session: Session, jurisdiction_id: int) -> str:
+    """A tracking number not yet used in this jurisdiction (the unique constraint backs it)."""
+    while True:
+        candidate = tracking.generate()
+        taken = session.scalar(
+            sa.select(Case.id).where(
+                Case.jurisdiction_id == jurisdiction_id, Case.tracking_number == candidate
+            )
+        )
+        if taken is None:
+            return candidate
+
+
+def open_case(
+    session: Session,
+    *,
+    jurisdiction: Jurisdiction,
+    resident: Resident | None,
+    channel: Channel,
+    description: str,
+    service_type: ServiceType | None,
+    department: Department | None,
+    address_text: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    language: str = "en",
+    awaiting: Awaiting | None = None,
+) -> Case:
+    now = utcnow()
+    due_at = None
+    if service_type is not None and service_type.target_days:
+        due_at = now + dt.timedelta(days=service_type.target_days)
+    case = Case(
+        jurisdiction_id=jurisdiction.id,
+        tracking_number=new_tracking_number(session, jurisdiction.id),
+        status=CaseStatus.NEW,
+        service_type=service_type,
+        department=department,
+        resident=resident,
+        origin_channel=channel,
+        language=language,
+        description=description,
+        address_text=address_text,
+        latitude=latitude,
+        longitude=longitude,
+        awaiting=awaiting,
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    record_event(
+        session,
+        case,
+        "created",
+        actor="resident",
+        channel=str(channel),
+        service_type=service_type.code if service_type else None,
+        department=department.code if department else None,
+    )
+    return case
+
+
+def record_inbound(
+    session: Session,
+    message: InboundMessage,
+    *,
+    jurisdiction_id: int,
+    resident: Resident | None,
+    case: Case | None,
+) -> Interaction:
+    interaction = Interaction(
+        jurisdiction_id=jurisdiction_id,
+        case_id=case.id if case else None,
+        resident_id=resident.id if resident else None,
+        channel=message.channel,
+        direction=Direction.INBOUND,
+        provider_id=message.provider_id,
+        from_address=message.from_address,
+        to_address=message.to_address,
+        body=message.body,
+        media_urls=list(message.media_urls),
+        delivery_status=DeliveryStatus.RECEIVED,
+    )
+    session.add(interaction)
+    if case is not None:
+        case.updated_at = utcnow()
+    session.flush()
+    return interaction
+
+
+def set_location(session: Session, case: Case, address_text: str) -> None:
+    case.address_text = address_text
+    case.awaiting = None
+    record_event(session, case, "location_set", actor="resident", address=address_text)
+    session.flush()
+
+
+def change_status(
+    session: Session, case: Case, new_status: CaseStatus, *, agent: Agent | None, note: str = ""
+) -> CaseEvent:
+    """Move ``case`` to ``new_status`` if the lifecycle allows it.
+
+    :raises Conflict: the transition is not allowed (for example closed -> in_progress).
+    """
+    old_status = case.status
+    if new_status == old_status:
+        raise Conflict(f"Case is already {new_status}.", code="status_unchanged")
+    if new_status not in TRANSITIONS[old_status]:
+        raise Conflict(
+            f"A {old_status} case cannot become {new_status}.",
+            code="invalid_transition",
+            fields={"status": f"allowed: {', '.join(sorted(TRANSITIONS[old_status]))}"},
+        )
+    now = utcnow()
+    case.status = new_status
+    case.updated_at = now
+    if new_status == CaseStatus.RESOLVED:
+        case.resolved_at = now
+    elif new_status == CaseStatus.CLOSED:
+        case.closed_at = now
+        case.resolved_at = case.resolved_at or now
+    elif old_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        case.resolved_at = None
+        case.closed_at = None
+    kind = (
+        "reopened" if old_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else "status_changed"
+    )
+    event = record_event(
+        session, case, kind, agent=agent, old=str(old_status), new=str(new_status), note=note
+    )
+    session.flush()
+    notify_status_change(session, case, old_status)
+    return event
+
+
+def add_note(session: Session, case: Case, *, agent: Agent, body: str) -> CaseEvent:
+    """An internal note: staff see it, the resident never does."""
+    text = body.strip()
+    if not text:
+        raise Invalid("A note needs some text.", code="empty_note", fields={"body": "required"})
+    event = record_event(session, case, "note", agent=agent, body=text)
+    case.updated_at = utcnow()
+    session.flush()
+    return event

@@ -1,0 +1,201 @@
+"""The ``contactcenter`` command: migrations, demo data, server, worker, simulators."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from contactcenter import migrate
+from contactcenter.config import Settings
+from contactcenter.db import get_db
+
+
+def _create_app():  # type: ignore[no-untyped-def]
+    from contactcenter.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """3-1-1 contact center: run `contactcenter --help` for the commands."""
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["SETTINGS"]
+    return settings
+
+
+@cli.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    migrate.upgrade(_settings().database_url, revision)
+    click.echo(f"database is at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (for example -1, or base)."""
+    migrate.downgrade(_settings().database_url, revision)
+
+
+@cli.command()
+def demo() -> None:
+    """Create the demo jurisdiction and print how to try it."""
+    from contactcenter.demo import seed_demo
+
+    session = get_db().session()
+    creds = seed_demo(session)
+    session.commit()
+    click.echo(
+        f"""
+Demo jurisdiction '{creds.jurisdiction}' is ready.
+  SMS number (texts go here):  {creds.sms_number}
+  Agent login:                 {creds.agent_email} / {creds.agent_password}
+  Staff API token:             {creds.api_token}
+"""
+    )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Run the web service (development server; production uses the Procfile's gunicorn)."""
+    from werkzeug.serving import run_simple
+
+    base = f"http://{host}:{port}"
+    click.echo(
+        f"""
+3-1-1 contact center listening on {base}
+  Health:        {base}/health
+  Staff API:     curl -H "Authorization: Bearer <token>" {base}/api/v1/cases
+  Text it:       contactcenter simulate sms --from +16135550100 "Pothole at 12 Main St"
+  Check status:  contactcenter simulate sms --from +16135550100 "STATUS <tracking number>"
+Outbound texts are printed here as 'DEV OUTBOX' lines until Twilio credentials are set.
+"""
+    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an rq worker for the background jobs (needs REDIS_URL)."""
+    from rq import Worker
+
+    from contactcenter.jobs import QUEUES
+
+    runner = current_app.extensions["jobs"]
+    if runner.redis is None:
+        raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker is needed.")
+    Worker(list(QUEUES), connection=runner.redis).work(burst=burst)
+
+
+@cli.group()
+def simulate() -> None:
+    """Send correctly signed Twilio webhooks to a running server (no Twilio account needed)."""
+
+
+@simulate.command("sms")
+@click.option("--from", "from_", required=True, help="The resident's phone number.")
+@click.option("--to", default="", help="The 3-1-1 number (default: the demo number).")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True)
+@click.option("--wait", default=5.0, show_default=True, help="Seconds to wait for the reply.")
+@click.argument("text")
+def simulate_sms(from_: str, to: str, url: str, wait: float, text: str) -> None:
+    """Text TEXT to the 3-1-1 number as FROM would, and print the city's reply."""
+    from twilio.request_validator import RequestValidator
+
+    from contactcenter.cases.models import Interaction
+    from contactcenter.demo import DEMO_SMS_NUMBER
+    from contactcenter.messages import Channel, Direction
+
+    settings = _settings()
+    endpoint = url.rstrip("/") + "/sms/inbound"
+    params = {
+        "MessageSid": "SM" + secrets.token_hex(16),
+        "AccountSid": settings.twilio_account_sid or "AC" + "0" * 32,
+        "From": from_,
+        "To": to or DEMO_SMS_NUMBER,
+        "Body": text,
+        "NumMedia": "0",
+    }
+    signed_url = (
+        (settings.public_base_url.rstrip("/") + "/sms/inbound")
+        if settings.public_base_url
+        else endpoint
+    )
+    signature = RequestValidator(settings.twilio_auth_token).compute_signature(signed_url, params)
+    session = get_db().session()
+    last_id = session.scalar(sa.select(sa.func.max(Interaction.id))) or 0
+    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own server
+        endpoint,
+        data=urllib.parse.urlencode(params).encode(),
+        headers={"X-Twilio-Signature": signature},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            click.echo(f"sent {params['MessageSid']}: HTTP {response.status}")
+    except urllib.error.HTTPError as exc:
+        click.echo(f"server answered HTTP {exc.code}: {exc.read().decode(errors='replace')}")
+        sys.exit(1)
+    except urllib.error.URLError as exc:
+        click.echo(f"cannot reach {endpoint}: {exc.reason}. Is `contactcenter serve` running?")
+        sys.exit(1)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        replies = session.scalars(
+            sa.select(Interaction.body).where(
+                Interaction.id > last_id,
+                Interaction.channel == Channel.SMS,
+                Interaction.direction == Direction.OUTBOUND,
+                Interaction.to_address.in_([from_, from_.replace(" ", "")]),
+            )
+        ).all()
+        if replies:
+            for body in replies:
+                click.echo(f"reply: {body}")
+            return
+        session.rollback()
+        time.sleep(0.2)
+    click.echo("no reply yet (with REDIS_URL set, is a worker running?)")
+
+
+@cli.group()
+def token() -> None:
+    """Staff API tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="cli")
+def token_create(email: str, name: str) -> None:
+    """Issue a staff API token for the agent with EMAIL."""
+    from contactcenter.agents.models import Agent
+    from contactcenter.auth import issue_token
+
+    session = get_db().session()
+    agent = session.scalars(sa.select(Agent).where(Agent.email == email.lower())).one_or_none()
+    if agent is None:
+        raise click.UsageError(f"no agent {email}")
+    value = issue_token(session, agent, name=name)
+    session.commit()
+    click.echo(value)

@@ -1,0 +1,144 @@
+"""A demo jurisdiction, so a newcomer can try the whole flow in a minute."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter.agents.models import Agent, Role
+from contactcenter.auth import hash_password, issue_token
+from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
+from contactcenter.messages import Channel
+
+DEMO_SLUG = "demo"
+DEMO_SMS_NUMBER = "+16135550311"
+DEMO_AGENT_EMAIL = "agent@demo.example"
+
+DEPARTMENTS = [
+    ("311", "3-1-1 Contact Centre", True),
+    ("PW", "Public Works", False),
+    ("TRANS", "Transportation", False),
+    ("SAN", "Sanitation", False),
+    ("PARKS", "Parks and Forestry", False),
+]
+
+# code, name, group, department, target days, keywords (en, fr, es)
+SERVICE_TYPES = [
+    (
+        "pothole",
+        "Pothole",
+        "Streets",
+        "PW",
+        5,
+        ["pothole", "potholes", "nid de poule", "nids de poule", "bache", "hoyo"],
+    ),
+    (
+        "streetlight",
+        "Streetlight out",
+        "Streets",
+        "TRANS",
+        7,
+        ["streetlight", "street light", "light out", "lampadaire", "farola", "luz"],
+    ),
+    (
+        "missed-pickup",
+        "Missed garbage or recycling pickup",
+        "Waste",
+        "SAN",
+        2,
+        ["garbage", "trash", "recycling", "pickup", "ordures", "poubelle", "recyclage", "basura"],
+    ),
+    ("graffiti", "Graffiti", "Streets", "PW", 10, ["graffiti", "tag", "tags", "pintada"]),
+    (
+        "dumping",
+        "Illegal dumping",
+        "Waste",
+        "SAN",
+        5,
+        ["dumping", "dumped", "mattress", "depot sauvage", "colchon", "tirado"],
+    ),
+    (
+        "tree",
+        "Fallen tree or branch",
+        "Parks",
+        "PARKS",
+        3,
+        ["tree", "branch", "arbre", "branche", "arbol", "rama"],
+    ),
+    (
+        "water-leak",
+        "Water leak",
+        "Water",
+        "PW",
+        1,
+        ["water leak", "leak", "water main", "fuite", "fuite d eau", "fuga", "fuga de agua"],
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    jurisdiction: str
+    sms_number: str
+    agent_email: str
+    agent_password: str
+    api_token: str
+
+
+def seed_demo(session: Session) -> DemoCredentials:
+    """Create (or refresh) the demo jurisdiction; a new agent password and token each time."""
+    jurisdiction = session.scalars(
+        sa.select(Jurisdiction).where(Jurisdiction.slug == DEMO_SLUG)
+    ).one_or_none()
+    if jurisdiction is None:
+        jurisdiction = Jurisdiction(
+            slug=DEMO_SLUG,
+            name="Demo City",
+            timezone="America/Toronto",
+            country="CA",
+            languages=["en", "fr", "es"],
+        )
+        session.add(jurisdiction)
+        session.flush()
+        session.add(
+            ChannelAddress(
+                jurisdiction_id=jurisdiction.id, channel=Channel.SMS, address=DEMO_SMS_NUMBER
+            )
+        )
+        departments = {}
+        for code, name, is_default in DEPARTMENTS:
+            departments[code] = Department(
+                jurisdiction_id=jurisdiction.id, code=code, name=name, is_default=is_default
+            )
+        session.add_all(departments.values())
+        session.flush()
+        for code, name, group, dept, days, keywords in SERVICE_TYPES:
+            session.add(
+                ServiceType(
+                    jurisdiction_id=jurisdiction.id,
+                    code=code,
+                    name=name,
+                    group=group,
+                    department_id=departments[dept].id,
+                    target_days=days,
+                    keywords=keywords,
+                )
+            )
+    agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
+    if agent is None:
+        agent = Agent(
+            email=DEMO_AGENT_EMAIL,
+            name="Demo Agent",
+            role=Role.SUPERVISOR,
+            languages=["en", "fr"],
+            jurisdictions=[jurisdiction],
+        )
+        session.add(agent)
+    password = secrets.token_urlsafe(9)
+    agent.password_hash = hash_password(password)
+    session.flush()
+    token = issue_token(session, agent, name="demo")
+    return DemoCredentials(DEMO_SLUG, DEMO_SMS_NUMBER, DEMO_AGENT_EMAIL, password, token)

@@ -1,0 +1,92 @@
+"""Background jobs: enqueued only after the transaction that asked for them commits.
+
+A handler calls ``enqueue_after_commit(session, fn, *ids)``; a SQLAlchemy ``after_commit``
+listener then puts the jobs on the rq queue, or, when no ``REDIS_URL`` is configured (the
+embedded default), runs them inline. A rolled-back transaction drops its jobs, so nothing is
+ever sent for a case that was not saved. Jobs take IDs, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = "default"
+QUEUES = (DEFAULT_QUEUE,)
+_PENDING = "pending_jobs"
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    retries: int
+
+
+class JobRunner:
+    """Where jobs go: an rq queue on Redis, or inline in this process."""
+
+    def __init__(self, app: Flask, redis_url: str) -> None:
+        self.app = app
+        self.redis = Redis.from_url(redis_url) if redis_url else None
+        self.queue = Queue(DEFAULT_QUEUE, connection=self.redis) if self.redis else None
+
+    def submit(self, job: PendingJob) -> None:
+        if self.queue is not None:
+            retry = Retry(max=job.retries, interval=[10, 60, 300][: job.retries] or 0)
+            self.queue.enqueue(job.func, *job.args, retry=retry if job.retries else None)
+            return
+        try:
+            with self.app.app_context():
+                job.func(*job.args)
+        except Exception:
+            # Inline mode: the request that queued the job has already committed; a failing
+            # side effect must not turn its response into an error.
+            log.exception("inline job %s failed", job.func.__name__)
+
+
+def enqueue_after_commit(
+    session: Session, func: Callable[..., Any], *args: Any, retries: int = 0
+) -> None:
+    session.info.setdefault(_PENDING, []).append(PendingJob(func, args, retries))
+
+
+def _after_commit(session: Session) -> None:
+    pending: list[PendingJob] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    runner: JobRunner = current_app.extensions["jobs"]
+    for job in pending:
+        runner.submit(job)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def init_app(app: Flask, redis_url: str) -> JobRunner:
+    runner = JobRunner(app, redis_url)
+    app.extensions["jobs"] = runner
+    return runner
+
+
+def install_session_hooks() -> None:
+    """Listen on every Session once per process (idempotent)."""
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", _after_rollback_soft)
+
+
+def _after_rollback_soft(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        _after_rollback(session)

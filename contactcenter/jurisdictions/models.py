@@ -1,0 +1,81 @@
+"""Jurisdictions (tenants), the addresses they own, departments and service types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.messages import Channel
+
+CHANNEL_ENUM = sa.Enum(
+    Channel, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+)
+
+
+class Jurisdiction(Base):
+    __tablename__ = "jurisdictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    country: Mapped[str] = mapped_column(sa.String(2), default="US")
+    languages: Mapped[list[str]] = mapped_column(sa.JSON, default=lambda: ["en"])
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0] if self.languages else "en"
+
+
+class ChannelAddress(Base):
+    """A phone number, email address or chat key that residents use to reach a jurisdiction."""
+
+    __tablename__ = "channel_addresses"
+    __table_args__ = (sa.UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(CHANNEL_ENUM)
+    address: Mapped[str] = mapped_column(sa.String(320))
+
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    __table_args__ = (sa.UniqueConstraint("jurisdiction_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    """Receives cases no service type claims (usually the 3-1-1 center itself)."""
+
+
+class ServiceType(Base):
+    """An Open311 service: what a resident can ask for."""
+
+    __tablename__ = "service_types"
+    __table_args__ = (sa.UniqueConstraint("jurisdiction_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    group: Mapped[str] = mapped_column(sa.String(100), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    keywords: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    target_days: Mapped[float | None] = mapped_column(sa.Float)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    department: Mapped[Department | None] = relationship()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "group": self.group}

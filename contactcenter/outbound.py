@@ -1,0 +1,231 @@
+"""Messages to residents: queued as interactions, delivered by a job, tracked to delivery.
+
+``queue_message`` records the outbound interaction and asks for ``deliver_interaction`` to run
+after commit. The job claims the interaction (queued -> sending) with one conditional UPDATE,
+so a retried or duplicated job can never send the same message twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from contactcenter.agents.models import Agent
+from contactcenter.cases.models import Case, DeliveryStatus, Interaction
+from contactcenter.db import get_db, utcnow
+from contactcenter.errors import Invalid, NotFound
+from contactcenter.jobs import enqueue_after_commit
+from contactcenter.jurisdictions.service import owned_address
+from contactcenter.messages import (
+    CONTACT_KIND_OF_CHANNEL,
+    Channel,
+    ChannelAdapter,
+    DeliveryError,
+    Direction,
+    OutboundMessage,
+)
+from contactcenter.residents.models import ContactPoint, Resident
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1600  # Twilio's limit for one (multi-segment) SMS
+DELIVERY_RETRIES = 3
+
+# Callbacks can arrive out of order; a status only ever moves forward.
+_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENDING: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.UNDELIVERED: 3,
+    DeliveryStatus.FAILED: 3,
+    DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.READ: 5,
+}
+
+
+def adapters() -> dict[Channel, ChannelAdapter]:
+    registry: dict[Channel, ChannelAdapter] = current_app.extensions["channels"]
+    return registry
+
+
+def queue_message(
+    session: Session,
+    *,
+    jurisdiction_id: int,
+    channel: Channel,
+    to_address: str,
+    from_address: str,
+    body: str,
+    case: Case | None = None,
+    resident: Resident | None = None,
+    agent: Agent | None = None,
+) -> Interaction:
+    """Record an outbound message and deliver it after commit (unless the resident opted out)."""
+    suppressed = channel is Channel.SMS and resident is not None and resident.sms_opted_out
+    interaction = Interaction(
+        jurisdiction_id=jurisdiction_id,
+        case_id=case.id if case else None,
+        resident_id=resident.id if resident else None,
+        agent_id=agent.id if agent else None,
+        channel=channel,
+        direction=Direction.OUTBOUND,
+        from_address=from_address,
+        to_address=to_address,
+        body=body[:MAX_BODY],
+        delivery_status=DeliveryStatus.SUPPRESSED if suppressed else DeliveryStatus.QUEUED,
+        error_code="opted_out" if suppressed else "",
+    )
+    session.add(interaction)
+    session.flush()
+    if not suppressed:
+        enqueue_after_commit(session, deliver_interaction, interaction.id, retries=DELIVERY_RETRIES)
+    return interaction
+
+
+def reply_to_resident(
+    session: Session, case: Case, *, agent: Agent | None, body: str
+) -> Interaction:
+    """Send ``body`` to the case's resident on the channel the case came from.
+
+    :raises Invalid: empty body, or the case has no channel we can answer on.
+    """
+    text = body.strip()
+    if not text:
+        raise Invalid("A reply needs some text.", code="empty_reply", fields={"body": "required"})
+    if len(text) > MAX_BODY:
+        raise Invalid(
+            f"A reply can be at most {MAX_BODY} characters.",
+            code="reply_too_long",
+            fields={"body": f"max {MAX_BODY} characters"},
+        )
+    to_address, from_address = reply_route(session, case)
+    interaction = queue_message(
+        session,
+        jurisdiction_id=case.jurisdiction_id,
+        channel=case.origin_channel,
+        to_address=to_address,
+        from_address=from_address,
+        body=text,
+        case=case,
+        resident=case.resident,
+        agent=agent,
+    )
+    case.updated_at = utcnow()
+    return interaction
+
+
+def reply_route(session: Session, case: Case) -> tuple[str, str]:
+    """(to, from) for a message on the case's channel: the way the resident last wrote in."""
+    channel = case.origin_channel
+    if channel not in adapters():
+        raise Invalid(f"Cannot send on {channel}.", code="channel_unavailable")
+    last_inbound = session.execute(
+        sa.select(Interaction.from_address, Interaction.to_address)
+        .where(
+            Interaction.case_id == case.id,
+            Interaction.channel == channel,
+            Interaction.direction == Direction.INBOUND,
+        )
+        .order_by(Interaction.id.desc())
+        .limit(1)
+    ).first()
+    if last_inbound is not None:
+        return last_inbound.from_address, last_inbound.to_address
+    kind = CONTACT_KIND_OF_CHANNEL.get(channel)
+    contact = None
+    if case.resident_id is not None and kind is not None:
+        contact = session.scalars(
+            sa.select(ContactPoint.address).where(
+                ContactPoint.resident_id == case.resident_id, ContactPoint.kind == kind
+            )
+        ).first()
+    sender = owned_address(session, case.jurisdiction_id, channel)
+    if contact is None or sender is None:
+        raise Invalid("The resident has no address on this channel.", code="no_reply_address")
+    return contact, sender
+
+
+def deliver_interaction(interaction_id: int) -> None:
+    """Job: hand one queued outbound interaction to its channel adapter."""
+    session = get_db().session()
+    try:
+        claimed = session.execute(
+            sa.update(Interaction)
+            .where(
+                Interaction.id == interaction_id,
+                Interaction.delivery_status == DeliveryStatus.QUEUED,
+            )
+            .values(delivery_status=DeliveryStatus.SENDING, updated_at=utcnow())
+        )
+        session.commit()
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            log.info("interaction %s is not queued; nothing to send", interaction_id)
+            return
+        interaction = session.get_one(Interaction, interaction_id)
+        message = OutboundMessage(
+            interaction_id=interaction.id,
+            channel=interaction.channel,
+            to_address=interaction.to_address,
+            from_address=interaction.from_address,
+            body=interaction.body,
+            media_urls=tuple(interaction.media_urls or ()),
+        )
+        try:
+            receipt = adapters()[interaction.channel].send(message)
+        except DeliveryError as exc:
+            interaction.error_code = exc.code[:64]
+            if exc.permanent:
+                interaction.delivery_status = DeliveryStatus.FAILED
+                session.commit()
+                log.warning("interaction %s failed permanently: %s", interaction_id, exc.code)
+                return
+            interaction.delivery_status = DeliveryStatus.QUEUED
+            session.commit()
+            raise
+        interaction.provider_id = receipt.provider_id
+        if _RANK.get(DeliveryStatus(receipt.status), 0) > _RANK[interaction.delivery_status]:
+            interaction.delivery_status = DeliveryStatus(receipt.status)
+        session.commit()
+    finally:
+        session.close()
+
+
+def record_delivery_status(
+    session: Session,
+    *,
+    channel: Channel,
+    provider_id: str,
+    status: str,
+    error_code: str = "",
+    interaction_id: int | None = None,
+) -> Interaction:
+    """Apply a provider's delivery callback; out-of-order callbacks never move a status back.
+
+    :raises NotFound: no outbound interaction matches.
+    :raises Invalid: ``status`` is not a delivery status.
+    """
+    try:
+        new_status = DeliveryStatus(status)
+    except ValueError:
+        raise Invalid(f"Unknown delivery status {status!r}.", code="bad_status") from None
+    query = sa.select(Interaction).where(
+        Interaction.channel == channel, Interaction.direction == Direction.OUTBOUND
+    )
+    if interaction_id is not None:
+        query = query.where(Interaction.id == interaction_id)
+    else:
+        query = query.where(Interaction.provider_id == provider_id)
+    interaction = session.scalars(query.with_for_update()).one_or_none()
+    if interaction is None:
+        raise NotFound("No such outbound message.", code="interaction_not_found")
+    if interaction.provider_id is None:
+        interaction.provider_id = provider_id
+    if _RANK.get(new_status, -1) > _RANK.get(interaction.delivery_status, -1):
+        interaction.delivery_status = new_status
+        if error_code:
+            interaction.error_code = error_code[:64]
+    session.flush()
+    return interaction
