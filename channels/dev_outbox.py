@@ -18,7 +18,7 @@ from twilio.http.response import Response
 log = logging.getLogger("contactcenter.dev_outbox")
 
 
-class DevOutboxHttpClient(HttpClient):
+class DevOutboxHttpClient(HttpClient):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(logger=log, is_async=False)
 

@@ -65,4 +65,16 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/")
+    def index() -> dict[str, object]:
+        return {
+            "service": "3-1-1 contact center",
+            "endpoints": {
+                "health": "/health",
+                "staff_api": "/api/v1 (Authorization: Bearer <token>)",
+                "sms_inbound_webhook": "/sms/inbound",
+                "sms_status_callback": "/sms/status",
+            },
+        }
+
     return app

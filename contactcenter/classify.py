@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
-from contactcenter.jurisdictions.models import ServiceType
+from contactcenter.folding import fold
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def fold(text: str) -> str:
-    """Lower-case without accents, so 'Nid-de-poule' and 'nid de poule' match alike."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+class Classifiable(Protocol):
+    @property
+    def keywords(self) -> Sequence[str]: ...
+    @property
+    def active(self) -> bool: ...
+
+
+T = TypeVar("T", bound=Classifiable)
 
 
 def _tokens(text: str) -> str:
     return " " + " ".join(_WORD.findall(fold(text))) + " "
 
 
-def classify(service_types: Iterable[ServiceType], text: str) -> ServiceType | None:
+def classify(service_types: Iterable[T], text: str) -> T | None:
     """The active service type whose keywords appear most in ``text``; ties go to the first.
 
     Keywords match whole words, and a phrase matches as a contiguous run of words, so
     "light" does not match "lightning".
     """
     haystack = _tokens(text)
-    best: ServiceType | None = None
+    best: T | None = None
     best_score = 0
     for service_type in service_types:
         if not service_type.active:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 import time
 import urllib.error
@@ -122,28 +121,14 @@ def simulate() -> None:
 @click.argument("text")
 def simulate_sms(from_: str, to: str, url: str, wait: float, text: str) -> None:
     """Text TEXT to the 3-1-1 number as FROM would, and print the city's reply."""
-    from twilio.request_validator import RequestValidator
-
+    from channels.sms.simulator import signed_inbound_sms
     from contactcenter.cases.models import Interaction
     from contactcenter.demo import DEMO_SMS_NUMBER
     from contactcenter.messages import Channel, Direction
 
-    settings = _settings()
-    endpoint = url.rstrip("/") + "/sms/inbound"
-    params = {
-        "MessageSid": "SM" + secrets.token_hex(16),
-        "AccountSid": settings.twilio_account_sid or "AC" + "0" * 32,
-        "From": from_,
-        "To": to or DEMO_SMS_NUMBER,
-        "Body": text,
-        "NumMedia": "0",
-    }
-    signed_url = (
-        (settings.public_base_url.rstrip("/") + "/sms/inbound")
-        if settings.public_base_url
-        else endpoint
+    endpoint, params, signature = signed_inbound_sms(
+        _settings(), server_url=url, from_=from_, to=to or DEMO_SMS_NUMBER, body=text
     )
-    signature = RequestValidator(settings.twilio_auth_token).compute_signature(signed_url, params)
     session = get_db().session()
     last_id = session.scalar(sa.select(sa.func.max(Interaction.id))) or 0
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own server

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from contactcenter import tracking
-from contactcenter.classify import fold
+from contactcenter.folding import fold
 from contactcenter.language import LANGUAGE_KEYWORDS
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from contactcenter.classify import fold
+from contactcenter.folding import fold
 
 _COMMON_WORDS = {
     "en": {

@@ -1,0 +1,284 @@
+"""Shared fixtures. The suite runs on two stacks, chosen by the environment:
+
+- embedded (default): a SQLite file and inline jobs;
+- servers: ``TEST_DATABASE_URL`` (PostgreSQL) and ``TEST_REDIS_URL`` (rq on Redis, jobs run by
+  a real rq worker in burst mode).
+
+The schema is built once per run by the Alembic migrations, never by ``create_all``. Each test
+commits for real (the code under test owns its transactions) and the tables are emptied after
+it, so after-commit hooks, constraints and concurrency behave as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
+
+from contactcenter import migrate
+from contactcenter.app import create_app
+from contactcenter.config import Settings
+from contactcenter.db import Base, get_db
+from contactcenter.jurisdictions.models import Jurisdiction
+from tests import factories
+from tests.twilio_http import CapturingHttpClient
+
+AUTH_TOKEN = "test-twilio-auth-token"
+ACCOUNT_SID = "AC" + "1" * 32
+PUBLIC_BASE_URL = "https://311.city.example"
+TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+
+
+def _create_postgres_database(server_url: str) -> str:
+    url = make_url(server_url)
+    name = f"cc_test_{secrets.token_hex(4)}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(server_url: str, test_url: str) -> None:
+    name = make_url(test_url).database
+    admin = sa.create_engine(
+        make_url(server_url), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if server_url:
+        url = _create_postgres_database(server_url)
+        migrate.upgrade(url)
+        yield url
+        _drop_postgres_database(server_url, url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", "")
+
+
+@pytest.fixture(scope="session")
+def twilio_http() -> CapturingHttpClient:
+    return CapturingHttpClient()
+
+
+def make_settings(database_url: str, redis_url: str = "", **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "secret_key": "test-secret",
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "public_base_url": PUBLIC_BASE_URL,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, redis_url: str, twilio_http: CapturingHttpClient) -> Iterator[Flask]:
+    application = create_app(make_settings(database_url, redis_url), twilio_http_client=twilio_http)
+    yield application
+    get_db(application).engine.dispose()
+    runner = application.extensions["jobs"]
+    if runner.redis is not None:
+        runner.redis.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table and queue after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app: Flask = request.getfixturevalue("app")
+    twilio_http: CapturingHttpClient = request.getfixturevalue("twilio_http")
+    twilio_http.reset()
+    engine = get_db(app).engine
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            truncate = f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+            conn.execute(sa.text(truncate))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+    runner = app.extensions["jobs"]
+    if runner.redis is not None:
+        runner.redis.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection that leaves this machine: Twilio must only be reached through the
+    capturing transport, and tests must never depend on the internet."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if (
+            isinstance(host, str)
+            and host not in {"127.0.0.1", "::1", "localhost"}
+            and not (host.startswith("/") or sock.family == socket.AF_UNIX)
+        ):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with app.app_context():
+        db_session = get_db(app).session()
+        yield db_session
+        db_session.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs(app: Flask) -> Callable[[], None]:
+    """Deliver queued jobs: a real rq worker in burst mode on Redis, a no-op when inline."""
+
+    def run() -> None:
+        runner = app.extensions["jobs"]
+        if runner.queue is None:
+            return
+        from rq import SimpleWorker
+
+        with app.app_context():
+            SimpleWorker([runner.queue], connection=runner.redis).work(burst=True)
+
+    return run
+
+
+SignedPost = Callable[..., TestResponse]
+
+
+@pytest.fixture
+def signed_post(client: FlaskClient) -> SignedPost:
+    """POST a form signed the way Twilio signs it (twilio's own RequestValidator)."""
+
+    def post(
+        path: str,
+        params: dict[str, str],
+        *,
+        token: str = AUTH_TOKEN,
+        query: str = "",
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> TestResponse:
+        url = PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
+        if signature is None:
+            signature = RequestValidator(token).compute_signature(url, params)
+        return client.post(
+            path + (f"?{query}" if query else ""),
+            data=params,
+            headers={"X-Twilio-Signature": signature, **(headers or {})},
+        )
+
+    return post
+
+
+@pytest.fixture
+def jurisdiction(session: Session) -> Jurisdiction:
+    city = factories.make_jurisdiction(session, slug="springfield", sms_number="+16135550311")
+    session.commit()
+    return city
+
+
+SendSms = Callable[..., TestResponse]
+
+
+@pytest.fixture
+def send_sms(signed_post: SignedPost, run_jobs: Callable[[], None]) -> SendSms:
+    """Text the city as a resident would; queued replies are delivered before it returns."""
+
+    def send(
+        body: str,
+        *,
+        from_: str = "+16135550100",
+        to: str = "+16135550311",
+        sid: str | None = None,
+        media: list[str] | None = None,
+    ) -> TestResponse:
+        params = {
+            "MessageSid": sid or "SM" + secrets.token_hex(16),
+            "AccountSid": ACCOUNT_SID,
+            "From": from_,
+            "To": to,
+            "Body": body,
+            "NumMedia": str(len(media or [])),
+        }
+        for index, url in enumerate(media or []):
+            params[f"MediaUrl{index}"] = url
+            params[f"MediaContentType{index}"] = "image/jpeg"
+        response = signed_post("/sms/inbound", params)
+        run_jobs()
+        return response
+
+    return send
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[], Any]:
+    """``with count_queries() as counter: ...; counter.count`` — SQL statements executed."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting() -> Iterator[Any]:
+        class Counter:
+            count = 0
+            statements: list[str] = []
+
+        counter = Counter()
+        counter.statements = []
+
+        def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            counter.count += 1
+            counter.statements.append(statement)
+
+        engine = get_db(app).engine
+        sa.event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", before)
+
+    return counting
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Redis:
+    if not redis_url:
+        pytest.skip("TEST_REDIS_URL is not set: this test needs a real Redis")
+    return Redis.from_url(redis_url)

@@ -1,0 +1,136 @@
+"""Test data factories: plain functions that take a session and return saved objects."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from contactcenter.agents.models import Agent, Role
+from contactcenter.auth import hash_password, issue_token
+from contactcenter.cases.models import Case, CaseStatus
+from contactcenter.cases.service import open_case
+from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
+from contactcenter.messages import Channel
+from contactcenter.residents.models import Resident
+
+_seq = itertools.count(1)
+
+
+def make_jurisdiction(
+    session: Session,
+    *,
+    slug: str | None = None,
+    name: str = "Springfield",
+    sms_number: str | None = None,
+    languages: list[str] | None = None,
+    country: str = "CA",
+) -> Jurisdiction:
+    """A jurisdiction with an SMS number, a default 3-1-1 department and two service types."""
+    n = next(_seq)
+    jurisdiction = Jurisdiction(
+        slug=slug or f"city-{n}",
+        name=name,
+        timezone="America/Toronto",
+        country=country,
+        languages=languages or ["en", "fr", "es"],
+    )
+    session.add(jurisdiction)
+    session.flush()
+    session.add(
+        ChannelAddress(
+            jurisdiction_id=jurisdiction.id,
+            channel=Channel.SMS,
+            address=sms_number or f"+1613555{n:04d}",
+        )
+    )
+    contact_centre = Department(
+        jurisdiction_id=jurisdiction.id, code="311", name="3-1-1", is_default=True
+    )
+    public_works = Department(jurisdiction_id=jurisdiction.id, code="PW", name="Public Works")
+    sanitation = Department(jurisdiction_id=jurisdiction.id, code="SAN", name="Sanitation")
+    session.add_all([contact_centre, public_works, sanitation])
+    session.flush()
+    session.add_all(
+        [
+            ServiceType(
+                jurisdiction_id=jurisdiction.id,
+                code="pothole",
+                name="Pothole",
+                group="Streets",
+                department_id=public_works.id,
+                target_days=5,
+                keywords=["pothole", "nid de poule", "bache"],
+            ),
+            ServiceType(
+                jurisdiction_id=jurisdiction.id,
+                code="missed-pickup",
+                name="Missed pickup",
+                group="Waste",
+                department_id=sanitation.id,
+                target_days=2,
+                keywords=["garbage", "trash", "recycling", "ordures"],
+            ),
+        ]
+    )
+    session.flush()
+    return jurisdiction
+
+
+def sms_number(session: Session, jurisdiction: Jurisdiction) -> str:
+    from contactcenter.jurisdictions.service import owned_address
+
+    number = owned_address(session, jurisdiction.id, Channel.SMS)
+    assert number is not None
+    return number
+
+
+def make_agent(
+    session: Session,
+    jurisdictions: list[Jurisdiction],
+    *,
+    role: Role = Role.AGENT,
+    password: str = "correct horse battery",
+    **fields: Any,
+) -> tuple[Agent, str]:
+    """An agent and a bearer token for them."""
+    n = next(_seq)
+    agent = Agent(
+        email=fields.pop("email", f"agent{n}@city.example"),
+        name=fields.pop("name", f"Agent {n}"),
+        role=role,
+        password_hash=hash_password(password),
+        jurisdictions=jurisdictions,
+        **fields,
+    )
+    session.add(agent)
+    session.flush()
+    return agent, issue_token(session, agent, name="test")
+
+
+def make_case(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    *,
+    description: str = "Pothole at 12 Main St",
+    status: CaseStatus = CaseStatus.NEW,
+    resident: Resident | None = None,
+    channel: Channel = Channel.SMS,
+    **fields: Any,
+) -> Case:
+    case = open_case(
+        session,
+        jurisdiction=jurisdiction,
+        resident=resident,
+        channel=channel,
+        description=description,
+        service_type=fields.pop("service_type", None),
+        department=fields.pop("department", None),
+        address_text=fields.pop("address_text", "12 Main St"),
+    )
+    case.status = status
+    for key, value in fields.items():
+        setattr(case, key, value)
+    session.flush()
+    return case

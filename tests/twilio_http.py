@@ -1,0 +1,77 @@
+"""A Twilio HTTP transport that records requests instead of sending them.
+
+It sits exactly where twilio's own ``TwilioHttpClient`` would, so the REST client, the adapter,
+the job and everything above run for real; only the bytes never leave the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from twilio.http import HttpClient
+from twilio.http.response import Response
+
+
+@dataclass
+class CapturedRequest:
+    method: str
+    url: str
+    data: dict[str, Any]
+    auth: tuple[str, str] | None
+
+
+@dataclass
+class CapturingHttpClient(HttpClient):
+    requests: list[CapturedRequest] = field(default_factory=list)
+    _failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(logger=logging.getLogger("tests.twilio_http"), is_async=False)
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self._failures.clear()
+
+    def fail_next(self, status: int, code: int, message: str = "error") -> None:
+        """The next request gets a Twilio error response."""
+        self._failures.append(
+            (status, {"code": code, "message": message, "status": status, "more_info": ""})
+        )
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Form bodies of the Messages.create calls, oldest first."""
+        return [r.data for r in self.requests if r.url.endswith("/Messages.json")]
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        auth: Any = None,
+        timeout: Any = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        self.requests.append(CapturedRequest(method, url, dict(data or {}), auth))
+        if self._failures:
+            status, body = self._failures.pop(0)
+            return Response(status, json.dumps(body))
+        form = dict(data or {})
+        return Response(
+            201,
+            json.dumps(
+                {
+                    "sid": "SM" + secrets.token_hex(16),
+                    "status": "queued",
+                    "to": form.get("To"),
+                    "from": form.get("From"),
+                    "body": form.get("Body"),
+                }
+            ),
+        )
