@@ -29,8 +29,10 @@ _SPANISH_ADDRESS = re.compile(
     rf"\s+[\w{_APOSTROPHES} .-]{{2,40}}?\s+(?:#\s*)?\d{{1,6}}\b",
     re.IGNORECASE,
 )
+# Words that introduce a place rather than name it ("out at Main St", "near the corner").
+_NOT_A_NAME = r"(?!(?:at|on|in|near|by|of|the|out|is|a|an|and|to|from|pres|de|du|la|le|en)\b)"
 _INTERSECTION = re.compile(
-    rf"\b(?:[\w.'-]+\s+){{1,3}}?(?:{_STREET_WORDS})\.?\s*(?:&|and|at|/|et|y|@)\s*"
+    rf"\b(?:{_NOT_A_NAME}[\w.'-]+\s+){{1,3}}?(?:{_STREET_WORDS})\.?\s*(?:&|and|at|/|et|y|@)\s*"
     rf"(?:[\w.'-]+\s+){{0,3}}?(?:{_STREET_WORDS})\b\.?",
     re.IGNORECASE,
 )
