@@ -41,7 +41,7 @@ def test_bad_values_stop_the_start_with_a_message(environ):
 
 
 def test_production_refuses_to_start_without_secrets():
-    with pytest.raises(ConfigError, match="SECRET_KEY.*TWILIO_AUTH_TOKEN"):
+    with pytest.raises(ConfigError, match=r"SECRET_KEY.*TWILIO_AUTH_TOKEN"):
         Settings.from_env({"APP_ENV": "production", "DATABASE_URL": "postgresql://x/y"})
 
 
