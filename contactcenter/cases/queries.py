@@ -14,6 +14,7 @@ from contactcenter.jurisdictions.models import Department, Jurisdiction, Service
 from contactcenter.residents.models import Resident
 
 MAX_PAGE_SIZE = 100
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger one in a URL matches no row
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,16 @@ def list_cases(session: Session, jurisdiction_ids: Sequence[int], filters: CaseF
     return Page(items=items, page=max(filters.page, 1), per_page=per_page, total=total)
 
 
+def _check_id(case_id: int) -> None:
+    """An id no row can have answers 404 before the database sees it (PostgreSQL would
+    reject it as out of range, SQLite as too large, and the request would fail with a 500)."""
+    if not 1 <= case_id <= MAX_ID:
+        raise NotFound(f"No case {case_id}.", code="case_not_found")
+
+
 def get_case(session: Session, jurisdiction_ids: Sequence[int], case_id: int) -> Case:
     """:raises NotFound: no such case in the reader's jurisdictions."""
+    _check_id(case_id)
     case = session.scalars(
         sa.select(Case)
         .where(Case.id == case_id, Case.jurisdiction_id.in_(jurisdiction_ids))
@@ -103,6 +112,7 @@ def case_timeline(
 
 def lock_case(session: Session, jurisdiction_ids: Sequence[int], case_id: int) -> Case:
     """:func:`get_case`, holding the row so two agents' changes serialize."""
+    _check_id(case_id)
     case = session.scalars(
         sa.select(Case)
         .where(Case.id == case_id, Case.jurisdiction_id.in_(jurisdiction_ids))
