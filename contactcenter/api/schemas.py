@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contactcenter.cases.models import CaseStatus
+from contactcenter.cases.queries import MAX_PAGE_SIZE
 from contactcenter.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,7 +43,13 @@ class CaseListQuery(_Strict):
     jurisdiction: str | None = Field(default=None, max_length=64)
     tracking_number: str | None = Field(default=None, max_length=16)
     page: int = Field(default=1, ge=1, le=100_000)
-    per_page: int = Field(default=25, ge=1, le=100)
+    per_page: int = Field(default=25, ge=1)
+
+    @field_validator("per_page")
+    @classmethod
+    def _cap_per_page(cls, value: int) -> int:
+        """A larger page is served at the maximum size; the response's ``per_page`` says so."""
+        return min(value, MAX_PAGE_SIZE)
 
 
 def parse(model: type[M], data: Any) -> M:
