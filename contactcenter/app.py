@@ -6,7 +6,7 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from contactcenter import i18n, jobs
@@ -60,6 +60,12 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     @app.before_request
     def _request_id() -> None:
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(6)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        # Resident-typed text travels in these responses; never let a browser sniff it as HTML.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -29,6 +29,9 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -46,9 +49,10 @@ def authenticate_password(session: Session, email: str, password: str) -> Agent:
     agent = session.scalars(
         sa.select(Agent).where(Agent.email == email.strip().lower())
     ).one_or_none()
-    if agent is None or not agent.active or not agent.password_hash:
-        raise Unauthorized("Wrong email or password.", code="bad_credentials")
-    if not check_password_hash(agent.password_hash, password):
+    # Hash even when there is no such agent, so timing does not tell which emails exist.
+    stored = agent.password_hash if agent is not None and agent.password_hash else _DUMMY_HASH
+    password_ok = check_password_hash(stored, password)
+    if agent is None or not agent.active or not agent.password_hash or not password_ok:
         raise Unauthorized("Wrong email or password.", code="bad_credentials")
     return agent
 

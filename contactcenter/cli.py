@@ -59,9 +59,9 @@ def demo() -> None:
     """Create the demo jurisdiction and print how to try it."""
     from contactcenter.demo import seed_demo
 
-    session = get_db().session()
-    creds = seed_demo(session)
-    session.commit()
+    with get_db().session() as session:
+        creds = seed_demo(session)
+        session.commit()
     click.echo(
         f"""
 Demo jurisdiction '{creds.jurisdiction}' is ready.
@@ -129,8 +129,8 @@ def simulate_sms(from_: str, to: str, url: str, wait: float, text: str) -> None:
     endpoint, params, signature = signed_inbound_sms(
         _settings(), server_url=url, from_=from_, to=to or DEMO_SMS_NUMBER, body=text
     )
-    session = get_db().session()
-    last_id = session.scalar(sa.select(sa.func.max(Interaction.id))) or 0
+    with get_db().session() as session:
+        last_id = session.scalar(sa.select(sa.func.max(Interaction.id))) or 0
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own server
         endpoint,
         data=urllib.parse.urlencode(params).encode(),
@@ -145,21 +145,20 @@ def simulate_sms(from_: str, to: str, url: str, wait: float, text: str) -> None:
     except urllib.error.URLError as exc:
         click.echo(f"cannot reach {endpoint}: {exc.reason}. Is `contactcenter serve` running?")
         sys.exit(1)
+    replies_query = sa.select(Interaction.body).where(
+        Interaction.id > last_id,
+        Interaction.channel == Channel.SMS,
+        Interaction.direction == Direction.OUTBOUND,
+        Interaction.to_address.in_([from_, from_.replace(" ", "")]),
+    )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        replies = session.scalars(
-            sa.select(Interaction.body).where(
-                Interaction.id > last_id,
-                Interaction.channel == Channel.SMS,
-                Interaction.direction == Direction.OUTBOUND,
-                Interaction.to_address.in_([from_, from_.replace(" ", "")]),
-            )
-        ).all()
+        with get_db().session() as session:
+            replies = session.scalars(replies_query).all()
         if replies:
             for body in replies:
                 click.echo(f"reply: {body}")
             return
-        session.rollback()
         time.sleep(0.2)
     click.echo("no reply yet (with REDIS_URL set, is a worker running?)")
 
@@ -177,10 +176,10 @@ def token_create(email: str, name: str) -> None:
     from contactcenter.agents.models import Agent
     from contactcenter.auth import issue_token
 
-    session = get_db().session()
-    agent = session.scalars(sa.select(Agent).where(Agent.email == email.lower())).one_or_none()
-    if agent is None:
-        raise click.UsageError(f"no agent {email}")
-    value = issue_token(session, agent, name=name)
-    session.commit()
+    with get_db().session() as session:
+        agent = session.scalars(sa.select(Agent).where(Agent.email == email.lower())).one_or_none()
+        if agent is None:
+            raise click.UsageError(f"no agent {email}")
+        value = issue_token(session, agent, name=name)
+        session.commit()
     click.echo(value)

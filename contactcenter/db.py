@@ -8,6 +8,8 @@ commits it.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -85,6 +87,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # rq forks a work horse per job; a forked child must not reuse the parent's pooled
+        # sockets (SQLAlchemy's "Using Connection Pools with Multiprocessing").
+        engine_ref = weakref.ref(self.engine)
+        os.register_at_fork(after_in_child=lambda: _forget_pool(engine_ref))
 
     def session(self) -> Session:
         return self.sessionmaker()
@@ -92,6 +98,12 @@ class Database:
     def init_app(self, app: Flask) -> None:
         app.extensions["db"] = self
         app.teardown_appcontext(_close_session)
+
+
+def _forget_pool(engine_ref: weakref.ref[Engine]) -> None:
+    engine = engine_ref()
+    if engine is not None:
+        engine.dispose(close=False)
 
 
 def get_db(app: Flask | None = None) -> Database:

@@ -154,10 +154,12 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    with app.app_context():
-        db_session = get_db(app).session()
-        yield db_session
-        db_session.close()
+    """The test's own session. It holds no application context on purpose: each request of the
+    test client then gets its own context and session, exactly as in production (a held
+    context would be reused by every request, sharing one ``g`` and one session)."""
+    db_session = get_db(app).session()
+    yield db_session
+    db_session.close()
 
 
 @pytest.fixture

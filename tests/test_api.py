@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from werkzeug.test import TestResponse
 from contactcenter.agents.models import Agent, ApiToken
 from contactcenter.auth import issue_token
 from contactcenter.cases.models import Case, CaseEvent, CaseStatus, Interaction
-from contactcenter.db import get_db, utcnow
+from contactcenter.db import utcnow
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel, Direction
 from contactcenter.residents.models import Resident
@@ -45,21 +44,6 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
 PUBLIC_ENDPOINTS = {"api.create_token"}
 # Route arguments this file knows how to fill: a new kind of argument fails loudly.
 CASE_ARGUMENT = "case_id"
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    """The test's own session, *without* holding an application context.
-
-    The shared fixture keeps an app context open for the whole test; Flask then reuses it for
-    every request of the test client, so all requests of a test share one ``g`` and therefore
-    one database session that is never closed between them (stale identity map, and on
-    PostgreSQL one failed statement poisons every later request). Without it, each request gets
-    its own context and session, exactly as in production.
-    """
-    db_session = get_db(app).session()
-    yield db_session
-    db_session.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -759,19 +743,13 @@ def test_case_moves_through_its_lifecycle_and_reopening_is_recorded(
             assert body["data"]["closed_at"] is None
         old = new
 
-    # The kind of the resolved -> closed step is checked (and known wrong) in the next test.
+    # The kind of the resolved -> closed step is checked in the next test.
     assert events[:2] == ["status_changed", "status_changed"]
     assert events[3] == "reopened"
     assert [e.kind for e in events_of(session, case)][1:] == events
     assert fresh(session).get_one(Case, case.id).status == CaseStatus.OPEN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in contactcenter/cases/service.py change_status: the event kind is 'reopened' "
-    "whenever the old status is resolved or closed, so closing a resolved case is recorded "
-    "as a reopening",
-)
 def test_closing_a_resolved_case_is_recorded_as_a_status_change_not_a_reopening(
     client, session, jurisdiction, token
 ):

@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from contactcenter.db import Base, UTCDateTime, utcnow
 from contactcenter.jurisdictions.models import Department, Jurisdiction
@@ -54,6 +54,10 @@ class Agent(Base):
 
     jurisdictions: Mapped[list[Jurisdiction]] = relationship(secondary=agent_jurisdictions)
     departments: Mapped[list[Department]] = relationship(secondary=agent_departments)
+
+    @validates("email")
+    def _normalize_email(self, _key: str, value: str) -> str:
+        return value.strip().lower()
 
     def has_role(self, role: Role) -> bool:
         return self.role.rank >= role.rank

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from contactcenter import tracking
 from contactcenter.agents.models import Agent
 from contactcenter.cases.models import (
+    OPEN_STATUSES,
     Awaiting,
     Case,
     CaseEvent,
@@ -184,12 +185,13 @@ def change_status(
     elif new_status == CaseStatus.CLOSED:
         case.closed_at = now
         case.resolved_at = case.resolved_at or now
-    elif old_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+    elif new_status in OPEN_STATUSES:
         case.resolved_at = None
         case.closed_at = None
-    kind = (
-        "reopened" if old_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else "status_changed"
+    reopened = (
+        old_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) and new_status in OPEN_STATUSES
     )
+    kind = "reopened" if reopened else "status_changed"
     event = record_event(
         session, case, kind, agent=agent, old=str(old_status), new=str(new_status), note=note
     )
