@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ def error_response(
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
+        # Codes and paths only: messages may quote what a resident sent.
+        log.info("%s %s -> %s %s", request.method, request.path, exc.status, exc.code)
         return error_response(exc.status, exc.code, exc.message, exc.fields)
 
     @app.errorhandler(HTTPException)

@@ -165,6 +165,11 @@ def deliver_interaction(interaction_id: int) -> None:
             log.info("interaction %s is not queued; nothing to send", interaction_id)
             return
         interaction = session.get_one(Interaction, interaction_id)
+        if _opted_out_since_queued(interaction):
+            interaction.delivery_status = DeliveryStatus.SUPPRESSED
+            interaction.error_code = "opted_out"
+            session.commit()
+            return
         message = OutboundMessage(
             interaction_id=interaction.id,
             channel=interaction.channel,
@@ -191,6 +196,12 @@ def deliver_interaction(interaction_id: int) -> None:
         session.commit()
     finally:
         session.close()
+
+
+def _opted_out_since_queued(interaction: Interaction) -> bool:
+    """A resident may text STOP while their reply waits in the queue; it must not go out."""
+    resident = interaction.resident
+    return interaction.channel is Channel.SMS and resident is not None and resident.sms_opted_out
 
 
 def record_delivery_status(

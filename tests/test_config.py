@@ -50,3 +50,15 @@ def test_development_fills_safe_defaults(tmp_path):
     assert settings.database_url == f"sqlite:///{tmp_path / 'contactcenter.db'}"
     assert settings.secret_key and settings.twilio_auth_token
     assert settings.uses_dev_twilio
+
+
+def test_embedded_sqlite_survives_concurrent_writers(tmp_path):
+    """WAL lets readers work during a write; the busy timeout makes writers wait, not fail."""
+    from contactcenter.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()

@@ -87,3 +87,30 @@ def test_inline_job_failure_does_not_break_the_request(app, jurisdiction, sessio
         enqueue_after_commit(session, explode)
         session.commit()
     assert "inline job explode failed" in caplog.text
+
+
+def test_message_queued_before_an_opt_out_is_not_sent_after_it(
+    app, jurisdiction, session, twilio_http, run_jobs, redis_client
+):
+    from contactcenter.residents.models import Resident
+
+    resident = Resident(jurisdiction_id=jurisdiction.id)
+    session.add(resident)
+    session.flush()
+    with app.app_context():
+        interaction = queue_message(
+            session,
+            jurisdiction_id=jurisdiction.id,
+            channel=Channel.SMS,
+            to_address="+16135550100",
+            from_address="+16135550311",
+            body="Your request was resolved",
+            resident=resident,
+        )
+        session.commit()
+        resident.sms_opted_out = True  # the resident texts STOP while the job waits
+        session.commit()
+        run_jobs()
+    session.refresh(interaction)
+    assert twilio_http.messages == []
+    assert interaction.delivery_status == DeliveryStatus.SUPPRESSED
