@@ -80,13 +80,14 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     base = f"http://{host}:{port}"
+    command = sys.argv[0] if sys.argv[0].endswith("contactcenter") else "contactcenter"
     click.echo(
         f"""
 3-1-1 contact center listening on {base}
   Health:        {base}/health
   Staff API:     curl -H "Authorization: Bearer <token>" {base}/api/v1/cases
-  Text it:       contactcenter simulate sms --from +16135550100 "Pothole at 12 Main St"
-  Check status:  contactcenter simulate sms --from +16135550100 "STATUS <tracking number>"
+  Text it:       {command} simulate sms --from +16135550100 "Pothole at 12 Main St"
+  Check status:  {command} simulate sms --from +16135550100 "STATUS <tracking number>"
 Outbound texts are printed here as 'DEV OUTBOX' lines until Twilio credentials are set.
 """
     )

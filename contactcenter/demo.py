@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,52 +26,84 @@ DEPARTMENTS = [
     ("PARKS", "Parks and Forestry", False),
 ]
 
-# code, name, group, department, target days, keywords (en, fr, es)
+
+def _service(
+    code: str,
+    names: tuple[str, str, str],
+    group: str,
+    department: str,
+    days: float,
+    keywords: list[str],
+) -> dict[str, Any]:
+    english, french, spanish = names
+    return {
+        "code": code,
+        "name": english,
+        "name_translations": {"fr": french, "es": spanish},
+        "group": group,
+        "department": department,
+        "target_days": days,
+        "keywords": keywords,
+    }
+
+
+# Keywords in English, French and Spanish: residents write in all three.
 SERVICE_TYPES = [
-    (
+    _service(
         "pothole",
-        "Pothole",
+        ("Pothole", "Nid-de-poule", "Bache"),
         "Streets",
         "PW",
         5,
         ["pothole", "potholes", "nid de poule", "nids de poule", "bache", "hoyo"],
     ),
-    (
+    _service(
         "streetlight",
-        "Streetlight out",
+        ("Streetlight out", "Lampadaire éteint", "Farola apagada"),
         "Streets",
         "TRANS",
         7,
         ["streetlight", "street light", "light out", "lampadaire", "farola", "luz"],
     ),
-    (
+    _service(
         "missed-pickup",
-        "Missed garbage or recycling pickup",
+        (
+            "Missed garbage or recycling pickup",
+            "Collecte des ordures ou du recyclage manquée",
+            "Recolección de basura o reciclaje no realizada",
+        ),
         "Waste",
         "SAN",
         2,
         ["garbage", "trash", "recycling", "pickup", "ordures", "poubelle", "recyclage", "basura"],
     ),
-    ("graffiti", "Graffiti", "Streets", "PW", 10, ["graffiti", "tag", "tags", "pintada"]),
-    (
+    _service(
+        "graffiti",
+        ("Graffiti", "Graffiti", "Grafiti"),
+        "Streets",
+        "PW",
+        10,
+        ["graffiti", "tag", "tags", "grafiti", "pintada"],
+    ),
+    _service(
         "dumping",
-        "Illegal dumping",
+        ("Illegal dumping", "Dépôt sauvage", "Vertido ilegal"),
         "Waste",
         "SAN",
         5,
         ["dumping", "dumped", "mattress", "depot sauvage", "colchon", "tirado"],
     ),
-    (
+    _service(
         "tree",
-        "Fallen tree or branch",
+        ("Fallen tree or branch", "Arbre ou branche tombé", "Árbol o rama caída"),
         "Parks",
         "PARKS",
         3,
         ["tree", "branch", "arbre", "branche", "arbol", "rama"],
     ),
-    (
+    _service(
         "water-leak",
-        "Water leak",
+        ("Water leak", "Fuite d'eau", "Fuga de agua"),
         "Water",
         "PW",
         1,
@@ -115,17 +148,11 @@ def seed_demo(session: Session) -> DemoCredentials:
             )
         session.add_all(departments.values())
         session.flush()
-        for code, name, group, dept, days, keywords in SERVICE_TYPES:
+        for service in SERVICE_TYPES:
+            fields = dict(service)
+            department = departments[fields.pop("department")]
             session.add(
-                ServiceType(
-                    jurisdiction_id=jurisdiction.id,
-                    code=code,
-                    name=name,
-                    group=group,
-                    department_id=departments[dept].id,
-                    target_days=days,
-                    keywords=keywords,
-                )
+                ServiceType(jurisdiction_id=jurisdiction.id, department_id=department.id, **fields)
             )
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
     if agent is None:

@@ -22,7 +22,7 @@ _STATUS_TEXTS = {
 
 def service_label(case: Case, language: str) -> str:
     if case.service_type is not None:
-        return case.service_type.name
+        return case.service_type.localized_name(language)
     return translate(language, texts.GENERAL_SERVICE)
 
 

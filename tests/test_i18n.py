@@ -52,3 +52,17 @@ def test_french_resident_is_told_of_resolution_in_french(
         tracking=case.tracking_number,
         service="Pothole",
     )
+
+
+def test_service_names_reach_residents_in_their_language(
+    jurisdiction, session, send_sms, twilio_http
+):
+    from contactcenter.jurisdictions.models import ServiceType
+
+    pothole = session.scalars(sa.select(ServiceType).where(ServiceType.code == "pothole")).one()
+    pothole.name_translations = {"fr": "Nid-de-poule"}
+    session.commit()
+    send_sms("Bonjour, il y a un nid de poule devant le 45, rue Principale")
+    case = session.scalars(sa.select(Case)).one()
+    send_sms(f"STATUT {case.tracking_number}")
+    assert "(Nid-de-poule)" in twilio_http.messages[-1]["Body"]

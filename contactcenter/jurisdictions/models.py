@@ -75,7 +75,15 @@ class ServiceType(Base):
     target_days: Mapped[float | None] = mapped_column(sa.Float)
     active: Mapped[bool] = mapped_column(default=True)
 
+    name_translations: Mapped[dict[str, str]] = mapped_column(
+        sa.JSON, default=dict, server_default="{}"
+    )
+    """The name in other languages, e.g. {"fr": "Nid-de-poule"}: residents see it in replies."""
+
     department: Mapped[Department | None] = relationship()
+
+    def localized_name(self, language: str) -> str:
+        return (self.name_translations or {}).get(language) or self.name
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "group": self.group}
