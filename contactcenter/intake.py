@@ -193,6 +193,8 @@ def _conversation_case(
     session: Session, resident: Resident, message: InboundMessage, window: dt.timedelta
 ) -> Case | None:
     """The case this message continues: one it quotes, else the resident's recent open one."""
+    if resident.id is None:
+        return None  # a resident met just now has no cases yet
     base = sa.select(Case).where(Case.resident_id == resident.id, Case.status.in_(OPEN_STATUSES))
     quoted = tracking.find_in_text(message.body)
     if quoted is not None:
@@ -272,6 +274,8 @@ def _reply_status(convo: _Conversation, number: str) -> None:
     query = sa.select(Case).where(Case.jurisdiction_id == convo.jurisdiction.id)
     if number:
         case = session.scalars(query.where(Case.tracking_number == number)).one_or_none()
+    elif convo.resident.id is None:
+        case = None
     else:
         case = session.scalars(
             query.where(Case.resident_id == convo.resident.id).order_by(Case.id.desc()).limit(1)

@@ -67,8 +67,8 @@ def queue_message(
     suppressed = channel is Channel.SMS and resident is not None and resident.sms_opted_out
     interaction = Interaction(
         jurisdiction_id=jurisdiction_id,
-        case_id=case.id if case else None,
-        resident_id=resident.id if resident else None,
+        case=case,
+        resident=resident,
         agent_id=agent.id if agent else None,
         channel=channel,
         direction=Direction.OUTBOUND,

@@ -147,3 +147,5 @@ class CaseEvent(Base):
     actor: Mapped[str] = mapped_column(sa.String(32), default="system")
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()

@@ -37,6 +37,7 @@ def active_service_types(session: Session, jurisdiction_id: int) -> Sequence[Ser
     return session.scalars(
         sa.select(ServiceType)
         .where(ServiceType.jurisdiction_id == jurisdiction_id, ServiceType.active.is_(True))
+        .options(sa.orm.joinedload(ServiceType.department))
         .order_by(ServiceType.id)
     ).all()
 

@@ -37,16 +37,13 @@ def find_or_create_resident(
         is_valid=normalized.is_valid,
     )
     session.add_all([resident, contact])
-    session.flush()
     return resident, contact
 
 
 def set_sms_opt_out(session: Session, resident: Resident, *, opted_out: bool) -> None:
     resident.sms_opted_out = opted_out
     resident.sms_opted_out_at = utcnow() if opted_out else None
-    session.flush()
 
 
 def set_language(session: Session, resident: Resident, language: str) -> None:
     resident.preferred_language = language
-    session.flush()

@@ -21,7 +21,6 @@ def route_case(session: Session, case: Case) -> Department | None:
     if department is None:
         department = default_department(session, case.jurisdiction_id)
     case.department = department
-    session.flush()
     record_event(
         session,
         case,
