@@ -1066,3 +1066,15 @@ def test_note_with_markup_is_stored_and_returned_verbatim(client, session, juris
     assert response.status_code == 201
     events = client.get(f"{API}/cases/{case.id}", headers=auth(token)).get_json()["data"]["events"]
     assert events[-1]["data"]["body"] == body
+
+
+def test_nul_character_in_a_note_is_a_400_not_a_500(client, session, jurisdiction, token):
+    case = factories.make_case(session, jurisdiction, channel=Channel.WALK_IN)
+    session.commit()
+    response = client.post(
+        f"/api/v1/cases/{case.id}/notes",
+        json={"body": "bad\x00note"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["fields"]["body"]

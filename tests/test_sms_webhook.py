@@ -371,3 +371,20 @@ def test_signature_check_agrees_with_twilios_published_vectors():
         ), vector["id"]
         checked += 1
     assert checked >= 5
+
+
+def test_nul_characters_are_dropped_not_a_500(jurisdiction, send_sms, session):
+    assert send_sms("Pothole\x00 at 12 Main St").status_code == 200
+    assert session.scalars(sa.select(Case.description)).one() == "Pothole at 12 Main St"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("From", "+1" + "6" * 400), ("To", "x" * 100), ("MediaUrl0", "ftp://example.org/a.jpg")],
+)
+def test_oversized_or_strange_addresses_are_a_400(jurisdiction, signed_post, field, value):
+    form = _form(**{field: value})
+    if field == "MediaUrl0":
+        form["NumMedia"] = "1"
+    response = signed_post("/sms/inbound", form)
+    assert response.status_code == 400

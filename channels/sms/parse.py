@@ -8,6 +8,8 @@ from contactcenter.errors import Invalid
 from contactcenter.messages import Channel, InboundMessage
 
 MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+MAX_ADDRESS = 64  # E.164 is 16 characters; alphanumeric sender ids are shorter still
+MAX_MEDIA_URL = 2000
 
 
 def parse_inbound(form: MultiDict[str, str]) -> InboundMessage:
@@ -36,17 +38,33 @@ def parse_inbound(form: MultiDict[str, str]) -> InboundMessage:
         raise Invalid(
             f"NumMedia must be 0 to {MAX_MEDIA}.", code="bad_num_media", fields={"NumMedia": "0-10"}
         )
+    too_long = {
+        name: f"at most {MAX_ADDRESS} characters"
+        for name in ("From", "To")
+        if len(form[name].strip()) > MAX_ADDRESS
+    }
+    if too_long:
+        raise Invalid("An address is too long.", code="bad_address", fields=too_long)
     media = tuple(
         url for url in (form.get(f"MediaUrl{i}", "").strip() for i in range(num_media)) if url
     )
+    if any(len(url) > MAX_MEDIA_URL or not url.startswith("https://") for url in media):
+        raise Invalid(
+            "Media URLs must be https:// and at most 2000 characters.", code="bad_media_url"
+        )
     return InboundMessage(
         channel=Channel.SMS,
         provider_id=sid,
-        from_address=form["From"].strip(),
-        to_address=form["To"].strip(),
-        body=form["Body"],
+        from_address=_text(form["From"]).strip(),
+        to_address=_text(form["To"]).strip(),
+        body=_text(form["Body"]),
         media_urls=media,
     )
+
+
+def _text(value: str) -> str:
+    """NUL can't be stored in PostgreSQL text and is never meaningful in an SMS: drop it."""
+    return value.replace("\x00", "")
 
 
 # Twilio's message statuses -> ours. "receiving"/"received" concern inbound messages only.

@@ -16,6 +16,14 @@ M = TypeVar("M", bound=BaseModel)
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """NUL can't be stored in PostgreSQL text; refuse it instead of failing later."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class TokenRequest(_Strict):
     email: str = Field(min_length=3, max_length=320)
