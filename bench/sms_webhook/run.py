@@ -199,6 +199,9 @@ class Server:
     def workers(self) -> list[int]:
         return children(self.proc.pid) if self.proc else []
 
+    def worker_cpu(self) -> dict[int, float]:
+        return {pid: proc_cpu(pid) for pid in self.workers()}
+
     def cpu(self) -> float:
         assert self.proc is not None
         return proc_cpu(self.proc.pid) + sum(proc_cpu(pid) for pid in self.workers())
@@ -328,6 +331,7 @@ class Bench:
         self.prepare(name, need)
         pg_before = self.pg.backend_cpu(server.db)
         srv_before = server.cpu()
+        workers_before = server.worker_cpu()
         busy0, steal0, total0 = machine_cpu()
         profilers = self.start_pyspy(server, seconds) if mode == "closed" and record else []
         if mode == "open":
@@ -343,6 +347,13 @@ class Bench:
         for profiler in profilers:
             profiler.wait(timeout=60)
         srv_cpu = server.cpu() - srv_before
+        wall = max(1e-9, result["elapsed"])
+        # Share of one core each worker used: a worker is one interpreter (one GIL), so it
+        # cannot use more than ~100 %; a lopsided split means connections sat unevenly.
+        worker_load = [
+            round(100 * (cpu - workers_before.get(pid, 0.0)) / wall, 1)
+            for pid, cpu in sorted(server.worker_cpu().items())
+        ]
         pg_after = self.pg.backend_cpu(server.db)
         pg_cpu = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
         ok = max(1, result["ok"])
@@ -359,6 +370,7 @@ class Bench:
             "p99_ms": round(percentile(latencies, 99), 2),
             "max_ms": round(latencies[-1], 2) if latencies else None,
             "server_cpu_ms_per_req": round(srv_cpu * 1000 / ok, 3),
+            "worker_cpu_pct": worker_load,
             "postgres_cpu_ms_per_req": round(pg_cpu * 1000 / ok, 3),
             "loadgen_cpu_ms_per_req": round(result["loadgen_cpu_s"] * 1000 / ok, 3),
             "machine_cpu_busy_pct": round(100 * (busy1 - busy0) / max(1, total1 - total0), 1),
@@ -387,7 +399,8 @@ class Bench:
             f"  {name:4} {label:11} {result['throughput']:8.1f} req/s  p50 {summary['p50_ms']:7.2f}"
             f" ms  p99 {summary['p99_ms']:7.2f} ms  errors {errors}"
             f"  (CPU busy {summary['machine_cpu_busy_pct']}%"
-            f", steal {summary['machine_cpu_steal_pct']}%, other {summary['other_cpu_pct']}%)"
+            f", steal {summary['machine_cpu_steal_pct']}%, other {summary['other_cpu_pct']}%;"
+            f" workers {'/'.join(f'{x:.0f}' for x in worker_load)}% of a core)"
             + ("  [ran out of prepared requests]" if result.get("exhausted") else ""),
             flush=True,
         )
@@ -625,6 +638,10 @@ def print_report(result: dict[str, Any]) -> None:
             f"throughput ratio app/bare: {t['ratio']:.3f}   (target >= {TARGET_RATIO})"
             f"  {'PASS' if t['ratio_ok'] else 'MISS'}"
         )
+        print(
+            f"CPU per request, bare/app (server + PostgreSQL): {t['cpu_cost_ratio']:.3f}"
+            "   (the ratio a CPU-bound machine would show)"
+        )
     if t.get("open_p99_ms") is not None:
         print(
             f"app p99 at {s['open_rate']:g} req/s: {t['open_p99_ms']:.1f} ms"
@@ -765,6 +782,12 @@ def main(argv: list[str] | None = None) -> int:
                 1e-9, summary["bare"]["closed"]["throughput"]
             )
             targets.update(ratio=round(ratio, 3), ratio_ok=ratio >= TARGET_RATIO)
+            # The same comparison in CPU per request (server + its PostgreSQL backends): what the
+            # ratio would be on a CPU-bound machine, and much less sensitive to other load.
+            app_c, bare_c = summary["app"]["closed"], summary["bare"]["closed"]
+            app_cpu = app_c["server_cpu_ms_per_req"] + app_c["postgres_cpu_ms_per_req"]
+            bare_cpu = bare_c["server_cpu_ms_per_req"] + bare_c["postgres_cpu_ms_per_req"]
+            targets["cpu_cost_ratio"] = round(bare_cpu / max(1e-9, app_cpu), 3)
         if "app" in summary and "open" in summary["app"]:
             p99 = summary["app"]["open"]["p99_ms"]
             targets.update(open_p99_ms=p99, p99_ok=p99 <= TARGET_P99_MS)
