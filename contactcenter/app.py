@@ -13,6 +13,7 @@ from contactcenter import i18n, jobs
 from contactcenter.config import Settings
 from contactcenter.db import Database
 from contactcenter.errors import register_error_handlers
+from contactcenter.jurisdictions.directory import AddressDirectory
 from contactcenter.logs import configure_logging
 
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     Database(settings.database_url).init_app(app)
+    app.extensions["directory"] = AddressDirectory()
     jobs.init_app(app, settings.redis_url)
     jobs.install_session_hooks()
     i18n.load_catalogs()

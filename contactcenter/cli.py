@@ -109,6 +109,25 @@ def worker(burst: bool) -> None:
     Worker(list(QUEUES), connection=runner.redis).work(burst=burst)
 
 
+@cli.command()
+@click.option("--older-than", default=120, show_default=True, help="Seconds.")
+def requeue(older_than: int) -> None:
+    """Queue again what waits too long: inbound messages not processed, replies not sent.
+
+    Run it every few minutes (cron, or your platform's scheduler); it is safe to overlap.
+    """
+    import datetime as dt
+
+    from contactcenter.inbox import requeue_unprocessed
+    from contactcenter.outbound import requeue_stuck_deliveries
+
+    age = dt.timedelta(seconds=older_than)
+    with get_db().session() as session:
+        inbound = requeue_unprocessed(session, older_than=age)
+        outbound = requeue_stuck_deliveries(session, older_than=age)
+    click.echo(f"requeued {len(inbound)} inbound and {len(outbound)} outbound messages")
+
+
 @cli.group()
 def simulate() -> None:
     """Send correctly signed Twilio webhooks to a running server (no Twilio account needed)."""

@@ -1,10 +1,10 @@
-"""The intake pipeline: one channel-neutral inbound message in, a case (or a command) out.
+"""The intake pipeline: one stored inbound message in, a case (or a command) out.
 
-``receive_inbound`` is the heart of the product. Every channel adapter hands it an
-:class:`InboundMessage`; it deduplicates by provider id, finds the jurisdiction and the
-resident, handles keywords (STOP, HELP, STATUS, ...), continues the resident's conversation
-or opens a case, classifies and routes it, and queues the acknowledgement. It only flushes:
-the caller commits, and queued messages leave after that commit.
+``receive_inbound`` is the heart of the product. Every channel's messages reach it the same
+way (stored by :mod:`contactcenter.inbox`, then processed): it finds the resident, handles
+keywords (STOP, HELP, STATUS, ...), continues the resident's conversation or opens a case,
+classifies and routes it, and queues the acknowledgement. It does not commit: the job that
+calls it does, and queued messages leave after that commit.
 """
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contactcenter import texts, tracking
 from contactcenter.cases.models import OPEN_STATUSES, Awaiting, Case, Interaction
-from contactcenter.cases.service import open_case, record_inbound, set_location
+from contactcenter.cases.service import open_case, set_location
 from contactcenter.classify import classify
 from contactcenter.commands import Command, CommandKind, parse_command
-from contactcenter.config import Settings
 from contactcenter.db import utcnow
 from contactcenter.i18n import supported, translate
 from contactcenter.jurisdictions.models import Jurisdiction
-from contactcenter.jurisdictions.service import active_service_types, jurisdiction_for_address
+from contactcenter.jurisdictions.service import active_service_types
 from contactcenter.language import guess_language
 from contactcenter.locations import as_location_answer, extract_location
-from contactcenter.messages import CONTACT_KIND_OF_CHANNEL, Channel, InboundMessage
+from contactcenter.messages import CONTACT_KIND_OF_CHANNEL, Channel
 from contactcenter.notifications import service_label
 from contactcenter.outbound import queue_message
 from contactcenter.residents.models import Resident
@@ -42,7 +40,6 @@ from contactcenter.routing.service import route_case
 
 
 class Outcome(StrEnum):
-    DUPLICATE = "duplicate"
     NEW_CASE = "new_case"
     LOCATION_SET = "location_set"
     CONTINUED = "continued"
@@ -65,10 +62,10 @@ class IntakeResult:
 
 @dataclass
 class _Conversation:
-    """What every step of one intake needs: where the message came from and who sent it."""
+    """What every step of one intake needs: the message, where it came from, who sent it."""
 
     session: Session
-    message: InboundMessage
+    message: Interaction
     jurisdiction: Jurisdiction
     resident: Resident
     language: str
@@ -86,69 +83,24 @@ class _Conversation:
             resident=self.resident,
         )
 
-    def record(self, case: Case | None) -> Interaction:
-        return record_inbound(
-            self.session,
-            self.message,
-            jurisdiction_id=self.jurisdiction.id,
-            resident=self.resident,
-            case=case,
-        )
-
-
-def options_from_settings(settings: Settings) -> IntakeOptions:
-    return IntakeOptions(
-        conversation_window=dt.timedelta(minutes=settings.sms_conversation_minutes),
-        keyword_replies=settings.sms_keyword_replies,
-    )
-
-
-def receive_and_commit(
-    session: Session, message: InboundMessage, options: IntakeOptions | None = None
-) -> IntakeResult:
-    """:func:`receive_inbound` as one committed transaction, for the webhook edges.
-
-    Two deliveries of the same message racing each other (a Twilio retry while the first is
-    still being written), or two first messages from one new resident, meet at a unique
-    constraint. The loser rolls back and runs again, and then finds the winner's rows.
-    """
-    for attempt in range(2):
-        try:
-            result = receive_inbound(session, message, options)
-            session.commit()
-            return result
-        except IntegrityError:
-            session.rollback()
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
-
-
-def find_duplicate(session: Session, message: InboundMessage) -> Interaction | None:
-    return session.scalars(
-        sa.select(Interaction).where(
-            Interaction.channel == message.channel,
-            Interaction.provider_id == message.provider_id,
-        )
-    ).one_or_none()
+    def attach(self, case: Case | None) -> Interaction:
+        """File the message on ``case`` (or on no case, for a keyword)."""
+        self.message.case = case
+        if case is not None and case.id is not None:
+            case.updated_at = utcnow()
+        return self.message
 
 
 def receive_inbound(
-    session: Session, message: InboundMessage, options: IntakeOptions | None = None
+    session: Session, message: Interaction, options: IntakeOptions | None = None
 ) -> IntakeResult:
-    """Take one inbound message into the unified case model.
-
-    :raises NotFound: the message was sent to an address no jurisdiction owns.
-    """
+    """Take one stored inbound message into the unified case model."""
     options = options or IntakeOptions()
-    duplicate = find_duplicate(session, message)
-    if duplicate is not None:
-        return IntakeResult(duplicate, duplicate.case, Outcome.DUPLICATE)
-
-    jurisdiction = jurisdiction_for_address(session, message.channel, message.to_address)
+    jurisdiction = session.get_one(Jurisdiction, message.jurisdiction_id)
     resident, _contact = find_or_create_resident(
         session, jurisdiction, CONTACT_KIND_OF_CHANNEL[message.channel], message.from_address
     )
+    message.resident = resident
     language = _language(session, resident, jurisdiction, message.body)
     convo = _Conversation(session, message, jurisdiction, resident, language)
 
@@ -156,13 +108,12 @@ def receive_inbound(
     if command is not None:
         return _run_command(convo, command, options)
     if not message.body.strip() and not message.media_urls:
-        interaction = convo.record(None)
         convo.reply(texts.HELP)
-        return IntakeResult(interaction, None, Outcome.EMPTY)
+        return IntakeResult(convo.attach(None), None, Outcome.EMPTY)
 
     current = _conversation_case(session, resident, message, options.conversation_window)
     if current is not None and current.awaiting == Awaiting.LOCATION:
-        interaction = convo.record(current)
+        convo.attach(current)
         set_location(session, current, as_location_answer(message.body))
         convo.reply(
             texts.LOCATION_NOTED,
@@ -170,11 +121,11 @@ def receive_inbound(
             address=current.address_text,
             tracking=current.tracking_number,
         )
-        return IntakeResult(interaction, current, Outcome.LOCATION_SET)
+        return IntakeResult(message, current, Outcome.LOCATION_SET)
     if current is not None:
-        interaction = convo.record(current)
+        convo.attach(current)
         convo.reply(texts.ADDED_TO_CASE, current, tracking=current.tracking_number)
-        return IntakeResult(interaction, current, Outcome.CONTINUED)
+        return IntakeResult(message, current, Outcome.CONTINUED)
     return _open_new_case(convo)
 
 
@@ -190,7 +141,7 @@ def _language(session: Session, resident: Resident, jurisdiction: Jurisdiction, 
 
 
 def _conversation_case(
-    session: Session, resident: Resident, message: InboundMessage, window: dt.timedelta
+    session: Session, resident: Resident, message: Interaction, window: dt.timedelta
 ) -> Case | None:
     """The case this message continues: one it quotes, else the resident's recent open one."""
     if resident.id is None:
@@ -227,7 +178,7 @@ def _open_new_case(convo: _Conversation) -> IntakeResult:
         awaiting=None if location or message.latitude is not None else Awaiting.LOCATION,
     )
     route_case(session, case)
-    interaction = convo.record(case)
+    interaction = convo.attach(case)
     ack = translate(
         convo.language, texts.ACK_NEW, city=convo.jurisdiction.name, tracking=case.tracking_number
     )
@@ -248,7 +199,7 @@ def _open_new_case(convo: _Conversation) -> IntakeResult:
 
 def _run_command(convo: _Conversation, command: Command, options: IntakeOptions) -> IntakeResult:
     session, resident = convo.session, convo.resident
-    interaction = convo.record(None)
+    interaction = convo.attach(None)
     if command.kind is CommandKind.STOP:
         if convo.message.channel is Channel.SMS:
             set_sms_opt_out(session, resident, opted_out=True)

@@ -67,7 +67,12 @@ def _after_commit(session: Session) -> None:
         return
     runner: JobRunner = current_app.extensions["jobs"]
     for job in pending:
-        runner.submit(job)
+        try:
+            runner.submit(job)
+        except Exception:
+            # The transaction is committed and the caller must not see an error for it.
+            # What was not queued stays findable: `contactcenter requeue` picks it up.
+            log.exception("could not queue %s%s", job.func.__name__, job.args)
 
 
 def _after_rollback(session: Session) -> None:

@@ -7,6 +7,7 @@ so a retried or duplicated job can never send the same message twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import sqlalchemy as sa
@@ -196,6 +197,27 @@ def deliver_interaction(interaction_id: int) -> None:
         session.commit()
     finally:
         session.close()
+
+
+def requeue_stuck_deliveries(session: Session, *, older_than: dt.timedelta) -> list[int]:
+    """Queue delivery again for outbound messages still waiting after ``older_than`` (their
+    job was lost, for example to a Redis outage). Safe to repeat: delivery claims first."""
+    ids = list(
+        session.scalars(
+            sa.select(Interaction.id)
+            .where(
+                Interaction.direction == Direction.OUTBOUND,
+                Interaction.delivery_status == DeliveryStatus.QUEUED,
+                Interaction.updated_at < utcnow() - older_than,
+            )
+            .order_by(Interaction.id)
+            .limit(1000)
+        )
+    )
+    for interaction_id in ids:
+        enqueue_after_commit(session, deliver_interaction, interaction_id, retries=DELIVERY_RETRIES)
+    session.commit()
+    return ids
 
 
 def _opted_out_since_queued(interaction: Interaction) -> bool:

@@ -119,6 +119,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     app: Flask = request.getfixturevalue("app")
     twilio_http: CapturingHttpClient = request.getfixturevalue("twilio_http")
     twilio_http.reset()
+    app.extensions["directory"].clear()
     engine = get_db(app).engine
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:

@@ -388,3 +388,15 @@ def test_oversized_or_strange_addresses_are_a_400(jurisdiction, signed_post, fie
         form["NumMedia"] = "1"
     response = signed_post("/sms/inbound", form)
     assert response.status_code == 400
+
+
+def test_a_stale_directory_entry_is_looked_up_afresh(app, jurisdiction, session, send_sms):
+    """A cached owner that no longer exists (a jurisdiction removed) must not cost a message."""
+    import time
+
+    from contactcenter.messages import Channel
+
+    directory = app.extensions["directory"]
+    directory._entries[(Channel.SMS, CITY)] = (987654, time.monotonic() + 3600)
+    assert send_sms("Pothole at 12 Main St").status_code == 200
+    assert session.scalars(sa.select(Case.jurisdiction_id)).one() == jurisdiction.id

@@ -13,7 +13,7 @@ from channels.sms.parse import parse_inbound, parse_status
 from channels.twilio_client import require_twilio_signature
 from contactcenter.db import get_session
 from contactcenter.errors import Invalid
-from contactcenter.intake import options_from_settings, receive_and_commit
+from contactcenter.inbox import accept_and_commit
 from contactcenter.messages import Channel
 from contactcenter.outbound import record_delivery_status
 
@@ -30,14 +30,9 @@ def _twiml() -> Response:
 @require_twilio_signature
 def inbound_sms() -> Response:
     message = parse_inbound(request.form)
-    options = options_from_settings(current_app.config["SETTINGS"])
-    result = receive_and_commit(get_session(), message, options)
-    current_app.logger.info(
-        "sms %s -> %s case=%s",
-        message.provider_id,
-        result.outcome,
-        result.case.id if result.case else None,
-    )
+    accepted = accept_and_commit(get_session(), message)
+    if accepted.duplicate:
+        current_app.logger.info("sms %s is a retry; already stored", message.provider_id)
     return _twiml()
 
 

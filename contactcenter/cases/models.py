@@ -104,13 +104,15 @@ class Interaction(Base):
 
     ``(channel, provider_id)`` is unique: the same Twilio MessageSid or email Message-ID can
     never be recorded twice. ``case_id`` is empty for messages that are about no case
-    (STOP, HELP, a status query).
+    (STOP, HELP, a status query). An inbound message is stored first and processed after
+    (see :mod:`contactcenter.inbox`); ``processed_at`` is empty until then.
     """
 
     __tablename__ = "interactions"
     __table_args__ = (
         sa.UniqueConstraint("channel", "provider_id"),
         sa.Index("ix_interactions_case_created", "case_id", "created_at"),
+        sa.Index("ix_interactions_direction_processed", "direction", "processed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,8 +129,11 @@ class Interaction(Base):
     media_urls: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     delivery_status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
     error_code: Mapped[str] = mapped_column(sa.String(64), default="")
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case | None] = relationship()
     resident: Mapped[Resident | None] = relationship()

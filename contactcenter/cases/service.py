@@ -21,13 +21,11 @@ from contactcenter.cases.models import (
     Case,
     CaseEvent,
     CaseStatus,
-    DeliveryStatus,
-    Interaction,
 )
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, Invalid
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
-from contactcenter.messages import Channel, Direction, InboundMessage
+from contactcenter.messages import Channel
 from contactcenter.notifications import notify_status_change
 from contactcenter.residents.models import Resident
 
@@ -124,33 +122,6 @@ def open_case(
         department=department.code if department else None,
     )
     return case
-
-
-def record_inbound(
-    session: Session,
-    message: InboundMessage,
-    *,
-    jurisdiction_id: int,
-    resident: Resident | None,
-    case: Case | None,
-) -> Interaction:
-    interaction = Interaction(
-        jurisdiction_id=jurisdiction_id,
-        case=case,
-        resident=resident,
-        channel=message.channel,
-        direction=Direction.INBOUND,
-        provider_id=message.provider_id,
-        from_address=message.from_address,
-        to_address=message.to_address,
-        body=message.body,
-        media_urls=list(message.media_urls),
-        delivery_status=DeliveryStatus.RECEIVED,
-    )
-    session.add(interaction)
-    if case is not None and case.id is not None:
-        case.updated_at = utcnow()
-    return interaction
 
 
 def set_location(session: Session, case: Case, address_text: str) -> None:

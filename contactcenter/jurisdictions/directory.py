@@ -1,0 +1,58 @@
+"""Which jurisdiction owns an address: asked on every webhook, changed a few times a year.
+
+Each process keeps the answers for a short while, so the hot path of a webhook does not pay a
+query (and a phone-number parse) for something that almost never changes. A newly added
+number is found at once (misses are not cached); a number moved to another jurisdiction is
+seen after at most ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter.errors import NotFound
+from contactcenter.jurisdictions.models import ChannelAddress
+from contactcenter.messages import CONTACT_KIND_OF_CHANNEL, Channel, ContactKind
+from contactcenter.residents.addresses import normalize
+
+
+class AddressDirectory:
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[Channel, str], tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def jurisdiction_id(self, session: Session, channel: Channel, address: str) -> int:
+        """:raises NotFound: no jurisdiction here owns ``address`` on ``channel``."""
+        key = (channel, address)
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        kind = CONTACT_KIND_OF_CHANNEL.get(channel, ContactKind.CHAT)
+        # Owned addresses are stored normalized; the region only matters for national formats.
+        normalized = normalize(kind, address, "US").address
+        found = session.scalar(
+            sa.select(ChannelAddress.jurisdiction_id).where(
+                ChannelAddress.channel == channel, ChannelAddress.address == normalized
+            )
+        )
+        if found is None:
+            raise NotFound(
+                f"No jurisdiction answers {channel} at {address!r}.", code="unknown_destination"
+            )
+        with self._lock:
+            self._entries[key] = (found, now + self.ttl)
+        return found
+
+    def forget(self, channel: Channel, address: str) -> None:
+        with self._lock:
+            self._entries.pop((channel, address), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
