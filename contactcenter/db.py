@@ -67,7 +67,9 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if pooled:
-        pool_args = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+        # No pre-ping: it costs a round trip on every request. A connection that died (a
+        # database restart) fails one request and SQLAlchemy then discards the whole pool.
+        pool_args = {"pool_size": 10, "max_overflow": 10}
     return sa.create_engine(url, **pool_args)
 
 

@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -39,6 +40,8 @@ from contactcenter.messages import Direction, InboundMessage
 log = logging.getLogger(__name__)
 
 PROCESS_RETRIES = 3
+_INTERACTIONS: sa.Table = Interaction.__table__  # type: ignore[assignment]
+_INSERT_INBOUND = _INTERACTIONS.insert().returning(_INTERACTIONS.c.id)
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,14 @@ def accept_and_commit(session: Session, message: InboundMessage) -> Acceptance:
     """
     for attempt in range(2):
         jurisdiction_id = directory().jurisdiction_id(session, message.channel, message.to_address)
-        interaction = _inbound_interaction(message, jurisdiction_id)
-        session.add(interaction)
         try:
-            session.flush()
+            # A plain INSERT ... RETURNING, built once: the webhook's one statement skips the
+            # ORM's unit of work, which costs more CPU than the insert itself.
+            interaction_id: int = (
+                session.connection()
+                .execute(_INSERT_INBOUND, _inbound_values(message, jurisdiction_id))
+                .scalar_one()
+            )
             break
         except IntegrityError:
             session.rollback()
@@ -79,25 +86,28 @@ def accept_and_commit(session: Session, message: InboundMessage) -> Acceptance:
             directory().forget(message.channel, message.to_address)
             if attempt:
                 raise
-    enqueue_after_commit(session, process_inbound, interaction.id, retries=PROCESS_RETRIES)
+    enqueue_after_commit(session, process_inbound, interaction_id, retries=PROCESS_RETRIES)
     session.commit()
-    return Acceptance(interaction.id, duplicate=False)
+    return Acceptance(interaction_id, duplicate=False)
 
 
-def _inbound_interaction(message: InboundMessage, jurisdiction_id: int) -> Interaction:
-    return Interaction(
-        jurisdiction_id=jurisdiction_id,
-        channel=message.channel,
-        direction=Direction.INBOUND,
-        provider_id=message.provider_id,
-        from_address=message.from_address,
-        to_address=message.to_address,
-        body=message.body,
-        media_urls=list(message.media_urls),
-        latitude=message.latitude,
-        longitude=message.longitude,
-        delivery_status=DeliveryStatus.RECEIVED,
-    )
+def _inbound_values(message: InboundMessage, jurisdiction_id: int) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "jurisdiction_id": jurisdiction_id,
+        "channel": message.channel,
+        "direction": Direction.INBOUND,
+        "provider_id": message.provider_id,
+        "from_address": message.from_address,
+        "to_address": message.to_address,
+        "body": message.body,
+        "media_urls": list(message.media_urls),
+        "latitude": message.latitude,
+        "longitude": message.longitude,
+        "delivery_status": DeliveryStatus.RECEIVED,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def options_from_settings(settings: Settings) -> IntakeOptions:

@@ -41,18 +41,26 @@ class JobRunner:
         self.redis = Redis.from_url(redis_url) if redis_url else None
         self.queue = Queue(DEFAULT_QUEUE, connection=self.redis) if self.redis else None
 
-    def submit(self, job: PendingJob) -> None:
+    def submit(self, jobs: list[PendingJob]) -> None:
+        """Queue ``jobs`` (one Redis round trip for all of them), or run them now."""
         if self.queue is not None:
-            retry = Retry(max=job.retries, interval=[10, 60, 300][: job.retries] or 0)
-            self.queue.enqueue(job.func, *job.args, retry=retry if job.retries else None)
+            with self.queue.connection.pipeline() as pipe:
+                self.queue.enqueue_many([_prepare(job) for job in jobs], pipeline=pipe)
+                pipe.execute()
             return
-        try:
-            with self.app.app_context():
-                job.func(*job.args)
-        except Exception:
-            # Inline mode: the request that queued the job has already committed; a failing
-            # side effect must not turn its response into an error.
-            log.exception("inline job %s failed", job.func.__name__)
+        for job in jobs:
+            try:
+                with self.app.app_context():
+                    job.func(*job.args)
+            except Exception:
+                # Inline mode: the request that queued the job has already committed; a
+                # failing side effect must not turn its response into an error.
+                log.exception("inline job %s failed", job.func.__name__)
+
+
+def _prepare(job: PendingJob) -> Any:
+    retry = Retry(max=job.retries, interval=[10, 60, 300][: job.retries]) if job.retries else None
+    return Queue.prepare_data(job.func, job.args, retry=retry)
 
 
 def enqueue_after_commit(
@@ -66,13 +74,12 @@ def _after_commit(session: Session) -> None:
     if not pending:
         return
     runner: JobRunner = current_app.extensions["jobs"]
-    for job in pending:
-        try:
-            runner.submit(job)
-        except Exception:
-            # The transaction is committed and the caller must not see an error for it.
-            # What was not queued stays findable: `contactcenter requeue` picks it up.
-            log.exception("could not queue %s%s", job.func.__name__, job.args)
+    try:
+        runner.submit(pending)
+    except Exception:
+        # The transaction is committed and the caller must not see an error for it. What was
+        # not queued stays findable: `contactcenter requeue` picks it up.
+        log.exception("could not queue %s", [(j.func.__name__, j.args) for j in pending])
 
 
 def _after_rollback(session: Session) -> None:
