@@ -400,3 +400,30 @@ def test_a_stale_directory_entry_is_looked_up_afresh(app, jurisdiction, session,
     directory._entries[(Channel.SMS, CITY)] = (987654, time.monotonic() + 3600)
     assert send_sms("Pothole at 12 Main St").status_code == 200
     assert session.scalars(sa.select(Case.jurisdiction_id)).one() == jurisdiction.id
+
+
+def test_behind_a_trusted_proxy_the_forwarded_url_is_what_twilio_signed(database_url, twilio_http):
+    """Without PUBLIC_BASE_URL, X-Forwarded-Proto/Host from a trusted proxy rebuild the URL."""
+    from twilio.request_validator import RequestValidator
+
+    from contactcenter.app import create_app
+    from contactcenter.db import get_db
+    from tests.conftest import make_settings
+
+    app = create_app(
+        make_settings(database_url, public_base_url="", trusted_proxy_hops=1),
+        twilio_http_client=twilio_http,
+    )
+    form = _form(To="+15005550006")  # nobody's number: the signature check comes first
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(
+        "https://311.proxied.example/sms/inbound", form
+    )
+    client = app.test_client()
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "311.proxied.example"}
+    response = client.post(
+        "/sms/inbound", data=form, headers={"X-Twilio-Signature": signature, **forwarded}
+    )
+    assert response.status_code == 404  # signature accepted; the number is unknown
+    unproxied = client.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": signature})
+    assert unproxied.status_code == 403
+    get_db(app).engine.dispose()
