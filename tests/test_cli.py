@@ -90,7 +90,8 @@ def test_simulate_sms_explains_when_no_server_runs(app):
     assert "Is `contactcenter serve` running?" in result.output
 
 
-def test_worker_delivers_queued_messages(app, jurisdiction, session, redis_client):
+@pytest.mark.parametrize("flags", [[], ["--fork"]], ids=["in-process", "forking"])
+def test_worker_delivers_queued_messages(app, jurisdiction, session, redis_client, flags):
     with app.app_context():
         interaction = queue_message(
             session,
@@ -101,7 +102,7 @@ def test_worker_delivers_queued_messages(app, jurisdiction, session, redis_clien
             body="hello from the worker",
         )
         session.commit()
-    _invoke(app, "worker", "--burst")
+    _invoke(app, "worker", "--burst", *flags)
     session.expire_all()
     delivered = session.get(Interaction, interaction.id)
     assert delivered.provider_id and delivered.provider_id.startswith("SM")
