@@ -137,7 +137,7 @@ def main() -> int:
 
         @sa.event.listens_for(sa.pool.Pool, "checkout")
         def _checkout(dbapi_conn, record, proxy):  # type: ignore[no-untyped-def]
-            note("(pool checkout: pre-ping SELECT 1)")
+            note("(pool checkout)")
 
         @sa.event.listens_for(sa.engine.Engine, "commit")
         def _commit(conn):  # type: ignore[no-untyped-def]

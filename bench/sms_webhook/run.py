@@ -1,8 +1,8 @@
-"""Inbound-SMS webhook benchmark: the real intake against the floor of a durable webhook.
+"""Inbound-SMS webhook benchmark: the real webhook against the floor, then the real intake.
 
 Run from the repository root::
 
-    .venv/bin/python bench/sms_webhook/run.py [--seconds N] [--concurrency N]
+    .venv/bin/python bench/sms_webhook/run.py [--seconds N] [--concurrency N] [--skip-e2e]
 
 It creates two fresh PostgreSQL databases, starts the real app and ``bare_app.py`` under
 gunicorn with identical settings on loopback ports, and drives both from a separate load
@@ -14,13 +14,29 @@ app, bare, app, bare so that drift on the machine hits both alike:
 2. open loop: ``--open-rate`` requests/s offered for ``--open-seconds`` in all, split over
    the rounds; latency counts from when each request was due.
 
-It prints requests/s, p50/p99 latency and errors of both, their throughput ratio, and checks
-the targets (app >= 0.5x bare throughput; app p99 <= 300 ms at 50 requests/s); the full
-results go to ``bench/results/sms_webhook-<time>.json``. Databases are dropped and the Redis
-database flushed at the end. No rq worker runs: acknowledgements are only enqueued.
+The app's webhook only stores the message and queues one rq job
+(``contactcenter.inbox.process_inbound``); no worker runs during these phases, so after them
+the script checks that every 200 stored one inbound interaction and queued exactly one
+``process_inbound`` job for it.
+
+3. end to end (unless ``--skip-e2e``; see ``endtoend.py``): ``--e2e-workers`` rq worker
+   processes (``contactcenter worker``, the app's own command, with the app server's
+   environment; ``--e2e-fork`` adds ``--fork``) run the intake and the acknowledgement jobs
+   for real (the Twilio client's dev outbox transport stands in for Twilio's API): first
+   they drain the oldest ``--drain-max`` messages of the accumulated inbox (``--burst``),
+   then they run while the webhook takes ``--e2e-rate`` requests/s for ``--e2e-seconds``,
+   and the time from each message's acceptance to its acknowledgement being handed to the
+   Twilio client is read from the database.
+
+It prints requests/s, p50/p99 latency and errors of both servers, their throughput ratio, and
+checks the targets (app >= 0.5x bare throughput; app p99 <= 300 ms at 50 requests/s), then
+the end-to-end rates and latencies; the full results go to
+``bench/results/sms_webhook-<time>.json``. Databases are dropped and the Redis database
+flushed at the end.
 
 It is a ratio benchmark, not a test: it exits 0 when the run worked (no errors) even if a
-target is missed, unless ``--enforce`` is given; 1 when requests failed or the run broke.
+target is missed, unless ``--enforce`` is given; 1 when requests or jobs failed or the run
+broke.
 """
 
 from __future__ import annotations
@@ -54,6 +70,8 @@ TARGET_P99_MS = 300.0
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import endtoend  # noqa: E402
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -78,7 +96,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="profile the app's workers with py-spy during its closed-loop phases (perturbs them)",
     )
+    e2e = p.add_argument_group("end to end (rq workers run the intake for real)")
+    e2e.add_argument("--skip-e2e", action="store_true", help="webhook phases only, no workers")
+    e2e.add_argument("--e2e-workers", type=int, default=2, help="rq worker processes")
+    e2e.add_argument(
+        "--e2e-fork",
+        action="store_true",
+        help="run `contactcenter worker --fork` (rq's Worker: a forked work horse per job)"
+        " instead of the default, jobs in the worker process (rq's SimpleWorker)",
+    )
+    e2e.add_argument(
+        "--drain-max", type=int, default=300, help="messages the drain takes (oldest first)"
+    )
+    e2e.add_argument("--drain-timeout", type=float, default=150, help="drain bound, seconds")
+    e2e.add_argument(
+        "--e2e-rate", type=float, help="concurrent phase req/s offered (default: --open-rate)"
+    )
+    e2e.add_argument("--e2e-seconds", type=float, default=10, help="concurrent phase load seconds")
+    e2e.add_argument(
+        "--e2e-wait",
+        type=float,
+        default=120,
+        help="after the concurrent load, seconds to wait for the last acknowledgements",
+    )
     args = p.parse_args(argv)
+    if args.e2e_rate is None:
+        args.e2e_rate = args.open_rate
+    if not 1 <= args.e2e_workers <= 16 or not 0 <= args.drain_max <= 100_000:
+        p.error("--e2e-workers must be 1..16 and --drain-max 0..100000")
+    if not 0 < args.drain_timeout <= 1800 or not 0 < args.e2e_wait <= 1800:
+        p.error("--drain-timeout and --e2e-wait must be in (0, 1800]")
+    if not 0 < args.e2e_rate <= 2000 or not 0 < args.e2e_seconds <= 600:
+        p.error("--e2e-rate must be in (0, 2000] and --e2e-seconds in (0, 600]")
     if args.seconds <= 0 or args.seconds > 300:
         p.error("--seconds must be in (0, 300]")
     if not 1 <= args.concurrency <= 256 or not 1 <= args.rounds <= 10:
@@ -319,11 +368,23 @@ class Bench:
     def prepare(self, name: str, count: int) -> None:
         self.loadgen.call(cmd="prepare", target=name, count=max(0, count))
 
-    def phase(self, name: str, mode: str, seconds: float, *, record: bool = True) -> dict[str, Any]:
+    def phase(
+        self,
+        name: str,
+        mode: str,
+        seconds: float,
+        *,
+        record: bool = True,
+        rate: float | None = None,
+        label: str | None = None,
+    ) -> dict[str, Any]:
+        """One load phase; ``record=False``: not part of the webhook summary (warm-up, and the
+        end-to-end phase, which has workers running next to the server)."""
         args = self.args
         server = self.servers[name]
+        rate = rate or args.open_rate
         if mode == "open":
-            need = int(seconds * args.open_rate) + 1
+            need = int(seconds * rate) + 1
         else:
             # Enough for 1.6x the last measured rate (unknown at first: assume fast).
             rate = self.last_rate.get(name, 2500.0)
@@ -336,7 +397,7 @@ class Bench:
         profilers = self.start_pyspy(server, seconds) if mode == "closed" and record else []
         if mode == "open":
             result = self.loadgen.call(
-                cmd="open", target=name, seconds=seconds, rate=args.open_rate,
+                cmd="open", target=name, seconds=seconds, rate=rate,
                 senders=args.open_senders,
             )  # fmt: skip
         else:
@@ -393,7 +454,8 @@ class Bench:
         if record:
             summary["_latencies"] = latencies
             self.phases.append(summary)
-        label = "warmup" if not record else f"{mode} loop"
+        label = label or ("warmup" if not record else f"{mode} loop")
+        summary["error_count"] = sum(result["errors"].values())
         errors = sum(result["errors"].values())
         print(
             f"  {name:4} {label:11} {result['throughput']:8.1f} req/s  p50 {summary['p50_ms']:7.2f}"
@@ -486,42 +548,68 @@ def setup_app_db(url: str) -> str:
     return DEMO_SMS_NUMBER
 
 
-def app_db_counts(pg_url: str) -> dict[str, Any]:
-    import psycopg
+def run_end_to_end(
+    args: argparse.Namespace,
+    bench: Bench,
+    server: Server,
+    rds: Any,
+    db: str,
+    workers_box: list[endtoend.RqWorkers],
+) -> dict[str, Any]:
+    """The drain, then the concurrent phase (see ``endtoend.py``)."""
+    pg_url = f"postgresql://postgres@{PG}/{db}"
+    counter = iter(range(1000))
 
-    with psycopg.connect(pg_url) as conn:
+    def make_workers(burst: bool) -> endtoend.RqWorkers:
+        workers = endtoend.RqWorkers(
+            args.e2e_workers, server.env, fork=args.e2e_fork, burst=burst,
+            log_stem=RESULTS / f"sms_webhook-worker-{next(counter)}",
+        )  # fmt: skip
+        workers_box.append(workers)
+        return workers
 
-        def one(sql: str) -> int:
-            row = conn.execute(sql).fetchone()
-            return int(row[0]) if row else 0
+    out: dict[str, Any] = {}
+    print(
+        f"end to end: {args.e2e_workers} rq workers"
+        f" ({'a forked work horse per job' if args.e2e_fork else 'jobs in process'});"
+        " drain of the oldest"
+        f" {args.drain_max} accepted messages (at most {args.drain_timeout:g} s):",
+        flush=True,
+    )
+    if args.drain_max:
+        out["drain"] = endtoend.drain(
+            rds=rds, pg_url=pg_url, make_workers=make_workers, max_messages=args.drain_max,
+            timeout=args.drain_timeout, machine_cpu=machine_cpu,
+            pyspy_stem=RESULTS / "sms_webhook-rqspy" if args.pyspy else None,
+        )  # fmt: skip
+        d = out["drain"]
+        print(
+            f"  drained {d['outcomes']['processed']}/{d['drained_messages']} messages,"
+            f" {d['acknowledgements_sent']} acknowledgements sent in {d['wall_s']:.1f} s",
+            flush=True,
+        )
+    print(
+        f"  concurrent: {args.e2e_rate:g} req/s for {args.e2e_seconds:g} s with the workers"
+        f" running, then up to {args.e2e_wait:g} s for the last acknowledgements:",
+        flush=True,
+    )
 
-        return {
-            "inbound_interactions": one(
-                "SELECT count(*) FROM interactions WHERE direction = 'inbound'"
-            ),
-            "outbound_queued": one(
-                "SELECT count(*) FROM interactions"
-                " WHERE direction = 'outbound' AND delivery_status = 'queued'"
-            ),
-            "cases": one("SELECT count(*) FROM cases"),
-            "cases_awaiting_location": one(
-                "SELECT count(*) FROM cases WHERE awaiting = 'location'"
-            ),
-            "residents": one("SELECT count(*) FROM residents"),
-            "events": dict(
-                conn.execute(
-                    "SELECT kind, count(*) FROM case_events GROUP BY kind ORDER BY kind"
-                ).fetchall()
-            ),
-            "follow_ups_on_open_cases": one(
-                "SELECT count(*) FROM interactions WHERE direction = 'inbound'"
-                " AND case_id IS NOT NULL"
-            )
-            - one("SELECT count(*) FROM cases"),
-            "commands": one(
-                "SELECT count(*) FROM interactions WHERE direction = 'inbound' AND case_id IS NULL"
-            ),
-        }
+    def run_load() -> dict[str, Any]:
+        return bench.phase(
+            "app", "open", args.e2e_seconds, record=False, rate=args.e2e_rate, label="e2e open"
+        )
+
+    out["concurrent"] = endtoend.concurrent(
+        rds=rds, pg_url=pg_url, make_workers=make_workers, run_load=run_load,
+        wait=args.e2e_wait, machine_cpu=machine_cpu, server_cpu=server.cpu,
+    )  # fmt: skip
+    c = out["concurrent"]
+    print(
+        f"  {c['acknowledged']}/{c['messages']} acknowledged,"
+        f" settled {c['settled_after_load_s']:.1f} s after the load",
+        flush=True,
+    )
+    return out
 
 
 def bare_db_count(pg_url: str) -> int:
@@ -647,8 +735,18 @@ def print_report(result: dict[str, Any]) -> None:
             f"app p99 at {s['open_rate']:g} req/s: {t['open_p99_ms']:.1f} ms"
             f"   (target <= {TARGET_P99_MS:g} ms)  {'PASS' if t['p99_ok'] else 'MISS'}"
         )
-    for name, check in result.get("checks", {}).items():
-        print(f"{name} rows check: {check}")
+    checks = result.get("checks", {})
+    if "app" in checks:
+        print(f"app queue check: {endtoend.describe_queue_check(checks['app'])}")
+    if "bare" in checks:
+        b = checks["bare"]
+        verdict = "OK" if b["every_200_stored"] else "MISMATCH"
+        print(f"bare rows check: {b['http_200s']} HTTP 200s -> {b['rows']} rows stored: {verdict}")
+    if result.get("end_to_end"):
+        print()
+        print("END TO END (rq workers run the intake and send the acknowledgements for real):")
+        for line in endtoend.describe(result["end_to_end"]):
+            print(line)
     print(f"results: {result['path']}")
 
 
@@ -672,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     loadgen: LoadGen | None = None
     failed = False
     servers: dict[str, Server] = {}
+    workers_box: list[endtoend.RqWorkers] = []  # stopped in `finally`, whatever happens
     try:
         print(f"setting up databases {', '.join(dbs[n] for n in names)} ...", flush=True)
         rds.flushdb()
@@ -766,15 +865,19 @@ def main(argv: list[str] | None = None) -> int:
             for name in names
         }
         if "app" in names:
-            counts = app_db_counts(f"postgresql://postgres@{PG}/{dbs['app']}")
-            counts["rq_jobs_in_redis_queue"] = int(rds.llen("rq:queue:default"))
-            counts["http_200s"] = total_ok["app"]
-            counts["every_200_stored"] = counts["inbound_interactions"] == total_ok["app"]
-            checks["app"] = counts
+            # No worker has run yet: every 200 must have stored one inbound interaction and
+            # queued exactly one process_inbound job for it, and nothing else.
+            checks["app"] = endtoend.queue_check(
+                rds, f"postgresql://postgres@{PG}/{dbs['app']}", total_ok["app"]
+            )
         if "bare" in names:
             rows = bare_db_count(f"postgresql://postgres@{PG}/{dbs['bare']}")
             checks["bare"] = {"rows": rows, "http_200s": total_ok["bare"],
                               "every_200_stored": rows == total_ok["bare"]}  # fmt: skip
+
+        end_to_end: dict[str, Any] = {}
+        if "app" in names and not args.skip_e2e:
+            end_to_end = run_end_to_end(args, bench, servers["app"], rds, dbs["app"], workers_box)
 
         targets: dict[str, Any] = {}
         if "app" in summary and "bare" in summary:
@@ -802,7 +905,10 @@ def main(argv: list[str] | None = None) -> int:
             "settings": {
                 **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                 "gunicorn": servers[names[0]].command()[1:-1],
-                "rq_worker": False,
+                "rq_workers_during_webhook_phases": False,
+                "end_to_end_worker": next(
+                    (phase["command"] for phase in end_to_end.values()), None
+                ),
             },
             "machine": machine_info(),
             "postgres": pg.settings(),
@@ -814,6 +920,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
             "targets": targets,
             "checks": checks,
+            "end_to_end": end_to_end,
             "server_log_problems": {name: s.log_problems() for name, s in servers.items()},
             "path": str(out.relative_to(ROOT) if out.is_relative_to(ROOT) else out),
         }
@@ -825,6 +932,13 @@ def main(argv: list[str] | None = None) -> int:
 
             files = [f for f in bench.pyspy_files if f.exists()]
             print("\npy-spy (GIL holder) over the app's closed-loop phases:")
+            print(summarize(files, 25) if files else "py-spy wrote nothing (is it installed?)")
+        worker_spy = [Path(f) for f in end_to_end.get("drain", {}).get("pyspy_files", [])]
+        if worker_spy:
+            from hotspots import summarize
+
+            files = [f for f in worker_spy if f.exists()]
+            print("\npy-spy (active samples) over the rq workers and their work horses, drain:")
             print(summarize(files, 25) if files else "py-spy wrote nothing (is it installed?)")
         errors = sum(
             c.get("error_count", 0)
@@ -838,10 +952,19 @@ def main(argv: list[str] | None = None) -> int:
         if any(not c.get("every_200_stored", True) for c in checks.values()):
             print("a server answered 200 for requests it did not store")
             failed = True
+        if not checks.get("app", {}).get("every_200_has_one_job", True):
+            print("the app did not queue exactly one process_inbound job per stored message")
+            failed = True
+        failed_jobs = sum(p.get("rq", {}).get("failed", 0) for p in end_to_end.values())
+        if failed_jobs:
+            print(f"{failed_jobs} rq jobs failed: see the JSON and {RESULTS}/sms_webhook-worker-*")
+            failed = True
         if args.enforce and not (targets.get("ratio_ok", True) and targets.get("p99_ok", True)):
             return 2
         return 1 if failed else 0
     finally:
+        for workers in workers_box:
+            workers.stop()
         if loadgen is not None:
             loadgen.close()
         for server in servers.values():
