@@ -118,7 +118,11 @@ def worker(burst: bool, fork: bool) -> None:
     if runner.redis is None:
         raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker is needed.")
     worker_class = Worker if fork else SimpleWorker
-    worker_class(list(QUEUES), connection=runner.redis).work(burst=burst)
+    # The scheduler is what moves failed jobs waiting for a retry back onto their queue; each
+    # worker offers to run it and rq keeps exactly one active.
+    worker_class(list(QUEUES), connection=runner.redis).work(
+        burst=burst, with_scheduler=True, logging_level=_settings().log_level
+    )
 
 
 @cli.command()

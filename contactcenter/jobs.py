@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
+OUTBOUND_QUEUE = "outbound"
 DEFAULT_QUEUE = "default"
-QUEUES = (DEFAULT_QUEUE,)
+# Workers take from these in order: a resident's reply never waits behind a backlog of intake.
+QUEUES = (OUTBOUND_QUEUE, DEFAULT_QUEUE)
 _PENDING = "pending_jobs"
 
 
@@ -31,6 +33,7 @@ class PendingJob:
     func: Callable[..., Any]
     args: tuple[Any, ...]
     retries: int
+    queue: str = DEFAULT_QUEUE
 
 
 class JobRunner:
@@ -39,13 +42,23 @@ class JobRunner:
     def __init__(self, app: Flask, redis_url: str) -> None:
         self.app = app
         self.redis = Redis.from_url(redis_url) if redis_url else None
-        self.queue = Queue(DEFAULT_QUEUE, connection=self.redis) if self.redis else None
+        self.queues = (
+            {name: Queue(name, connection=self.redis) for name in QUEUES} if self.redis else {}
+        )
+
+    @property
+    def queue(self) -> Queue | None:
+        """The default queue, or None when jobs run inline."""
+        return self.queues.get(DEFAULT_QUEUE)
 
     def submit(self, jobs: list[PendingJob]) -> None:
         """Queue ``jobs`` (one Redis round trip for all of them), or run them now."""
-        if self.queue is not None:
-            with self.queue.connection.pipeline() as pipe:
-                self.queue.enqueue_many([_prepare(job) for job in jobs], pipeline=pipe)
+        if self.redis is not None:
+            with self.redis.pipeline() as pipe:
+                for name, queue in self.queues.items():
+                    prepared = [_prepare(job) for job in jobs if job.queue == name]
+                    if prepared:
+                        queue.enqueue_many(prepared, pipeline=pipe)
                 pipe.execute()
             return
         for job in jobs:
@@ -60,13 +73,18 @@ class JobRunner:
 
 def _prepare(job: PendingJob) -> Any:
     retry = Retry(max=job.retries, interval=[10, 60, 300][: job.retries]) if job.retries else None
-    return Queue.prepare_data(job.func, job.args, retry=retry)
+    # Our jobs return nothing worth keeping: result_ttl=0 spares Redis a write per job.
+    return Queue.prepare_data(job.func, job.args, retry=retry, result_ttl=0)
 
 
 def enqueue_after_commit(
-    session: Session, func: Callable[..., Any], *args: Any, retries: int = 0
+    session: Session,
+    func: Callable[..., Any],
+    *args: Any,
+    retries: int = 0,
+    queue: str = DEFAULT_QUEUE,
 ) -> None:
-    session.info.setdefault(_PENDING, []).append(PendingJob(func, args, retries))
+    session.info.setdefault(_PENDING, []).append(PendingJob(func, args, retries, queue))
 
 
 def _after_commit(session: Session) -> None:

@@ -18,7 +18,7 @@ from contactcenter.agents.models import Agent
 from contactcenter.cases.models import Case, DeliveryStatus, Interaction
 from contactcenter.db import get_db, utcnow
 from contactcenter.errors import Invalid, NotFound
-from contactcenter.jobs import enqueue_after_commit
+from contactcenter.jobs import OUTBOUND_QUEUE, enqueue_after_commit
 from contactcenter.jurisdictions.service import owned_address
 from contactcenter.messages import (
     CONTACT_KIND_OF_CHANNEL,
@@ -82,7 +82,13 @@ def queue_message(
     session.add(interaction)
     session.flush()
     if not suppressed:
-        enqueue_after_commit(session, deliver_interaction, interaction.id, retries=DELIVERY_RETRIES)
+        enqueue_after_commit(
+            session,
+            deliver_interaction,
+            interaction.id,
+            retries=DELIVERY_RETRIES,
+            queue=OUTBOUND_QUEUE,
+        )
     return interaction
 
 
@@ -215,7 +221,13 @@ def requeue_stuck_deliveries(session: Session, *, older_than: dt.timedelta) -> l
         )
     )
     for interaction_id in ids:
-        enqueue_after_commit(session, deliver_interaction, interaction_id, retries=DELIVERY_RETRIES)
+        enqueue_after_commit(
+            session,
+            deliver_interaction,
+            interaction_id,
+            retries=DELIVERY_RETRIES,
+            queue=OUTBOUND_QUEUE,
+        )
     session.commit()
     return ids
 

@@ -179,7 +179,7 @@ def run_jobs(app: Flask) -> Callable[[], None]:
         from rq import SimpleWorker
 
         with app.app_context():
-            SimpleWorker([runner.queue], connection=runner.redis).work(burst=True)
+            SimpleWorker(list(runner.queues.values()), connection=runner.redis).work(burst=True)
 
     return run
 

@@ -52,7 +52,7 @@ def test_with_redis_the_reply_waits_in_the_queue_for_a_worker(
     with app.app_context():
         _queue_text(session, jurisdiction)
         session.commit()
-    queue = app.extensions["jobs"].queue
+    queue = app.extensions["jobs"].queues["outbound"]
     assert queue.count == 1
     assert queue.jobs[0].func_name == "contactcenter.outbound.deliver_interaction"
     assert twilio_http.messages == []
@@ -72,7 +72,7 @@ def test_transient_twilio_error_keeps_the_message_queued_for_a_retry(
     session.refresh(interaction)
     assert interaction.delivery_status == DeliveryStatus.QUEUED
     assert interaction.error_code == "20500"
-    queue = app.extensions["jobs"].queue
+    queue = app.extensions["jobs"].queues["outbound"]
     assert len(queue.scheduled_job_registry) == 1  # rq retries it after the back-off
 
 
@@ -114,3 +114,32 @@ def test_message_queued_before_an_opt_out_is_not_sent_after_it(
     session.refresh(interaction)
     assert twilio_http.messages == []
     assert interaction.delivery_status == DeliveryStatus.SUPPRESSED
+
+
+def test_replies_are_taken_before_a_backlog_of_incoming_texts(
+    app, jurisdiction, session, signed_post, twilio_http, redis_client
+):
+    import secrets
+
+    from rq import SimpleWorker
+
+    from contactcenter.jobs import QUEUES
+
+    for n in range(3):
+        form = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": f"+161355502{n:02d}",
+            "To": "+16135550311",
+            "Body": "Pothole at 12 Main St",
+            "NumMedia": "0",
+        }
+        assert signed_post("/sms/inbound", form).status_code == 200
+    with app.app_context():
+        _queue_text(session, jurisdiction, body="A crew is on the way.")
+        session.commit()
+    runner = app.extensions["jobs"]
+    with app.app_context():
+        worker = SimpleWorker([runner.queues[name] for name in QUEUES], connection=runner.redis)
+        worker.work(burst=True, max_jobs=1)
+    assert [m["Body"] for m in twilio_http.messages] == ["A crew is on the way."]
+    assert runner.queues["default"].count == 3
