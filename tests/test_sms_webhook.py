@@ -427,3 +427,8 @@ def test_behind_a_trusted_proxy_the_forwarded_url_is_what_twilio_signed(database
     unproxied = client.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": signature})
     assert unproxied.status_code == 403
     get_db(app).engine.dispose()
+
+
+def test_garbage_signature_header_is_a_403_not_a_500(jurisdiction, signed_post):
+    response = signed_post("/sms/inbound", _form(), signature="sïgnature-ü")
+    assert response.status_code == 403
