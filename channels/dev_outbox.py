@@ -33,7 +33,6 @@ class DevOutboxHttpClient(HttpClient):  # type: ignore[misc]
         timeout: Any = None,
         allow_redirects: bool = False,
     ) -> Response:
-        sid = "SMdev" + secrets.token_hex(14)
         form = dict(data or {})
         log.info(
             "DEV OUTBOX (not sent) to=%s from=%s body=%r",
@@ -41,11 +40,17 @@ class DevOutboxHttpClient(HttpClient):  # type: ignore[misc]
             form.get("From"),
             form.get("Body"),
         )
-        body = {
-            "sid": sid,
-            "status": "queued",
-            "to": form.get("To"),
-            "from": form.get("From"),
-            "body": form.get("Body"),
-        }
-        return Response(201, json.dumps(body))
+        return message_created(form, sid_prefix="SMdev")
+
+
+def message_created(form: dict[str, Any], *, sid_prefix: str = "SM") -> Response:
+    """What Twilio answers to Messages.create: 201 with the new message's SID."""
+    sid = sid_prefix + secrets.token_hex(16)
+    body = {
+        "sid": sid,
+        "status": "queued",
+        "to": form.get("To"),
+        "from": form.get("From"),
+        "body": form.get("Body"),
+    }
+    return Response(201, json.dumps(body))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent, Role
 from contactcenter.auth import hash_password, issue_token
-from contactcenter.cases.models import Case, CaseStatus
+from contactcenter.cases.models import Case, CaseStatus, Interaction
 from contactcenter.cases.service import open_case
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel
@@ -134,3 +134,25 @@ def make_case(
         setattr(case, key, value)
     session.flush()
     return case
+
+
+def queue_sms(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    *,
+    body: str = "hello",
+    to: str = "+16135550100",
+    resident: Resident | None = None,
+) -> Interaction:
+    """An outbound SMS queued for delivery (the job leaves when the session commits)."""
+    from contactcenter.outbound import queue_message
+
+    return queue_message(
+        session,
+        jurisdiction_id=jurisdiction.id,
+        channel=Channel.SMS,
+        to_address=to,
+        from_address=sms_number(session, jurisdiction),
+        body=body,
+        resident=resident,
+    )

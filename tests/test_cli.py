@@ -14,8 +14,8 @@ from contactcenter.cases.models import Case, Interaction
 from contactcenter.cli import cli
 from contactcenter.demo import DEMO_SMS_NUMBER
 from contactcenter.jurisdictions.models import Jurisdiction
-from contactcenter.messages import Channel, Direction
-from contactcenter.outbound import queue_message
+from contactcenter.messages import Direction
+from tests.factories import queue_sms
 
 
 def _invoke(app, *args):
@@ -93,14 +93,7 @@ def test_simulate_sms_explains_when_no_server_runs(app):
 @pytest.mark.parametrize("flags", [[], ["--fork"]], ids=["in-process", "forking"])
 def test_worker_delivers_queued_messages(app, jurisdiction, session, redis_client, flags):
     with app.app_context():
-        interaction = queue_message(
-            session,
-            jurisdiction_id=jurisdiction.id,
-            channel=Channel.SMS,
-            to_address="+16135550100",
-            from_address="+16135550311",
-            body="hello from the worker",
-        )
+        interaction = queue_sms(session, jurisdiction, body="hello from the worker")
         session.commit()
     _invoke(app, "worker", "--burst", *flags)
     session.expire_all()

@@ -5,19 +5,12 @@ import sqlalchemy as sa
 
 from contactcenter.cases.models import DeliveryStatus, Interaction
 from contactcenter.jobs import enqueue_after_commit
-from contactcenter.messages import Channel
-from contactcenter.outbound import deliver_interaction, queue_message
+from contactcenter.outbound import deliver_interaction
+from tests.factories import queue_sms
 
 
 def _queue_text(session, jurisdiction, body="hello"):
-    return queue_message(
-        session,
-        jurisdiction_id=jurisdiction.id,
-        channel=Channel.SMS,
-        to_address="+16135550100",
-        from_address="+16135550311",
-        body=body,
-    )
+    return queue_sms(session, jurisdiction, body=body)
 
 
 def test_nothing_is_sent_for_a_rolled_back_transaction(
@@ -98,14 +91,8 @@ def test_message_queued_before_an_opt_out_is_not_sent_after_it(
     session.add(resident)
     session.flush()
     with app.app_context():
-        interaction = queue_message(
-            session,
-            jurisdiction_id=jurisdiction.id,
-            channel=Channel.SMS,
-            to_address="+16135550100",
-            from_address="+16135550311",
-            body="Your request was resolved",
-            resident=resident,
+        interaction = queue_sms(
+            session, jurisdiction, body="Your request was resolved", resident=resident
         )
         session.commit()
         resident.sms_opted_out = True  # the resident texts STOP while the job waits

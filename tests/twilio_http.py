@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from twilio.http import HttpClient
 from twilio.http.response import Response
+
+from channels.dev_outbox import message_created
 
 
 @dataclass
@@ -62,16 +63,4 @@ class CapturingHttpClient(HttpClient):
         if self._failures:
             status, body = self._failures.pop(0)
             return Response(status, json.dumps(body))
-        form = dict(data or {})
-        return Response(
-            201,
-            json.dumps(
-                {
-                    "sid": "SM" + secrets.token_hex(16),
-                    "status": "queued",
-                    "to": form.get("To"),
-                    "from": form.get("From"),
-                    "body": form.get("Body"),
-                }
-            ),
-        )
+        return message_created(dict(data or {}))
