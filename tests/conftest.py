@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +253,15 @@ def send_sms(signed_post: SignedPost, run_jobs: Callable[[], None]) -> SendSms:
     return send
 
 
+@dataclass
+class QueryCounter:
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
 @pytest.fixture
 def count_queries(app: Flask) -> Callable[[], Any]:
     """``with count_queries() as counter: ...; counter.count`` — SQL statements executed."""
@@ -259,15 +269,9 @@ def count_queries(app: Flask) -> Callable[[], Any]:
 
     @contextmanager
     def counting() -> Iterator[Any]:
-        class Counter:
-            count = 0
-            statements: list[str] = []
-
-        counter = Counter()
-        counter.statements = []
+        counter = QueryCounter()
 
         def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            counter.count += 1
             counter.statements.append(statement)
 
         engine = get_db(app).engine

@@ -1,5 +1,6 @@
 """Accepted means kept: a stored message is processed even if its job was lost."""
 
+import datetime as dt
 import secrets
 
 import sqlalchemy as sa
@@ -8,6 +9,7 @@ from flask.cli import ScriptInfo
 
 from contactcenter.cases.models import Case, DeliveryStatus, Interaction
 from contactcenter.cli import cli
+from contactcenter.db import utcnow
 from contactcenter.messages import Direction
 from contactcenter.outbound import deliver_interaction
 from tests.conftest import ACCOUNT_SID
@@ -25,8 +27,8 @@ def _form(body="Pothole at 12 Main St"):
 
 
 def _age_everything(session):
-    old = sa.func.datetime("now", "-1 hour") if session.bind.dialect.name == "sqlite" else None
-    cutoff = old if old is not None else sa.text("now() - interval '1 hour'")
+    """Make every message an hour old, as if its job had been lost an hour ago."""
+    cutoff = utcnow() - dt.timedelta(hours=1)
     session.execute(sa.update(Interaction).values(created_at=cutoff, updated_at=cutoff))
     session.commit()
 
