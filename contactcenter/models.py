@@ -1,33 +1,46 @@
 """Every model, imported in one place so Alembic and tests see the whole metadata."""
 
-from contactcenter.agents.models import Agent, ApiToken, Role
+from contactcenter.agents.models import Agent, ApiToken, PresenceChange, Role
 from contactcenter.cases.models import (
     Awaiting,
     Case,
     CaseEvent,
     CaseStatus,
     DeliveryStatus,
+    Incident,
     Interaction,
     Priority,
 )
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.residents.models import ContactPoint, Resident
+from contactcenter.routing.models import District, Offer, Queue, RuleSet, WorkItem
+from contactcenter.sla.models import CalendarRecord, CaseClock, SlaPolicy
 
 __all__ = [
     "Agent",
     "ApiToken",
     "Awaiting",
+    "CalendarRecord",
     "Case",
+    "CaseClock",
     "CaseEvent",
     "CaseStatus",
     "ChannelAddress",
     "ContactPoint",
     "DeliveryStatus",
     "Department",
+    "District",
+    "Incident",
     "Interaction",
     "Jurisdiction",
+    "Offer",
+    "PresenceChange",
     "Priority",
+    "Queue",
     "Resident",
     "Role",
+    "RuleSet",
     "ServiceType",
+    "SlaPolicy",
+    "WorkItem",
 ]

@@ -37,6 +37,17 @@ agent_departments = sa.Table(
 )
 
 
+class Presence(StrEnum):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+DEFAULT_CAPACITY: dict[str, int] = {"voice": 1, "webchat": 3, "sms": 10, "email": 10, "walk_in": 1}
+"""How many pieces of work of each channel an agent handles at once, unless set otherwise."""
+
+
 class Agent(Base):
     __tablename__ = "agents"
 
@@ -51,6 +62,22 @@ class Agent(Base):
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=lambda: ["en"])
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    skills: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    capacity: Mapped[dict[str, int]] = mapped_column(
+        sa.JSON, default=lambda: dict(DEFAULT_CAPACITY), server_default="{}"
+    )
+    presence: Mapped[Presence] = mapped_column(
+        sa.Enum(
+            Presence, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+        ),
+        default=Presence.OFFLINE,
+        server_default=Presence.OFFLINE.value,
+    )
+    presence_changed_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=sa.func.current_timestamp()
+    )
+    last_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """When the agent last took on work: "longest idle" offers to the agent idle the longest."""
 
     jurisdictions: Mapped[list[Jurisdiction]] = relationship(secondary=agent_jurisdictions)
     departments: Mapped[list[Department]] = relationship(secondary=agent_departments)
@@ -61,6 +88,16 @@ class Agent(Base):
 
     def has_role(self, role: Role) -> bool:
         return self.role.rank >= role.rank
+
+    def capacity_for(self, channel: str) -> int:
+        return int((self.capacity or {}).get(channel, DEFAULT_CAPACITY.get(channel, 1)))
+
+    @property
+    def idle_since(self) -> dt.datetime:
+        """Since when the agent has had no new work while available."""
+        if self.last_assigned_at is None:
+            return self.presence_changed_at
+        return max(self.last_assigned_at, self.presence_changed_at)
 
 
 class ApiToken(Base):
@@ -78,3 +115,18 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     agent: Mapped[Agent] = relationship()
+
+
+class PresenceChange(Base):
+    """Every presence change, kept for occupancy and adherence reports."""
+
+    __tablename__ = "agent_presence_changes"
+    __table_args__ = (sa.Index("ix_agent_presence_changes_agent_created", "agent_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id", ondelete="CASCADE"))
+    presence: Mapped[str] = mapped_column(sa.String(16))
+    previous: Mapped[str] = mapped_column(sa.String(16))
+    changed_by_agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
+    reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

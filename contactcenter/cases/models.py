@@ -44,6 +44,14 @@ class Awaiting(StrEnum):
     """What the guided conversation still needs from the resident."""
 
     LOCATION = "location"
+    REPLY = "reply"
+    """An agent asked the resident something; the SLA clock pauses until they answer."""
+
+
+class DuplicateStatus(StrEnum):
+    SUSPECTED = "suspected"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
 
 
 class DeliveryStatus(StrEnum):
@@ -87,12 +95,18 @@ class Case(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    routing_rule: Mapped[str | None] = mapped_column(sa.String(200))
+    """The rule that decided where the case went ("default" when none matched)."""
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    duplicate_status: Mapped[DuplicateStatus | None] = mapped_column(_enum(DuplicateStatus))
+    incident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incidents.id"), index=True)
 
     jurisdiction: Mapped[Jurisdiction] = relationship()
     service_type: Mapped[ServiceType | None] = relationship()
     department: Mapped[Department | None] = relationship()
     assigned_agent: Mapped[Agent | None] = relationship()
     resident: Mapped[Resident | None] = relationship()
+    duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
 
     @property
     def is_open(self) -> bool:
@@ -154,3 +168,32 @@ class CaseEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship()
+
+
+class IncidentStatus(StrEnum):
+    ACTIVE = "active"
+    RESOLVED = "resolved"
+
+
+class Incident(Base):
+    """A burst of similar cases in one area: one water main break, reported forty times."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (sa.Index("ix_incidents_jurisdiction_status", "jurisdiction_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
+    service_type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_types.id"))
+    status: Mapped[IncidentStatus] = mapped_column(
+        _enum(IncidentStatus), default=IncidentStatus.ACTIVE
+    )
+    latitude: Mapped[float] = mapped_column(sa.Float)
+    longitude: Mapped[float] = mapped_column(sa.Float)
+    radius_m: Mapped[float] = mapped_column(sa.Float)
+    case_count: Mapped[int] = mapped_column(default=0)
+    announcement: Mapped[str] = mapped_column(sa.Text, default="")
+    """What the IVR and replies may say about it; staff edit it."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    service_type: Mapped[ServiceType | None] = relationship()

@@ -8,13 +8,13 @@ the database in one flush instead of one round trip per step.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contactcenter import tracking
 from contactcenter.agents.models import Agent
+from contactcenter.cases.events import record_event
 from contactcenter.cases.models import (
     OPEN_STATUSES,
     Awaiting,
@@ -38,27 +38,6 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.RESOLVED: frozenset({CaseStatus.CLOSED, CaseStatus.OPEN}),
     CaseStatus.CLOSED: frozenset({CaseStatus.OPEN}),
 }
-
-
-def record_event(
-    session: Session,
-    case: Case,
-    kind: str,
-    *,
-    agent: Agent | None = None,
-    actor: str | None = None,
-    **data: Any,
-) -> CaseEvent:
-    event = CaseEvent(
-        case=case,
-        jurisdiction_id=case.jurisdiction_id,
-        kind=kind,
-        actor_agent_id=agent.id if agent else None,
-        actor=actor or ("agent" if agent else "system"),
-        data=data,
-    )
-    session.add(event)
-    return event
 
 
 def new_tracking_number(session: Session, jurisdiction_id: int) -> str:

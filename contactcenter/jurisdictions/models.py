@@ -26,6 +26,11 @@ class Jurisdiction(Base):
     country: Mapped[str] = mapped_column(sa.String(2), default="US")
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=lambda: ["en"])
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    routing_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    """Bumped whenever rules, queues, districts, calendars or SLA policies change, so each
+    process knows when to rebuild its compiled routing context."""
+    settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
+    """Duplicate and incident detection knobs; see :mod:`contactcenter.routing.settings`."""
 
     @property
     def default_language(self) -> str:

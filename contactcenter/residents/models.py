@@ -30,6 +30,8 @@ class Resident(Base):
     preferred_language: Mapped[str | None] = mapped_column(sa.String(8))
     sms_opted_out: Mapped[bool] = mapped_column(default=False)
     sms_opted_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    """Staff-set markers routing rules can use, e.g. "vulnerable", "language-line"."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contact_points: Mapped[list[ContactPoint]] = relationship(

@@ -1,0 +1,1 @@
+"""Service levels: business-hours calendars and SLA clocks."""
