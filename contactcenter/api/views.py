@@ -101,3 +101,6 @@ def case_reply(case_id: int) -> tuple[dict[str, Any], int]:
     interaction = reply_to_resident(session, case, agent=current_agent(), body=body.body)
     session.commit()
     return {"data": interaction_json(interaction)}, 201
+
+
+import contactcenter.api.incident_views  # noqa: E402, F401 - registers routes

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter import tracking
 from contactcenter.agents.models import Agent
+from contactcenter.cases.duplicates import follow_parent
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import (
     OPEN_STATUSES,
@@ -145,6 +146,7 @@ def change_status(
     )
     session.flush()
     notify_status_change(session, case, old_status)
+    follow_parent(session, case, agent)
     return event
 
 
