@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     i18n.load_catalogs()
     app.extensions["channels"] = channels.build_registry(settings, twilio_http_client)
 
-    from contactcenter.api.views import bp as api_bp
+    from contactcenter.api import bp as api_bp
 
     app.register_blueprint(api_bp)
     for blueprint in channels.blueprints():

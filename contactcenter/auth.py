@@ -19,7 +19,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from contactcenter.agents.models import Agent, ApiToken, Role
 from contactcenter.db import get_session
-from contactcenter.errors import Forbidden, Unauthorized
+from contactcenter.errors import Forbidden, Invalid, NotFound, Unauthorized
+from contactcenter.jurisdictions.models import Jurisdiction
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,3 +99,24 @@ def require_staff(role: Role = Role.AGENT) -> Callable[[Callable[P, R]], Callabl
         return wrapper
 
     return decorator
+
+
+def staff_jurisdiction(session: Session, slug: str | None) -> Jurisdiction:
+    """The jurisdiction a staff request is about: named by ``slug``, or the staff's only one.
+
+    :raises NotFound: a jurisdiction this staff member does not work for.
+    :raises Invalid: several are possible and none was named.
+    """
+    mine = current_agent().jurisdictions
+    if slug:
+        for jurisdiction in mine:
+            if jurisdiction.slug == slug:
+                return jurisdiction
+        raise NotFound(f'No jurisdiction "{slug}".', code="jurisdiction_not_found")
+    if len(mine) == 1:
+        return mine[0]
+    raise Invalid(
+        "You work for several jurisdictions: say which one with ?jurisdiction=<slug>.",
+        code="jurisdiction_required",
+        fields={"jurisdiction": "required"},
+    )

@@ -10,7 +10,7 @@ import urllib.request
 
 import click
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
 from contactcenter import migrate
@@ -92,7 +92,27 @@ Outbound texts are printed here as 'DEV OUTBOX' lines until Twilio credentials a
 """
     )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.extensions["jobs"].redis is None:
+        _start_tick_thread(app)
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _start_tick_thread(app: Flask) -> None:
+    """Without Redis there is no rq scheduler: the periodic routing checks run on a timer."""
+    import threading
+
+    from contactcenter.routing.tick import TICK_SECONDS, tick_once
+
+    def loop() -> None:
+        while True:
+            time.sleep(TICK_SECONDS)
+            with app.app_context():
+                try:
+                    tick_once()
+                except Exception:
+                    app.logger.exception("routing tick failed")
+
+    threading.Thread(target=loop, name="routing-tick", daemon=True).start()
 
 
 @cli.command()
@@ -113,16 +133,31 @@ def worker(burst: bool, fork: bool) -> None:
     from rq import SimpleWorker, Worker
 
     from contactcenter.jobs import QUEUES
+    from contactcenter.routing.tick import schedule_tick
 
     runner = current_app.extensions["jobs"]
     if runner.redis is None:
         raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker is needed.")
     worker_class = Worker if fork else SimpleWorker
+    # Every worker seeds the periodic routing tick; its slot-named job id keeps it single.
+    schedule_tick(runner)
     # The scheduler is what moves failed jobs waiting for a retry back onto their queue; each
     # worker offers to run it and rq keeps exactly one active.
     worker_class(list(QUEUES), connection=runner.redis).work(
         burst=burst, with_scheduler=True, logging_level=_settings().log_level
     )
+
+
+@cli.command()
+def tick() -> None:
+    """Run the routing checks once: expired offers, target timeouts, SLA warnings, breaches.
+
+    Workers run this every few seconds on their own; this is for cron or a manual nudge.
+    """
+    from contactcenter.routing.tick import tick_once
+
+    touched = tick_once()
+    click.echo(f"tick done; dispatched {len(touched)} jurisdiction(s)")
 
 
 @cli.command()

@@ -13,6 +13,13 @@ from contactcenter.agents.models import Agent, Role
 from contactcenter.auth import hash_password, issue_token
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel
+from contactcenter.routing.admin import (
+    save_calendar,
+    save_queue,
+    save_rule_set,
+    save_sla_policy,
+    update_agent_routing,
+)
 
 DEMO_SLUG = "demo"
 DEMO_SMS_NUMBER = "+16135550311"
@@ -112,6 +119,71 @@ SERVICE_TYPES = [
 ]
 
 
+WEEKDAYS = {day: [["08:30", "16:30"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+DEMO_RULES: dict[str, Any] = {
+    "rules": [
+        {
+            "name": "Water leaks are urgent",
+            "when": {"service_types": ["water-leak"]},
+            "then": {
+                "queue": "streets",
+                "priority": "urgent",
+                "sla": "urgent",
+                "targets": [{"queue": "streets", "timeout": 120}, {"queue": "supervisors"}],
+            },
+        },
+        {
+            "name": "Spanish speakers",
+            "when": {"languages": ["es"]},
+            "then": {"queue": "general", "language": "es"},
+        },
+        {
+            "name": "Streets",
+            "when": {"service_groups": ["Streets"]},
+            "then": {"queue": "streets"},
+        },
+    ],
+    "default": {"queue": "general", "sla": "standard"},
+}
+
+
+def _seed_routing(session: Session, jurisdiction: Jurisdiction) -> None:
+    """Queues, a business-hours calendar, two SLA policies and a few rules to start from."""
+    save_queue(session, jurisdiction, "general", name="General 3-1-1", is_default=True)
+    save_queue(session, jurisdiction, "streets", name="Streets and water", department="PW")
+    save_queue(session, jurisdiction, "supervisors", name="Supervisors", is_supervisor=True)
+    save_calendar(
+        session,
+        jurisdiction,
+        "office",
+        name="City hall hours",
+        config={"hours": WEEKDAYS, "holiday_country": "CA", "holiday_subdivision": "ON"},
+    )
+    save_sla_policy(
+        session,
+        jurisdiction,
+        "standard",
+        name="Standard",
+        calendar="office",
+        first_response_minutes=4 * 60,
+        resolution_minutes=5 * 8 * 60,
+        escalate_queue="supervisors",
+        is_default=True,
+    )
+    save_sla_policy(
+        session,
+        jurisdiction,
+        "urgent",
+        name="Urgent, around the clock",
+        first_response_minutes=15,
+        resolution_minutes=8 * 60,
+        escalate_queue="supervisors",
+        escalate_priority="urgent",
+    )
+    save_rule_set(session, jurisdiction, DEMO_RULES, None)
+
+
 @dataclass(frozen=True)
 class DemoCredentials:
     jurisdiction: str
@@ -154,6 +226,8 @@ def seed_demo(session: Session) -> DemoCredentials:
             session.add(
                 ServiceType(jurisdiction_id=jurisdiction.id, department_id=department.id, **fields)
             )
+        session.flush()
+        _seed_routing(session, jurisdiction)
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
     if agent is None:
         agent = Agent(
@@ -164,6 +238,10 @@ def seed_demo(session: Session) -> DemoCredentials:
             jurisdictions=[jurisdiction],
         )
         session.add(agent)
+        session.flush()
+        update_agent_routing(
+            session, agent, [jurisdiction.id], queues=["general", "streets", "supervisors"]
+        )
     password = secrets.token_urlsafe(9)
     agent.password_hash = hash_password(password)
     session.flush()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter import texts, tracking
 from contactcenter.cases.models import OPEN_STATUSES, Awaiting, Case, Interaction
-from contactcenter.cases.service import open_case, set_location
+from contactcenter.cases.service import open_case, resident_replied, set_location
 from contactcenter.classify import classify
 from contactcenter.commands import Command, CommandKind, parse_command
 from contactcenter.db import utcnow
@@ -124,6 +124,7 @@ def receive_inbound(
         return IntakeResult(message, current, Outcome.LOCATION_SET)
     if current is not None:
         convo.attach(current)
+        resident_replied(session, current)
         convo.reply(texts.ADDED_TO_CASE, current, tracking=current.tracking_number)
         return IntakeResult(message, current, Outcome.CONTINUED)
     return _open_new_case(convo)

@@ -29,6 +29,7 @@ from contactcenter.messages import (
     OutboundMessage,
 )
 from contactcenter.residents.models import ContactPoint, Resident
+from contactcenter.sla.clock import record_first_response
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ def reply_to_resident(
         agent=agent,
     )
     case.updated_at = utcnow()
+    if agent is not None:
+        record_first_response(session, case)
     return interaction
 
 

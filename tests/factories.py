@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contactcenter.agents.models import Agent, Role
+from contactcenter.agents.models import Agent, Presence, Role
 from contactcenter.auth import hash_password, issue_token
 from contactcenter.cases.models import Case, CaseStatus, Interaction
 from contactcenter.cases.service import open_case
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel
 from contactcenter.residents.models import Resident
+from contactcenter.routing.models import Queue, WorkItem, WorkKind, agent_queues
+from contactcenter.routing.work import Target, enqueue_work
 
 _seq = itertools.count(1)
 
@@ -42,7 +46,7 @@ def make_jurisdiction(
         ChannelAddress(
             jurisdiction_id=jurisdiction.id,
             channel=Channel.SMS,
-            address=sms_number or f"+1613555{n:04d}",
+            address=sms_number or f"+1613777{n:04d}",
         )
     )
     contact_centre = Department(
@@ -155,4 +159,62 @@ def queue_sms(
         from_address=sms_number(session, jurisdiction),
         body=body,
         resident=resident,
+    )
+
+
+def make_queue(
+    session: Session, jurisdiction: Jurisdiction, code: str = "general", **fields: Any
+) -> Queue:
+    queue = Queue(
+        jurisdiction_id=jurisdiction.id, code=code, name=fields.pop("name", code), **fields
+    )
+    session.add(queue)
+    session.flush()
+    return queue
+
+
+def make_available_agent(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    queues: list[Queue],
+    *,
+    presence: Presence = Presence.AVAILABLE,
+    **fields: Any,
+) -> tuple[Agent, str]:
+    """An agent in ``queues``, available unless told otherwise, and a token for them."""
+    agent, token = make_agent(session, [jurisdiction], presence=presence, **fields)
+    if queues:
+        session.execute(
+            sa.insert(agent_queues), [{"agent_id": agent.id, "queue_id": q.id} for q in queues]
+        )
+    session.flush()
+    return agent, token
+
+
+def make_work(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    queue: Queue,
+    *,
+    case: Case | None = None,
+    channel: Channel = Channel.SMS,
+    priority: int = 1,
+    skills: tuple[str, ...] = (),
+    language: str | None = None,
+    targets: list[Target] | None = None,
+    created_at: dt.datetime | None = None,
+) -> WorkItem:
+    if case is None:
+        case = make_case(session, jurisdiction, channel=channel)
+    return enqueue_work(
+        session,
+        jurisdiction_id=jurisdiction.id,
+        case=case,
+        kind=WorkKind.FIRST_RESPONSE,
+        channel=channel,
+        targets=targets or [Target(queue.id, None)],
+        priority=priority,
+        skills=skills,
+        language=language,
+        now=created_at,
     )

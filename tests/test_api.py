@@ -39,6 +39,33 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.case_status": {"status": "in_progress"},
     "api.case_note": {"body": "Crew dispatched"},
     "api.case_reply": {"body": "A crew is on the way."},
+    "api.case_waiting": {},
+    "api.rules_save": {"rules": []},
+    "api.routing_dry_run": {},
+    "api.districts_import": {"type": "FeatureCollection", "features": []},
+    "api.queue_save": {"name": "General"},
+    "api.calendar_save": {"name": "Office", "config": {"hours": {"mon": [["08:00", "17:00"]]}}},
+    "api.sla_policy_save": {"name": "Standard", "resolution_minutes": 60},
+    "api.agent_routing": {"skills": []},
+    "api.agent_presence": {"presence": "available"},
+    "api.offer_accept": {},
+    "api.offer_decline": {},
+    "api.work_next": {},
+    "api.work_complete": {},
+    "api.case_duplicate": {"action": "confirm"},
+    "api.incident_resolve": {},
+    "api.incident_announcement": {"text": "Crews are on site."},
+    "api.detection_settings_update": {"duplicate_radius_m": 40},
+}
+# Their sample body is refused for a case that is not a suspected duplicate (409), by design.
+CONFLICT_ON_SAMPLE = {"api.case_duplicate"}
+# Arguments other than a case, filled with harmless values for the authentication sweep.
+OTHER_ARGUMENTS = {
+    "agent_id": 0,
+    "offer_id": 0,
+    "item_id": 0,
+    "incident_id": 0,
+    "code": "general",
 }
 # Routes that need no token.
 PUBLIC_ENDPOINTS = {"api.create_token"}
@@ -126,9 +153,11 @@ def protected_routes(app: Flask) -> list[tuple[Rule, str]]:
 def call_route(
     app: Flask, client: FlaskClient, rule: Rule, method: str, case_id: int, token: str | None
 ) -> TestResponse:
-    unknown = set(rule.arguments) - {CASE_ARGUMENT}
+    unknown = set(rule.arguments) - {CASE_ARGUMENT} - set(OTHER_ARGUMENTS)
     assert not unknown, f"{rule.rule}: teach test_api.py how to fill {sorted(unknown)}"
-    values = {CASE_ARGUMENT: case_id} if CASE_ARGUMENT in rule.arguments else {}
+    values: dict[str, Any] = {k: v for k, v in OTHER_ARGUMENTS.items() if k in rule.arguments}
+    if CASE_ARGUMENT in rule.arguments:
+        values[CASE_ARGUMENT] = case_id
     url = app.url_map.bind("localhost").build(rule.endpoint, values, method=method)
     headers = auth(token) if token is not None else {}
     body = None
@@ -350,7 +379,15 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
     interactions_before = len(interactions_of(session, sms_case))
     events_before = [e.kind for e in events_of(session, sms_case)]
 
-    routes = protected_routes(app)
+    # Routes for supervisors and admins, or about agents, offers and queues, have their own
+    # jurisdiction tests in test_routing_api.py; this sweep is about cases.
+    routes = [
+        (rule, method)
+        for rule, method in protected_routes(app)
+        if not set(rule.arguments) & set(OTHER_ARGUMENTS)
+        and not rule.rule.startswith((f"{API}/routing/", f"{API}/settings/"))
+        and rule.rule != f"{API}/agents"
+    ]
     walked = set()
     for rule, method in routes:
         response = call_route(app, client, rule, method, sms_case.id, outsider)
@@ -386,6 +423,8 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
     # Control: the same requests succeed for an agent of this jurisdiction, so the refusals
     # above came from scoping and not from a malformed request.
     for rule, method in routes:
+        if rule.endpoint in CONFLICT_ON_SAMPLE:
+            continue
         response = call_route(app, client, rule, method, sms_case.id, insider)
         assert 200 <= response.status_code < 300, (
             f"{method} {rule.rule} failed for an agent of the case's own jurisdiction "

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from contactcenter.cases.models import Interaction
 from contactcenter.inbox import process_inbound
 
-PROCESSING_NEW_CASE = 12
+# A new case also looks for a likely duplicate (one SELECT), whose autoflush splits the
+# intake's writes in two batches.
+PROCESSING_NEW_CASE = 15
 PROCESSING_FOLLOW_UP = 8
 DELIVERY = 4
 

@@ -121,7 +121,9 @@ class PresenceChange(Base):
     """Every presence change, kept for occupancy and adherence reports."""
 
     __tablename__ = "agent_presence_changes"
-    __table_args__ = (sa.Index("ix_agent_presence_changes_agent_created", "agent_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_agent_presence_changes_agent_created", "agent_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id", ondelete="CASCADE"))

@@ -22,6 +22,7 @@ from contactcenter.cases.models import (
     Case,
     CaseEvent,
     CaseStatus,
+    Priority,
 )
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, Invalid
@@ -29,6 +30,9 @@ from contactcenter.jurisdictions.models import Department, Jurisdiction, Service
 from contactcenter.messages import Channel
 from contactcenter.notifications import notify_status_change
 from contactcenter.residents.models import Resident
+from contactcenter.routing.scheduling import schedule_dispatch
+from contactcenter.routing.work import release_case_work
+from contactcenter.sla.clock import pause_clock, restart_clock, resume_clock, stop_clock
 
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.NEW: frozenset(
@@ -77,6 +81,7 @@ def open_case(
         jurisdiction_id=jurisdiction.id,
         tracking_number=new_tracking_number(session, jurisdiction.id),
         status=CaseStatus.NEW,
+        priority=Priority.NORMAL,
         service_type=service_type,
         department=department,
         resident=resident,
@@ -108,6 +113,27 @@ def set_location(session: Session, case: Case, address_text: str) -> None:
     case.address_text = address_text
     case.awaiting = None
     record_event(session, case, "location_set", actor="resident", address=address_text)
+    resume_clock(session, case)
+
+
+def wait_on_resident(session: Session, case: Case, *, agent: Agent) -> CaseEvent:
+    """An agent asked the resident something: the SLA clock pauses until they answer."""
+    if not case.is_open:
+        raise Conflict(f"A {case.status} case is not waiting on anyone.", code="case_not_open")
+    if case.awaiting is not None:
+        raise Conflict("This case is already waiting on the resident.", code="already_waiting")
+    case.awaiting = Awaiting.REPLY
+    case.updated_at = utcnow()
+    event = record_event(session, case, "waiting_on_resident", agent=agent)
+    pause_clock(session, case)
+    return event
+
+
+def resident_replied(session: Session, case: Case) -> None:
+    """The resident wrote back on a case: if it was waiting on them, the clock runs again."""
+    if case.awaiting == Awaiting.REPLY:
+        case.awaiting = None
+        resume_clock(session, case)
 
 
 def change_status(
@@ -144,10 +170,21 @@ def change_status(
     event = record_event(
         session, case, kind, agent=agent, old=str(old_status), new=str(new_status), note=note
     )
+    _follow_lifecycle(session, case, new_status, reopened)
     session.flush()
     notify_status_change(session, case, old_status)
     follow_parent(session, case, agent)
     return event
+
+
+def _follow_lifecycle(session: Session, case: Case, new_status: CaseStatus, reopened: bool) -> None:
+    """SLA clock and queue follow the status: resolved work leaves the queue and frees agents."""
+    if new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        stop_clock(session, case)
+        if release_case_work(session, case):
+            schedule_dispatch(session, [case.jurisdiction_id])
+    elif reopened:
+        restart_clock(session, case)
 
 
 def add_note(session: Session, case: Case, *, agent: Agent, body: str) -> CaseEvent:

@@ -30,7 +30,7 @@ class Jurisdiction(Base):
     """Bumped whenever rules, queues, districts, calendars or SLA policies change, so each
     process knows when to rebuild its compiled routing context."""
     settings: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
-    """Duplicate and incident detection knobs; see :mod:`contactcenter.routing.settings`."""
+    """Duplicate and incident detection knobs; see :mod:`contactcenter.jurisdictions.settings`."""
 
     @property
     def default_language(self) -> str:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contactcenter.agents.models import Agent
+from contactcenter.cases.models import Case
 from contactcenter.db import Base, UTCDateTime, utcnow
 from contactcenter.jurisdictions.models import CHANNEL_ENUM, Department
 from contactcenter.messages import Channel
@@ -158,6 +159,7 @@ class WorkItem(Base):
 
     queue: Mapped[Queue] = relationship()
     agent: Mapped[Agent | None] = relationship()
+    case: Mapped[Case | None] = relationship()
 
 
 class OfferState(StrEnum):

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from contactcenter.cases.models import Case
 from contactcenter.db import Base, UTCDateTime, utcnow
 
 
@@ -75,3 +76,4 @@ class CaseClock(Base):
     next_check_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
     policy: Mapped[SlaPolicy] = relationship()
+    case: Mapped[Case] = relationship()

@@ -1,0 +1,73 @@
+"""Request bodies of the routing, queue and work endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from contactcenter.agents.models import Presence
+from contactcenter.api.schemas import _Strict
+from contactcenter.cases.models import Priority
+from contactcenter.messages import Channel
+from contactcenter.routing.models import Strategy
+
+CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+
+
+class DryRun(_Strict):
+    """A case to try: an existing one (``case``), or the facts of a hypothetical one."""
+
+    case: int | None = None
+    service_type: str | None = Field(default=None, max_length=64)
+    channel: Channel = Channel.SMS
+    language: str = Field(default="en", min_length=2, max_length=8)
+    priority: Priority = Priority.NORMAL
+    description: str = Field(default="", max_length=10_000)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    resident_flags: list[str] = Field(default_factory=list, max_length=50)
+    at: dt.datetime | None = None
+
+
+class QueueBody(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    department: str | None = Field(default=None, max_length=32)
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    offer_timeout_seconds: int = Field(default=60, ge=5, le=3600)
+    is_default: bool = False
+    is_supervisor: bool = False
+
+
+class CalendarBody(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any]
+
+
+class SlaPolicyBody(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    calendar: str | None = Field(default=None, max_length=32)
+    first_response_minutes: int | None = Field(default=None, ge=1, le=525_600)
+    resolution_minutes: int | None = Field(default=None, ge=1, le=5_256_000)
+    warn_percent: int = Field(default=80, ge=1, le=99)
+    escalate_queue: str | None = Field(default=None, max_length=32)
+    escalate_priority: Priority | None = None
+    is_default: bool = False
+
+
+class AgentRouting(_Strict):
+    skills: list[str] | None = Field(default=None, max_length=100)
+    languages: list[str] | None = Field(default=None, max_length=20)
+    capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] | None = None
+    queues: list[str] | None = Field(default=None, max_length=100)
+
+    def capacity_json(self) -> dict[str, int] | None:
+        if self.capacity is None:
+            return None
+        return {str(k): v for k, v in self.capacity.items()}
+
+
+class PresenceBody(_Strict):
+    presence: Presence
+    reason: str = Field(default="", max_length=200)

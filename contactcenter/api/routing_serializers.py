@@ -1,0 +1,75 @@
+"""JSON shapes of queues, offers and work items (staff only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter.agents.models import Agent
+from contactcenter.routing.models import Offer, Queue, WorkItem, agent_queues
+from contactcenter.routing.work import queue_snapshot
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def queue_json(session: Session, queue: Queue) -> dict[str, Any]:
+    snapshot = queue_snapshot(session, queue)
+    return {
+        "code": queue.code,
+        "name": queue.name,
+        "department": queue.department.code if queue.department else None,
+        "strategy": str(queue.strategy),
+        "offer_timeout_seconds": queue.offer_timeout_seconds,
+        "is_default": queue.is_default,
+        "is_supervisor": queue.is_supervisor,
+        **snapshot,
+        "oldest_waiting_at": _time(snapshot["oldest_waiting_at"]),  # type: ignore[arg-type]
+    }
+
+
+def work_json(item: WorkItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "case_id": item.case_id,
+        "kind": str(item.kind),
+        "channel": str(item.channel),
+        "queue": item.queue.code,
+        "priority": item.priority,
+        "required_skills": item.required_skills,
+        "language": item.language,
+        "state": str(item.state),
+        "agent_id": item.agent_id,
+        "created_at": _time(item.created_at),
+        "assigned_at": _time(item.assigned_at),
+        "completed_at": _time(item.completed_at),
+    }
+
+
+def offer_json(offer: Offer) -> dict[str, Any]:
+    return {
+        "id": offer.id,
+        "state": str(offer.state),
+        "expires_at": _time(offer.expires_at),
+        "work": work_json(offer.work_item),
+    }
+
+
+def agent_routing_json(session: Session, agent: Agent) -> dict[str, Any]:
+    queues = session.scalars(
+        sa.select(Queue.code)
+        .join(agent_queues, agent_queues.c.queue_id == Queue.id)
+        .where(agent_queues.c.agent_id == agent.id)
+        .order_by(Queue.code)
+    ).all()
+    return {
+        "skills": agent.skills,
+        "capacity": {**agent.capacity},
+        "presence": str(agent.presence),
+        "presence_since": _time(agent.presence_changed_at),
+        "queues": list(queues),
+    }

@@ -1,0 +1,316 @@
+"""City IT's edits to routing: rule sets, districts, queues, calendars, SLA policies, agents.
+
+Every save validates against what the jurisdiction has (a rule may only name queues,
+districts, calendars and policies that exist) and bumps ``Jurisdiction.routing_version``,
+so every process rebuilds its compiled routing context on its next case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter.agents.models import Agent
+from contactcenter.errors import Invalid
+from contactcenter.jurisdictions.models import Department, Jurisdiction
+from contactcenter.routing.context import current_rule_set, load_catalog
+from contactcenter.routing.geo import GeometryError, parse_districts
+from contactcenter.routing.models import District, Queue, RuleSet, Strategy, agent_queues
+from contactcenter.routing.rules import (
+    CompiledRuleSet,
+    RuleCatalog,
+    RuleSetError,
+    compile_rule_set,
+)
+from contactcenter.sla.calendar import BusinessCalendar, CalendarError
+from contactcenter.sla.models import CalendarRecord, SlaPolicy
+
+
+def bump_version(jurisdiction: Jurisdiction) -> None:
+    jurisdiction.routing_version = Jurisdiction.routing_version + 1  # type: ignore[assignment]
+
+
+def _compile(raw: Any, catalog: RuleCatalog) -> CompiledRuleSet:
+    try:
+        return compile_rule_set(raw, catalog)
+    except RuleSetError as exc:
+        raise Invalid(
+            f"The rule set has {len(exc.problems)} problem(s): {exc}",
+            code="invalid_rule_set",
+            fields={f"{p.rule}: {p.field}": p.message for p in exc.problems},
+        ) from None
+
+
+def save_rule_set(
+    session: Session, jurisdiction: Jurisdiction, raw: Any, agent: Agent | None
+) -> RuleSet:
+    """Validate ``raw`` and make it the rule set in force (a new version; old ones stay)."""
+    catalog, _calendars = load_catalog(session, jurisdiction)
+    compiled = _compile(raw, catalog)
+    current = current_rule_set(session, jurisdiction.id)
+    saved = RuleSet(
+        jurisdiction_id=jurisdiction.id,
+        version=(current.version if current is not None else 0) + 1,
+        source=compiled.source,
+        saved_by_agent_id=agent.id if agent is not None else None,
+    )
+    session.add(saved)
+    bump_version(jurisdiction)
+    session.flush()
+    return saved
+
+
+def _check_rules_still_valid(
+    session: Session, jurisdiction: Jurisdiction, catalog: RuleCatalog, change: str
+) -> None:
+    current = current_rule_set(session, jurisdiction.id)
+    if current is None:
+        return
+    try:
+        compile_rule_set(current.source, catalog)
+    except RuleSetError as exc:
+        raise Invalid(
+            f"{change} would break the rules in force; change the rules first. {exc}",
+            code="breaks_rules",
+            fields={f"{p.rule}: {p.field}": p.message for p in exc.problems},
+        ) from None
+
+
+def import_districts(session: Session, jurisdiction: Jurisdiction, data: Any) -> list[District]:
+    """Replace the jurisdiction's districts with a GeoJSON FeatureCollection."""
+    try:
+        shapes = parse_districts(data)
+    except GeometryError as exc:
+        raise Invalid(
+            f"The districts file has {len(exc.problems)} problem(s).",
+            code="invalid_geojson",
+            fields={f"problem {i + 1}": p for i, p in enumerate(exc.problems)},
+        ) from None
+    catalog, _calendars = load_catalog(session, jurisdiction)
+    new_catalog = replace(catalog, districts=frozenset(s.code for s in shapes))
+    _check_rules_still_valid(session, jurisdiction, new_catalog, "Replacing the districts")
+    session.execute(sa.delete(District).where(District.jurisdiction_id == jurisdiction.id))
+    districts = [
+        District(
+            jurisdiction_id=jurisdiction.id,
+            layer=shape.layer,
+            code=shape.code,
+            name=shape.name,
+            geometry=shape.geometry,
+            min_lon=shape.bbox[0],
+            min_lat=shape.bbox[1],
+            max_lon=shape.bbox[2],
+            max_lat=shape.bbox[3],
+        )
+        for shape in shapes
+    ]
+    session.add_all(districts)
+    bump_version(jurisdiction)
+    session.flush()
+    return districts
+
+
+def _department_id(session: Session, jurisdiction: Jurisdiction, code: str | None) -> int | None:
+    if code is None:
+        return None
+    department_id = session.scalar(
+        sa.select(Department.id).where(
+            Department.jurisdiction_id == jurisdiction.id, Department.code == code
+        )
+    )
+    if department_id is None:
+        raise Invalid(
+            f'Unknown department "{code}".', code="unknown_department", fields={"department": code}
+        )
+    return department_id
+
+
+def _queue_id(
+    session: Session, jurisdiction: Jurisdiction, code: str | None, field: str
+) -> int | None:
+    if code is None:
+        return None
+    queue_id = session.scalar(
+        sa.select(Queue.id).where(Queue.jurisdiction_id == jurisdiction.id, Queue.code == code)
+    )
+    if queue_id is None:
+        raise Invalid(f'Unknown queue "{code}".', code="unknown_queue", fields={field: code})
+    return queue_id
+
+
+def save_queue(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    code: str,
+    *,
+    name: str,
+    department: str | None = None,
+    strategy: Strategy = Strategy.LONGEST_IDLE,
+    offer_timeout_seconds: int = 60,
+    is_default: bool = False,
+    is_supervisor: bool = False,
+) -> Queue:
+    queue = session.scalars(
+        sa.select(Queue).where(Queue.jurisdiction_id == jurisdiction.id, Queue.code == code)
+    ).one_or_none()
+    if queue is None:
+        queue = Queue(jurisdiction_id=jurisdiction.id, code=code)
+        session.add(queue)
+    queue.name = name
+    queue.department_id = _department_id(session, jurisdiction, department)
+    queue.strategy = strategy
+    queue.offer_timeout_seconds = offer_timeout_seconds
+    queue.is_supervisor = is_supervisor
+    if is_default:
+        session.execute(
+            sa.update(Queue)
+            .where(Queue.jurisdiction_id == jurisdiction.id, Queue.code != code)
+            .values(is_default=False)
+        )
+    queue.is_default = is_default
+    bump_version(jurisdiction)
+    session.flush()
+    return queue
+
+
+def save_calendar(
+    session: Session, jurisdiction: Jurisdiction, code: str, *, name: str, config: Mapping[str, Any]
+) -> CalendarRecord:
+    try:
+        BusinessCalendar.from_config(config, default_timezone=jurisdiction.timezone)
+    except CalendarError as exc:
+        raise Invalid(str(exc), code="invalid_calendar", fields={"config": str(exc)}) from None
+    record = session.scalars(
+        sa.select(CalendarRecord).where(
+            CalendarRecord.jurisdiction_id == jurisdiction.id, CalendarRecord.code == code
+        )
+    ).one_or_none()
+    if record is None:
+        record = CalendarRecord(jurisdiction_id=jurisdiction.id, code=code)
+        session.add(record)
+    record.name = name
+    record.config = dict(config)
+    bump_version(jurisdiction)
+    session.flush()
+    return record
+
+
+def save_sla_policy(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    code: str,
+    *,
+    name: str,
+    calendar: str | None = None,
+    first_response_minutes: int | None = None,
+    resolution_minutes: int | None = None,
+    warn_percent: int = 80,
+    escalate_queue: str | None = None,
+    escalate_priority: str | None = None,
+    is_default: bool = False,
+) -> SlaPolicy:
+    calendar_id = None
+    if calendar is not None:
+        calendar_id = session.scalar(
+            sa.select(CalendarRecord.id).where(
+                CalendarRecord.jurisdiction_id == jurisdiction.id, CalendarRecord.code == calendar
+            )
+        )
+        if calendar_id is None:
+            raise Invalid(
+                f'Unknown calendar "{calendar}".',
+                code="unknown_calendar",
+                fields={"calendar": calendar},
+            )
+    if first_response_minutes is None and resolution_minutes is None:
+        raise Invalid(
+            "A policy needs a first-response or a resolution target.",
+            code="no_targets",
+            fields={"resolution_minutes": "required if first_response_minutes is not set"},
+        )
+    policy = session.scalars(
+        sa.select(SlaPolicy).where(
+            SlaPolicy.jurisdiction_id == jurisdiction.id, SlaPolicy.code == code
+        )
+    ).one_or_none()
+    if policy is None:
+        policy = SlaPolicy(jurisdiction_id=jurisdiction.id, code=code)
+        session.add(policy)
+    policy.name = name
+    policy.calendar_id = calendar_id
+    policy.first_response_minutes = first_response_minutes
+    policy.resolution_minutes = resolution_minutes
+    policy.warn_percent = warn_percent
+    policy.escalate_queue_id = _queue_id(session, jurisdiction, escalate_queue, "escalate_queue")
+    policy.escalate_priority = escalate_priority
+    if is_default:
+        session.execute(
+            sa.update(SlaPolicy)
+            .where(SlaPolicy.jurisdiction_id == jurisdiction.id, SlaPolicy.code != code)
+            .values(is_default=False)
+        )
+    policy.is_default = is_default
+    bump_version(jurisdiction)
+    session.flush()
+    return policy
+
+
+def update_agent_routing(
+    session: Session,
+    agent: Agent,
+    jurisdiction_ids: Sequence[int],
+    *,
+    skills: list[str] | None = None,
+    languages: list[str] | None = None,
+    capacity: dict[str, int] | None = None,
+    queues: list[str] | None = None,
+) -> Agent:
+    """Skills, languages, capacity per channel and queue membership (supervisors set these)."""
+    if skills is not None:
+        agent.skills = sorted(set(skills))
+    if languages is not None:
+        agent.languages = list(dict.fromkeys(languages))
+    if capacity is not None:
+        agent.capacity = {**(agent.capacity or {}), **capacity}
+    if queues is not None:
+        found = session.scalars(
+            sa.select(Queue).where(
+                Queue.jurisdiction_id.in_(jurisdiction_ids), Queue.code.in_(queues)
+            )
+        ).all()
+        missing = sorted(set(queues) - {q.code for q in found})
+        if missing:
+            raise Invalid(
+                f"Unknown queue(s): {', '.join(missing)}.",
+                code="unknown_queue",
+                fields={"queues": ", ".join(missing)},
+            )
+        keep = [
+            q for q in _agent_queues(session, agent) if q.jurisdiction_id not in jurisdiction_ids
+        ]
+        _set_agent_queues(session, agent, keep + list(found))
+    session.flush()
+    return agent
+
+
+def _agent_queues(session: Session, agent: Agent) -> list[Queue]:
+    return list(
+        session.scalars(
+            sa.select(Queue)
+            .join(agent_queues, agent_queues.c.queue_id == Queue.id)
+            .where(agent_queues.c.agent_id == agent.id)
+        )
+    )
+
+
+def _set_agent_queues(session: Session, agent: Agent, queues: list[Queue]) -> None:
+    session.execute(sa.delete(agent_queues).where(agent_queues.c.agent_id == agent.id))
+    if queues:
+        session.execute(
+            sa.insert(agent_queues),
+            [{"agent_id": agent.id, "queue_id": q.id} for q in {q.id: q for q in queues}.values()],
+        )

@@ -1,0 +1,548 @@
+"""The waiting queue: work items, offers to agents, acceptance, completion.
+
+Work waits ordered by priority, then age. :func:`dispatch` offers each waiting item to one
+eligible agent (right queue, skills and language, presence "available", spare capacity on the
+item's channel), picked by the queue's strategy. The agent accepts or declines; an offer nobody
+answers expires (see :mod:`contactcenter.routing.tick`) and the item goes to the next agent.
+
+Never assigning one item to two agents does not depend on locks: every state change is a
+conditional UPDATE (``... WHERE state = 'offered'``) whose row count says who won, and the
+database refuses a second pending offer for an item (a partial unique index). On PostgreSQL
+``dispatch`` also takes a per-jurisdiction advisory lock, so two workers dispatching at once
+don't both offer to the same agent and overbook them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter.agents.models import Agent, Presence
+from contactcenter.cases.events import record_event
+from contactcenter.cases.models import Case
+from contactcenter.db import utcnow
+from contactcenter.errors import Conflict, NotFound
+from contactcenter.messages import Channel
+from contactcenter.routing.models import (
+    LIVE_WORK_STATES,
+    Offer,
+    OfferState,
+    Queue,
+    Strategy,
+    WorkItem,
+    WorkKind,
+    WorkState,
+    agent_queues,
+)
+
+DISPATCH_BATCH = 500
+"""Waiting items considered per dispatch; the oldest and most urgent come first."""
+
+
+@dataclass(frozen=True)
+class Target:
+    queue_id: int
+    timeout_seconds: int | None
+
+
+def enqueue_work(
+    session: Session,
+    *,
+    jurisdiction_id: int,
+    case: Case | None,
+    kind: WorkKind,
+    channel: Channel,
+    targets: Sequence[Target],
+    priority: int = 1,
+    skills: Iterable[str] = (),
+    language: str | None = None,
+    now: dt.datetime | None = None,
+) -> WorkItem:
+    """Put work in its first target queue; the caller schedules :func:`dispatch_job`."""
+    if not targets:
+        raise ValueError("work needs at least one target queue")
+    now = now or utcnow()
+    item = WorkItem(
+        jurisdiction_id=jurisdiction_id,
+        case=case,
+        kind=kind,
+        channel=channel,
+        queue_id=targets[0].queue_id,
+        priority=priority,
+        required_skills=sorted(set(skills)),
+        language=language,
+        targets=[[t.queue_id, t.timeout_seconds] for t in targets],
+        target_index=0,
+        target_started_at=now,
+        target_deadline_at=_deadline(targets[0].timeout_seconds, len(targets) > 1, now),
+        state=WorkState.WAITING,
+        created_at=now,
+    )
+    session.add(item)
+    return item
+
+
+def _deadline(timeout: int | None, has_next: bool, now: dt.datetime) -> dt.datetime | None:
+    """When to move on to the next target; the last target keeps the work for good."""
+    if timeout is None or not has_next:
+        return None
+    return now + dt.timedelta(seconds=timeout)
+
+
+@dataclass
+class _Candidate:
+    agent: Agent
+    queue_ids: set[int]
+    load: dict[str, int]
+    idle_since: dt.datetime
+
+    def has_room(self, channel: str) -> bool:
+        return self.load.get(channel, 0) < self.agent.capacity_for(channel)
+
+    @property
+    def total_load(self) -> int:
+        return sum(self.load.values())
+
+
+def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = None) -> list[Offer]:
+    """Offer waiting work to available agents with room for it; returns the new offers."""
+    now = now or utcnow()
+    _lock_jurisdiction(session, jurisdiction_id)
+    candidates = _available_agents(session, jurisdiction_id)
+    if not candidates:
+        return []
+    items = session.scalars(
+        sa.select(WorkItem)
+        .where(WorkItem.jurisdiction_id == jurisdiction_id, WorkItem.state == WorkState.WAITING)
+        .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
+        .limit(DISPATCH_BATCH)
+    ).all()
+    if not items:
+        return []
+    queues = {
+        q.id: q
+        for q in session.scalars(sa.select(Queue).where(Queue.id.in_({i.queue_id for i in items})))
+    }
+    refused = _refused_agents(session, items)
+    offers: list[Offer] = []
+    for item in items:
+        eligible = [
+            c
+            for c in candidates
+            if item.queue_id in c.queue_ids
+            and c.has_room(item.channel)
+            and c.agent.id not in refused.get(item.id, ())
+            and set(item.required_skills) <= set(c.agent.skills or ())
+            and (item.language is None or item.language in (c.agent.languages or ()))
+        ]
+        if not eligible:
+            continue
+        queue = queues[item.queue_id]
+        chosen = _choose(queue, eligible)
+        taken = session.execute(
+            sa.update(WorkItem)
+            .where(WorkItem.id == item.id, WorkItem.state == WorkState.WAITING)
+            .values(state=WorkState.OFFERED)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        offer = Offer(
+            jurisdiction_id=jurisdiction_id,
+            work_item_id=item.id,
+            agent_id=chosen.agent.id,
+            state=OfferState.PENDING,
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=queue.offer_timeout_seconds),
+        )
+        session.add(offer)
+        offers.append(offer)
+        chosen.load[item.channel] = chosen.load.get(item.channel, 0) + 1
+        chosen.idle_since = now
+        if queue.strategy == Strategy.ROUND_ROBIN:
+            queue.last_agent_id = chosen.agent.id
+    session.flush()
+    for item in items:
+        session.expire(item, ["state"])
+    return offers
+
+
+def _lock_jurisdiction(session: Session, jurisdiction_id: int) -> None:
+    """Serialize dispatchers per jurisdiction on PostgreSQL (held until commit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"dispatch:{jurisdiction_id}".encode())
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def _available_agents(session: Session, jurisdiction_id: int) -> list[_Candidate]:
+    rows = session.execute(
+        sa.select(Agent, agent_queues.c.queue_id)
+        .join(agent_queues, agent_queues.c.agent_id == Agent.id)
+        .join(Queue, Queue.id == agent_queues.c.queue_id)
+        .where(
+            Queue.jurisdiction_id == jurisdiction_id,
+            Agent.presence == Presence.AVAILABLE,
+            Agent.active.is_(True),
+        )
+    ).all()
+    by_agent: dict[int, _Candidate] = {}
+    for agent, queue_id in rows:
+        candidate = by_agent.get(agent.id)
+        if candidate is None:
+            candidate = by_agent[agent.id] = _Candidate(agent, set(), {}, agent.idle_since)
+        candidate.queue_ids.add(queue_id)
+    if by_agent:
+        for agent_id, channel, count in _loads(session, list(by_agent)):
+            load = by_agent[agent_id].load
+            load[channel] = load.get(channel, 0) + count
+    return list(by_agent.values())
+
+
+def _loads(session: Session, agent_ids: list[int]) -> list[tuple[int, str, int]]:
+    """(agent, channel, how many) for assigned work and pending offers: both take capacity."""
+    assigned = (
+        sa.select(WorkItem.agent_id, WorkItem.channel, sa.func.count())
+        .where(WorkItem.agent_id.in_(agent_ids), WorkItem.state == WorkState.ASSIGNED)
+        .group_by(WorkItem.agent_id, WorkItem.channel)
+    )
+    offered = (
+        sa.select(Offer.agent_id, WorkItem.channel, sa.func.count())
+        .join(WorkItem, WorkItem.id == Offer.work_item_id)
+        .where(Offer.agent_id.in_(agent_ids), Offer.state == OfferState.PENDING)
+        .group_by(Offer.agent_id, WorkItem.channel)
+    )
+    rows: Sequence[sa.Row[Any]] = session.execute(sa.union_all(assigned, offered)).all()
+    return [(int(a), str(c), int(n)) for a, c, n in rows]
+
+
+def _refused_agents(session: Session, items: Sequence[WorkItem]) -> dict[int, set[int]]:
+    """Agents who declined or let an offer expire, per item, at its current target.
+
+    They are skipped while someone else can take it; the next target starts afresh.
+    """
+    rows = session.execute(
+        sa.select(Offer.work_item_id, Offer.agent_id)
+        .join(WorkItem, WorkItem.id == Offer.work_item_id)
+        .where(
+            Offer.work_item_id.in_([i.id for i in items]),
+            Offer.state.in_((OfferState.DECLINED, OfferState.TIMED_OUT)),
+            Offer.created_at >= WorkItem.target_started_at,
+        )
+    ).all()
+    refused: dict[int, set[int]] = defaultdict(set)
+    for item_id, agent_id in rows:
+        refused[item_id].add(agent_id)
+    return refused
+
+
+def _choose(queue: Queue, eligible: list[_Candidate]) -> _Candidate:
+    if queue.strategy == Strategy.LEAST_BUSY:
+        return min(eligible, key=lambda c: (c.total_load, c.idle_since, c.agent.id))
+    if queue.strategy == Strategy.ROUND_ROBIN:
+        ordered = sorted(eligible, key=lambda c: c.agent.id)
+        after = [
+            c for c in ordered if queue.last_agent_id is None or c.agent.id > queue.last_agent_id
+        ]
+        return (after or ordered)[0]
+    return min(eligible, key=lambda c: (c.idle_since, c.agent.id))
+
+
+def accept_offer(
+    session: Session, offer_id: int, agent: Agent, now: dt.datetime | None = None
+) -> WorkItem:
+    """The agent takes the work. Exactly one agent can win an item, whatever the timing.
+
+    :raises NotFound: no such offer for this agent.
+    :raises Conflict: the offer expired, was withdrawn or was already answered.
+    """
+    now = now or utcnow()
+    offer = _own_offer(session, offer_id, agent)
+    won = session.execute(
+        sa.update(Offer)
+        .where(Offer.id == offer.id, Offer.state == OfferState.PENDING, Offer.expires_at > now)
+        .values(state=OfferState.ACCEPTED, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(offer)
+        raise Conflict(_gone_message(offer, now), code="offer_unavailable")
+    assigned = session.execute(
+        sa.update(WorkItem)
+        .where(WorkItem.id == offer.work_item_id, WorkItem.state == WorkState.OFFERED)
+        .values(state=WorkState.ASSIGNED, agent_id=agent.id, assigned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if assigned.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This work was withdrawn.", code="offer_unavailable")
+    session.expire(offer)
+    item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
+    _assign_case(session, item, agent, now)
+    return item
+
+
+def _own_offer(session: Session, offer_id: int, agent: Agent) -> Offer:
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.agent_id != agent.id:
+        raise NotFound("No such offer.", code="offer_not_found")
+    return offer
+
+
+def _gone_message(offer: Offer, now: dt.datetime) -> str:
+    if offer.state == OfferState.PENDING and offer.expires_at <= now:
+        return "This offer has expired."
+    return f"This offer is no longer available (it was {offer.state.replace('_', ' ')})."
+
+
+def _assign_case(session: Session, item: WorkItem, agent: Agent, now: dt.datetime) -> None:
+    agent.last_assigned_at = now
+    if item.case_id is None:
+        return
+    case = session.get_one(Case, item.case_id)
+    case.assigned_agent_id = agent.id
+    case.updated_at = now
+    record_event(
+        session, case, "assigned", agent=agent, work_item=item.id, work_kind=str(item.kind)
+    )
+
+
+def decline_offer(
+    session: Session, offer_id: int, agent: Agent, now: dt.datetime | None = None
+) -> WorkItem:
+    """The agent passes; the item waits for the next agent (this one is skipped for it)."""
+    now = now or utcnow()
+    offer = _own_offer(session, offer_id, agent)
+    declined = session.execute(
+        sa.update(Offer)
+        .where(Offer.id == offer.id, Offer.state == OfferState.PENDING)
+        .values(state=OfferState.DECLINED, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if declined.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(offer)
+        raise Conflict(_gone_message(offer, now), code="offer_unavailable")
+    _back_to_waiting(session, offer.work_item_id)
+    item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
+    if item.case_id is not None:
+        case = session.get_one(Case, item.case_id)
+        record_event(session, case, "offer_declined", agent=agent, work_item=item.id)
+    return item
+
+
+def _back_to_waiting(session: Session, item_id: int) -> None:
+    session.execute(
+        sa.update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.state == WorkState.OFFERED)
+        .values(state=WorkState.WAITING)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_next(session: Session, agent: Agent, now: dt.datetime | None = None) -> WorkItem | None:
+    """Pull mode: the agent takes the most urgent, oldest waiting item they may handle.
+
+    On PostgreSQL rows another claimer holds are skipped (``SKIP LOCKED``), so many agents
+    pressing "next" at once each get a different item without waiting on each other.
+    """
+    now = now or utcnow()
+    queue_ids = session.scalars(
+        sa.select(agent_queues.c.queue_id).where(agent_queues.c.agent_id == agent.id)
+    ).all()
+    if not queue_ids:
+        return None
+    load: dict[str, int] = defaultdict(int)
+    for _agent_id, channel, count in _loads(session, [agent.id]):
+        load[channel] += count
+    skills = set(agent.skills or ())
+    languages = set(agent.languages or ())
+    query = (
+        sa.select(WorkItem)
+        .where(WorkItem.queue_id.in_(queue_ids), WorkItem.state == WorkState.WAITING)
+        .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
+        .limit(50)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    for item in session.scalars(query):
+        if load[item.channel] >= agent.capacity_for(item.channel):
+            continue
+        if not set(item.required_skills) <= skills:
+            continue
+        if item.language is not None and item.language not in languages:
+            continue
+        taken = session.execute(
+            sa.update(WorkItem)
+            .where(WorkItem.id == item.id, WorkItem.state == WorkState.WAITING)
+            .values(state=WorkState.ASSIGNED, agent_id=agent.id, assigned_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            session.refresh(item)
+            _assign_case(session, item, agent, now)
+            return item
+    return None
+
+
+def complete_work(
+    session: Session, item_id: int, agent: Agent, now: dt.datetime | None = None
+) -> WorkItem:
+    """The agent is done with it (wrap-up finished): the capacity is free again."""
+    now = now or utcnow()
+    item = session.get(WorkItem, item_id)
+    if item is None or item.agent_id != agent.id:
+        raise NotFound("No such work assigned to you.", code="work_not_found")
+    done = session.execute(
+        sa.update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.state == WorkState.ASSIGNED)
+        .values(state=WorkState.COMPLETED, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"This work is already {item.state}.", code="work_not_assigned")
+    session.refresh(item)
+    return item
+
+
+def release_case_work(session: Session, case: Case, now: dt.datetime | None = None) -> int:
+    """A resolved or closed case needs nobody: end its live work and withdraw its offers."""
+    now = now or utcnow()
+    live = sa.select(WorkItem.id).where(
+        WorkItem.case_id == case.id, WorkItem.state.in_(LIVE_WORK_STATES)
+    )
+    session.execute(
+        sa.update(Offer)
+        .where(Offer.work_item_id.in_(live), Offer.state == OfferState.PENDING)
+        .values(state=OfferState.CANCELLED, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    completed = session.execute(
+        sa.update(WorkItem)
+        .where(WorkItem.case_id == case.id, WorkItem.state == WorkState.ASSIGNED)
+        .values(state=WorkState.COMPLETED, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    cancelled = session.execute(
+        sa.update(WorkItem)
+        .where(
+            WorkItem.case_id == case.id,
+            WorkItem.state.in_((WorkState.WAITING, WorkState.OFFERED)),
+        )
+        .values(state=WorkState.CANCELLED, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(completed.rowcount + cancelled.rowcount)  # type: ignore[attr-defined]
+
+
+def expire_offers(
+    session: Session, now: dt.datetime | None = None, limit: int = 500
+) -> tuple[set[int], set[int]]:
+    """Time out unanswered offers: (jurisdictions that need a dispatch, agents who missed one).
+
+    Safe on several workers at once: rows another worker is handling are skipped, and each
+    change is conditional.
+    """
+    now = now or utcnow()
+    query = (
+        sa.select(Offer)
+        .where(Offer.state == OfferState.PENDING, Offer.expires_at <= now)
+        .order_by(Offer.expires_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    touched: set[int] = set()
+    missed: set[int] = set()
+    for offer in session.scalars(query).all():
+        expired = session.execute(
+            sa.update(Offer)
+            .where(Offer.id == offer.id, Offer.state == OfferState.PENDING)
+            .values(state=OfferState.TIMED_OUT, answered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if expired.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        _back_to_waiting(session, offer.work_item_id)
+        item = session.get_one(WorkItem, offer.work_item_id)
+        if item.case_id is not None:
+            case = session.get_one(Case, item.case_id)
+            record_event(
+                session, case, "offer_timed_out", work_item=item.id, agent_id=offer.agent_id
+            )
+        missed.add(offer.agent_id)
+        touched.add(offer.jurisdiction_id)
+    return touched, missed
+
+
+def advance_targets(session: Session, now: dt.datetime | None = None, limit: int = 500) -> set[int]:
+    """Move work that waited its target's time to the next target queue."""
+    now = now or utcnow()
+    query = (
+        sa.select(WorkItem)
+        .where(
+            WorkItem.state.in_((WorkState.WAITING, WorkState.OFFERED)),
+            WorkItem.target_deadline_at <= now,
+        )
+        .order_by(WorkItem.target_deadline_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    touched: set[int] = set()
+    for item in session.scalars(query).all():
+        index = item.target_index + 1
+        if index >= len(item.targets):
+            item.target_deadline_at = None
+            continue
+        session.execute(
+            sa.update(Offer)
+            .where(Offer.work_item_id == item.id, Offer.state == OfferState.PENDING)
+            .values(state=OfferState.CANCELLED, answered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        queue_id, timeout = item.targets[index]
+        previous = item.queue_id
+        item.state = WorkState.WAITING
+        item.queue_id = int(queue_id)
+        item.target_index = index
+        item.target_started_at = now
+        item.target_deadline_at = _deadline(timeout, index + 1 < len(item.targets), now)
+        if item.case_id is not None:
+            case = session.get_one(Case, item.case_id)
+            record_event(
+                session,
+                case,
+                "requeued",
+                work_item=item.id,
+                from_queue=previous,
+                to_queue=item.queue_id,
+            )
+        touched.add(item.jurisdiction_id)
+    return touched
+
+
+def queue_snapshot(session: Session, queue: Queue) -> dict[str, object]:
+    """What a supervisor's wallboard shows for one queue."""
+    counts = dict(
+        session.execute(
+            sa.select(WorkItem.state, sa.func.count())
+            .where(WorkItem.queue_id == queue.id, WorkItem.state.in_(LIVE_WORK_STATES))
+            .group_by(WorkItem.state)
+        ).all()
+    )
+    oldest = session.scalar(
+        sa.select(sa.func.min(WorkItem.created_at)).where(
+            WorkItem.queue_id == queue.id, WorkItem.state == WorkState.WAITING
+        )
+    )
+    return {
+        "waiting": int(counts.get(WorkState.WAITING, 0)),
+        "offered": int(counts.get(WorkState.OFFERED, 0)),
+        "assigned": int(counts.get(WorkState.ASSIGNED, 0)),
+        "oldest_waiting_at": oldest,
+    }
