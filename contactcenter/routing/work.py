@@ -218,8 +218,8 @@ def _loads(session: Session, agent_ids: list[int]) -> list[tuple[int, str, int]]
         .where(Offer.agent_id.in_(agent_ids), Offer.state == OfferState.PENDING)
         .group_by(Offer.agent_id, WorkItem.channel)
     )
-    rows: Sequence[sa.Row[Any]] = session.execute(sa.union_all(assigned, offered)).all()
-    return [(int(a), str(c), int(n)) for a, c, n in rows]
+    rows: list[Any] = list(session.execute(sa.union_all(assigned, offered)))
+    return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
 def _refused_agents(session: Session, items: Sequence[WorkItem]) -> dict[int, set[int]]:
