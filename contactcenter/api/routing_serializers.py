@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent
+from contactcenter.messages import Channel
 from contactcenter.routing.models import Offer, Queue, WorkItem, agent_queues
 from contactcenter.routing.work import queue_snapshot
 
@@ -68,7 +69,7 @@ def agent_routing_json(session: Session, agent: Agent) -> dict[str, Any]:
     ).all()
     return {
         "skills": agent.skills,
-        "capacity": {**agent.capacity},
+        "capacity": {channel.value: agent.capacity_for(channel.value) for channel in Channel},
         "presence": str(agent.presence),
         "presence_since": _time(agent.presence_changed_at),
         "queues": list(queues),

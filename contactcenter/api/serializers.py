@@ -8,6 +8,7 @@ from typing import Any
 
 from contactcenter.agents.models import Agent
 from contactcenter.cases.models import Case, CaseEvent, Interaction
+from contactcenter.sla.models import CaseClock
 
 
 def _time(value: dt.datetime | None) -> str | None:
@@ -50,6 +51,10 @@ def case_summary(case: Case) -> dict[str, Any]:
         "latitude": case.latitude,
         "longitude": case.longitude,
         "awaiting": str(case.awaiting) if case.awaiting else None,
+        "routing_rule": case.routing_rule,
+        "duplicate_status": str(case.duplicate_status) if case.duplicate_status else None,
+        "duplicate_of_id": case.duplicate_of_id,
+        "incident_id": case.incident_id,
         "due_at": _time(case.due_at),
         "created_at": _time(case.created_at),
         "updated_at": _time(case.updated_at),
@@ -85,12 +90,31 @@ def event_json(event: CaseEvent) -> dict[str, Any]:
     }
 
 
+def clock_json(clock: CaseClock | None) -> dict[str, Any] | None:
+    if clock is None:
+        return None
+    return {
+        "policy": clock.policy.code,
+        "first_response_due_at": _time(clock.first_response_due_at),
+        "first_response_at": _time(clock.first_response_at),
+        "resolution_due_at": _time(clock.resolution_due_at),
+        "paused": clock.paused_at is not None,
+        "stopped": clock.stopped_at is not None,
+        "warned": clock.warned,
+        "breached": clock.breached,
+    }
+
+
 def case_detail(
-    case: Case, interactions: Sequence[Interaction], events: Sequence[CaseEvent]
+    case: Case,
+    interactions: Sequence[Interaction],
+    events: Sequence[CaseEvent],
+    clock: CaseClock | None = None,
 ) -> dict[str, Any]:
     resident = case.resident
     return {
         **case_summary(case),
+        "sla": clock_json(clock),
         "resident": (
             {
                 "id": resident.id,

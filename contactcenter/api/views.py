@@ -25,6 +25,7 @@ from contactcenter.cases.queries import CaseFilters, case_timeline, get_case, li
 from contactcenter.cases.service import add_note, change_status
 from contactcenter.db import get_session
 from contactcenter.outbound import reply_to_resident
+from contactcenter.sla.models import CaseClock
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -67,7 +68,8 @@ def cases_index() -> dict[str, Any]:
 def case_show(case_id: int) -> dict[str, Any]:
     session = get_session()
     case = get_case(session, jurisdiction_ids(), case_id)
-    return {"data": case_detail(case, *case_timeline(session, case))}
+    clock = session.get(CaseClock, case.id)
+    return {"data": case_detail(case, *case_timeline(session, case), clock)}
 
 
 @bp.post("/cases/<int:case_id>/status")
