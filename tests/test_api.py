@@ -56,6 +56,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.incident_resolve": {},
     "api.incident_announcement": {"text": "Crews are on site."},
     "api.detection_settings_update": {"duplicate_radius_m": 40},
+    "api.resident_flags": {"flags": ["vulnerable"]},
 }
 # Their sample body is refused for a case that is not a suspected duplicate (409), by design.
 CONFLICT_ON_SAMPLE = {"api.case_duplicate"}
@@ -65,6 +66,7 @@ OTHER_ARGUMENTS = {
     "offer_id": 0,
     "item_id": 0,
     "incident_id": 0,
+    "resident_id": 0,
     "code": "general",
 }
 # Routes that need no token.

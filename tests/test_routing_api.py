@@ -284,3 +284,55 @@ def test_pull_mode_and_completion_through_the_api(
     session.expire_all()
     assert session.get(WorkItem, taken["id"]).state == WorkState.COMPLETED
     assert all(o.state != OfferState.PENDING for o in session.scalars(sa.select(Offer)))
+
+
+def test_a_vulnerable_residents_case_follows_the_flag_rule(
+    client, session, jurisdiction, send_sms, run_jobs
+):
+    _admin, headers = _setup(client, session, jurisdiction)
+    rules = {
+        "rules": [
+            {
+                "name": "Vulnerable residents first",
+                "when": {"resident_flags": ["vulnerable"]},
+                "then": {"priority": "high", "queue": "east"},
+            }
+        ],
+        "default": {"queue": "general"},
+    }
+    assert client.put("/api/v1/routing/rules", json=rules, headers=headers).status_code == 200
+    send_sms("Garbage not picked up at 4 Oak St", from_="+16135550177")
+    run_jobs()
+    first = session.scalars(sa.select(Case)).one()
+    assert first.routing_rule == "default"
+    response = client.put(
+        f"/api/v1/residents/{first.resident_id}/flags",
+        json={"flags": ["vulnerable"]},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.json
+    bad = client.put(
+        f"/api/v1/residents/{first.resident_id}/flags", json={"flags": ["<b>"]}, headers=headers
+    )
+    assert bad.status_code == 400
+    client.post(f"/api/v1/cases/{first.id}/status", json={"status": "closed"}, headers=headers)
+    send_sms("Streetlight out on Elm St", from_="+16135550177")
+    run_jobs()
+    second = session.scalars(sa.select(Case).where(Case.id != first.id)).one()
+    assert (second.routing_rule, str(second.priority)) == ("Vulnerable residents first", "high")
+
+
+def test_supervisor_sets_an_agents_departments(client, session, jurisdiction):
+    _admin, headers = _setup(client, session, jurisdiction)
+    agent, _ = make_agent(session, [jurisdiction])
+    session.commit()
+    response = client.patch(
+        f"/api/v1/agents/{agent.id}/routing", json={"departments": ["PW", "SAN"]}, headers=headers
+    )
+    assert response.status_code == 200 and response.json["data"]["departments"] == ["PW", "SAN"]
+    unknown = client.patch(
+        f"/api/v1/agents/{agent.id}/routing", json={"departments": ["XX"]}, headers=headers
+    )
+    assert unknown.status_code == 400 and "XX" in unknown.json["error"]["message"]
+    listed = client.get("/api/v1/agents", headers=headers).json["data"]
+    assert any(a["id"] == agent.id and a["capacity"]["voice"] == 1 for a in listed)

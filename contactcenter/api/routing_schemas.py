@@ -61,6 +61,7 @@ class AgentRouting(_Strict):
     languages: list[str] | None = Field(default=None, max_length=20)
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] | None = None
     queues: list[str] | None = Field(default=None, max_length=100)
+    departments: list[str] | None = Field(default=None, max_length=100)
 
     def capacity_json(self) -> dict[str, int] | None:
         if self.capacity is None:
@@ -71,3 +72,9 @@ class AgentRouting(_Strict):
 class PresenceBody(_Strict):
     presence: Presence
     reason: str = Field(default="", max_length=200)
+
+
+class ResidentFlags(_Strict):
+    flags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")]] = (
+        Field(max_length=20)
+    )

@@ -73,4 +73,5 @@ def agent_routing_json(session: Session, agent: Agent) -> dict[str, Any]:
         "presence": str(agent.presence),
         "presence_since": _time(agent.presence_changed_at),
         "queues": list(queues),
+        "departments": [d.code for d in agent.departments],
     }

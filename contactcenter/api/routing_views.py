@@ -31,6 +31,7 @@ from contactcenter.cases.service import wait_on_resident
 from contactcenter.db import get_session
 from contactcenter.errors import Forbidden, Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.residents.models import Resident
 from contactcenter.routing import admin
 from contactcenter.routing.context import current_rule_set, routing_context
 from contactcenter.routing.models import District, Offer, OfferState, Queue, WorkItem, WorkState
@@ -310,6 +311,7 @@ def agent_routing(agent_id: int) -> dict[str, Any]:
         languages=body.languages,
         capacity=body.capacity_json(),
         queues=body.queues,
+        departments=body.departments,
     )
     schedule_dispatch(session, jurisdiction_ids())
     session.commit()
@@ -434,3 +436,17 @@ def case_waiting(case_id: int) -> dict[str, Any]:
     wait_on_resident(session, case, agent=current_agent())
     session.commit()
     return {"data": case_summary(case)}
+
+
+@bp.put("/residents/<int:resident_id>/flags")
+@require_staff(Role.SUPERVISOR)
+def resident_flags(resident_id: int) -> dict[str, Any]:
+    """Markers routing rules can use (``resident_flags``), e.g. "vulnerable"."""
+    body = schemas.parse(rs.ResidentFlags, _body())
+    session = get_session()
+    resident = session.get(Resident, resident_id)
+    if resident is None or resident.jurisdiction_id not in jurisdiction_ids():
+        raise NotFound("No such resident.", code="resident_not_found")
+    resident.flags = sorted(set(body.flags))
+    session.commit()
+    return {"data": {"id": resident.id, "flags": resident.flags}}

@@ -268,8 +268,9 @@ def update_agent_routing(
     languages: list[str] | None = None,
     capacity: dict[str, int] | None = None,
     queues: list[str] | None = None,
+    departments: list[str] | None = None,
 ) -> Agent:
-    """Skills, languages, capacity per channel and queue membership (supervisors set these)."""
+    """Skills, languages, capacity per channel, departments and queues (supervisors set these)."""
     if skills is not None:
         agent.skills = sorted(set(skills))
     if languages is not None:
@@ -293,8 +294,29 @@ def update_agent_routing(
             q for q in _agent_queues(session, agent) if q.jurisdiction_id not in jurisdiction_ids
         ]
         _set_agent_queues(session, agent, keep + list(found))
+    if departments is not None:
+        _set_departments(session, agent, jurisdiction_ids, departments)
     session.flush()
     return agent
+
+
+def _set_departments(
+    session: Session, agent: Agent, jurisdiction_ids: Sequence[int], codes: list[str]
+) -> None:
+    chosen = session.scalars(
+        sa.select(Department).where(
+            Department.jurisdiction_id.in_(jurisdiction_ids), Department.code.in_(codes)
+        )
+    ).all()
+    missing = sorted(set(codes) - {d.code for d in chosen})
+    if missing:
+        raise Invalid(
+            f"Unknown department(s): {', '.join(missing)}.",
+            code="unknown_department",
+            fields={"departments": ", ".join(missing)},
+        )
+    others = [d for d in agent.departments if d.jurisdiction_id not in jurisdiction_ids]
+    agent.departments = others + list(chosen)
 
 
 def _agent_queues(session: Session, agent: Agent) -> list[Queue]:
