@@ -336,3 +336,27 @@ def test_supervisor_sets_an_agents_departments(client, session, jurisdiction):
     assert unknown.status_code == 400 and "XX" in unknown.json["error"]["message"]
     listed = client.get("/api/v1/agents", headers=headers).json["data"]
     assert any(a["id"] == agent.id and a["capacity"]["voice"] == 1 for a in listed)
+
+
+GARBAGE = [None, [], "text", 12, {"unexpected": 1}, {"name": "\x00"}, {"rules": [{"when": "x"}]}]
+
+
+def test_no_route_answers_garbage_with_a_500(app, client, session, jurisdiction):
+    """Every write route of the staff API, as an admin, fed bodies that make no sense."""
+    from tests.test_api import OTHER_ARGUMENTS, protected_routes
+
+    _admin, headers = _setup(client, session, jurisdiction)
+    case = session.scalars(sa.select(Case)).first()
+    case_id = case.id if case is not None else 1
+    for rule, method in protected_routes(app):
+        if method == "GET":
+            continue
+        values = {k: v for k, v in OTHER_ARGUMENTS.items() if k in rule.arguments}
+        if "case_id" in rule.arguments:
+            values["case_id"] = case_id
+        url = app.url_map.bind("localhost").build(rule.endpoint, values, method=method)
+        for body in GARBAGE:
+            response = client.open(url, method=method, headers=headers, json=body)
+            assert response.status_code < 500, f"{method} {rule.rule} {body!r}: {response.data!r}"
+            if response.status_code >= 400:
+                assert response.json["error"]["message"], f"{method} {rule.rule}"
