@@ -80,7 +80,11 @@ def _app_context(app: Flask) -> Iterator[None]:
 
 
 def _make_agents(
-    session: Session, jurisdiction: Jurisdiction, queue: Queue, count: int
+    session: Session,
+    jurisdiction: Jurisdiction,
+    queue: Queue,
+    count: int,
+    sms_capacity: int = SMS_CAPACITY,
 ) -> list[int]:
     """``count`` available agents in ``queue``, SMS capacity ``SMS_CAPACITY``.
 
@@ -92,7 +96,7 @@ def _make_agents(
             email=f"racer{n}@city.example",
             name=f"Racer {n}",
             presence=Presence.AVAILABLE,
-            capacity={"sms": SMS_CAPACITY},
+            capacity={"sms": sms_capacity},
             skills=[],
             languages=["en"],
             jurisdictions=[jurisdiction],
@@ -531,3 +535,56 @@ def test_dispatch_offers_suitable_work_behind_a_batch_of_unsuitable_work(
     offers = dispatch(session, jurisdiction.id)
     session.commit()
     assert [(o.work_item_id, o.agent_id) for o in offers] == [(plain, agent_id)]
+
+
+@needs_postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason="claim_next neither takes the dispatch lock nor is counted by a dispatch already"
+    " running: a dispatch that read the agent's load before the claim committed offers them"
+    " work on top of it, past their capacity (offer mode and pull mode in one queue)",
+)
+def test_a_claim_during_a_dispatch_does_not_overbook_the_agent(
+    app: Flask, session: Session, jurisdiction: Jurisdiction
+) -> None:
+    queue = make_queue(session, jurisdiction)
+    (agent_id,) = _make_agents(session, jurisdiction, queue, 1, sms_capacity=1)
+    _waiting_items(session, jurisdiction, queue, 2)
+    session.commit()
+    db = get_db(app)
+    with db.session() as claimer:
+        assert claim_next(claimer, claimer.get_one(Agent, agent_id)) is not None  # not committed
+
+        def run_dispatch() -> int:
+            with app.app_context(), db.session() as dispatcher:
+                offers = dispatch(dispatcher, jurisdiction.id)
+                dispatcher.commit()
+                return len(offers)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            offered = pool.submit(run_dispatch)
+            # The dispatch has read the load (nothing yet) and now waits for the claimed row.
+            _wait_for_a_lock_wait(session)
+            claimer.commit()
+            offered.result(timeout=30)
+    assigned, load = _load(session, agent_id)
+    session.commit()
+    assert assigned == 1
+    assert load <= 1, f"capacity 1, but {load} items assigned or offered"
+
+
+def _wait_for_a_lock_wait(session: Session, timeout: float = 10.0) -> None:
+    """Until some session of this database waits for a row lock (deterministic interleaving)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = session.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        session.commit()
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("no session ever waited for a lock")
