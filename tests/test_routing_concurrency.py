@@ -2,15 +2,16 @@
 
 Why: ``contactcenter.routing.work`` promises that no work item is ever assigned to two agents
 and that no agent is offered more than their capacity, "whatever the timing", and it keeps
-that promise with conditional UPDATEs, a partial unique index, ``SKIP LOCKED`` and a
+that promise with conditional UPDATEs, a partial unique index, ``SKIP LOCKED`` in the periodic checks and a
 per-jurisdiction advisory lock. Single-session tests cannot show any of that; only sessions
 that really overlap in the database can. So these tests run 50 threads, each with its own
 session (its own connection and transaction), on the PostgreSQL server of the
 ``TEST_DATABASE_URL`` run, and then check the database and what each thread believes it won.
 
 SQLite serializes every writer, so it has no races of this kind to show: the racing tests
-are skipped there. The ``xfail`` tests at the end pin down fairness problems of the engine as
-it stands (work waits while an agent is told there is none); they start passing once fixed.
+are skipped there. The tests at the end pin down fairness problems found here once (work
+waiting while an agent was told there was none, an agent overbooked by a pull during a
+dispatch), so they stay fixed.
 
 Each thread keeps one session for its whole run but expires it before every step, as a
 fresh request or job would see the database: the engine reads agents and items through the
@@ -438,7 +439,7 @@ def test_racing_claimers_each_get_different_items_and_all_are_claimed(
     _run_threads(app, racers, claimer_loop)
 
     assert time.monotonic() < deadline, "the race did not finish in time"
-    print(  # shown with -rP; see the xfail tests below for why claims come back empty
+    print(  # shown with -rP; empty claims were a bug once; see the tests below
         f"empty claims while work waited: {sum(r.empty_claims_while_waiting for r in racers)},"
         f" max assigned {max(r.max_assigned for r in racers)}"
     )
@@ -478,11 +479,6 @@ def _waiting_items(
 
 
 @needs_postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="claim_next locks its whole 50-row window FOR UPDATE SKIP LOCKED until commit, so"
-    " a second agent claiming at the same moment sees none of those rows and gets nothing",
-)
 def test_an_agent_claiming_while_another_claims_still_gets_waiting_work(
     app: Flask, session: Session, jurisdiction: Jurisdiction
 ) -> None:
@@ -491,21 +487,25 @@ def test_an_agent_claiming_while_another_claims_still_gets_waiting_work(
     _waiting_items(session, jurisdiction, queue, 50)
     session.commit()
     db = get_db(app)
-    with db.session() as one, db.session() as two:
+
+    def second_claim() -> int | None:
+        with app.app_context(), db.session() as two:
+            item = claim_next(two, two.get_one(Agent, second))
+            two.commit()
+            return item.id if item is not None else None
+
+    with db.session() as one:
         taken = claim_next(one, one.get_one(Agent, first))  # its transaction stays open
         assert taken is not None
-        other = claim_next(two, two.get_one(Agent, second))
-        one.commit()
-        two.commit()
-    assert other is not None, "49 items were waiting, and the second agent got none"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            other = pool.submit(second_claim)
+            _wait_for_a_lock_wait(session)  # the second claim waits for the first to commit
+            one.commit()
+            other_id = other.result(timeout=30)
+    assert other_id is not None, "49 items were waiting, and the second agent got none"
+    assert other_id != taken.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="claim_next only looks at the 50 most urgent waiting items of the agent's queues"
-    " and filters skills/language in Python: if none of those 50 suits the agent, it gets"
-    " nothing however much suitable work waits behind them",
-)
 def test_claim_next_finds_suitable_work_behind_unsuitable_work(
     session: Session, jurisdiction: Jurisdiction
 ) -> None:
@@ -519,11 +519,6 @@ def test_claim_next_finds_suitable_work_behind_unsuitable_work(
     assert taken is not None and taken.id == plain
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dispatch reads only the DISPATCH_BATCH (500) most urgent waiting items: when all"
-    " of them need a skill no available agent has, nothing behind them is ever offered",
-)
 def test_dispatch_offers_suitable_work_behind_a_batch_of_unsuitable_work(
     session: Session, jurisdiction: Jurisdiction
 ) -> None:
@@ -538,12 +533,6 @@ def test_dispatch_offers_suitable_work_behind_a_batch_of_unsuitable_work(
 
 
 @needs_postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="claim_next neither takes the dispatch lock nor is counted by a dispatch already"
-    " running: a dispatch that read the agent's load before the claim committed offers them"
-    " work on top of it, past their capacity (offer mode and pull mode in one queue)",
-)
 def test_a_claim_during_a_dispatch_does_not_overbook_the_agent(
     app: Flask, session: Session, jurisdiction: Jurisdiction
 ) -> None:

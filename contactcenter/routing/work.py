@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contactcenter.agents.models import Agent, Presence
+from contactcenter.agents.models import DEFAULT_CAPACITY, Agent, Presence
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case
 from contactcenter.db import utcnow
@@ -43,7 +43,9 @@ from contactcenter.routing.models import (
 )
 
 DISPATCH_BATCH = 500
-"""Waiting items considered per dispatch; the oldest and most urgent come first."""
+"""Waiting items read per page; the most urgent and oldest come first."""
+MAX_PAGES = 20
+"""How deep one dispatch (or pull) looks past work nobody available can take."""
 
 
 @dataclass(frozen=True)
@@ -98,34 +100,111 @@ def _deadline(timeout: int | None, has_next: bool, now: dt.datetime) -> dt.datet
 
 @dataclass
 class _Candidate:
-    agent: Agent
+    """An available agent as dispatch sees them: plain values, not an ORM object."""
+
+    agent_id: int
+    skills: frozenset[str]
+    languages: frozenset[str]
+    capacity: dict[str, int]
     queue_ids: set[int]
     load: dict[str, int]
     idle_since: dt.datetime
 
     def has_room(self, channel: str) -> bool:
-        return self.load.get(channel, 0) < self.agent.capacity_for(channel)
+        limit = self.capacity.get(channel, DEFAULT_CAPACITY.get(channel, 1))
+        return self.load.get(channel, 0) < limit
 
     @property
     def total_load(self) -> int:
         return sum(self.load.values())
 
+    def can_take(self, item: WorkItem) -> bool:
+        return (
+            item.queue_id in self.queue_ids
+            and self.has_room(item.channel)
+            and self.skills.issuperset(item.required_skills)
+            and (item.language is None or item.language in self.languages)
+        )
+
 
 def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = None) -> list[Offer]:
-    """Offer waiting work to available agents with room for it; returns the new offers."""
-    now = now or utcnow()
+    """Offer waiting work to available agents with room for it; returns the new offers.
+
+    Waiting work is read in pages, most urgent and oldest first, until every agent is full or
+    the queue is exhausted: work nobody here can take never hides the work behind it.
+    """
     _lock_jurisdiction(session, jurisdiction_id)
+    now = now or utcnow()  # after the lock: an offer's clock starts when it is made
+    if not _anything_waiting(session, jurisdiction_id):
+        return []
     candidates = _available_agents(session, jurisdiction_id)
-    if not candidates:
-        return []
-    items = session.scalars(
-        sa.select(WorkItem)
-        .where(WorkItem.jurisdiction_id == jurisdiction_id, WorkItem.state == WorkState.WAITING)
-        .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
-        .limit(DISPATCH_BATCH)
+    offers: list[Offer] = []
+    after: tuple[int, dt.datetime, int] | None = None
+    for _page in range(MAX_PAGES):
+        if not candidates:
+            break
+        items = _waiting_page(session, jurisdiction_id, after)
+        if not items:
+            break
+        offers += _offer_page(session, jurisdiction_id, items, candidates, now)
+        last = items[-1]
+        after = (last.priority, last.created_at, last.id)
+        candidates = [
+            c for c in candidates if any(c.load.get(ch, 0) < n for ch, n in c.capacity.items())
+        ]
+    session.flush()
+    return offers
+
+
+def _anything_waiting(session: Session, jurisdiction_id: int) -> bool:
+    return (
+        session.scalar(
+            sa.select(WorkItem.id)
+            .where(WorkItem.jurisdiction_id == jurisdiction_id, WorkItem.state == WorkState.WAITING)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _waiting_page(
+    session: Session,
+    jurisdiction_id: int | None,
+    after: tuple[int, dt.datetime, int] | None,
+    *,
+    queue_ids: set[int] | None = None,
+) -> Sequence[WorkItem]:
+    """The next page of waiting work, keyset-paginated on (priority desc, age, id)."""
+    query = sa.select(WorkItem).where(WorkItem.state == WorkState.WAITING)
+    if jurisdiction_id is not None:
+        query = query.where(WorkItem.jurisdiction_id == jurisdiction_id)
+    if queue_ids is not None:
+        query = query.where(WorkItem.queue_id.in_(queue_ids))
+    if after is not None:
+        priority, created_at, item_id = after
+        query = query.where(
+            sa.or_(
+                WorkItem.priority < priority,
+                sa.and_(
+                    WorkItem.priority == priority,
+                    sa.tuple_(WorkItem.created_at, WorkItem.id) > sa.tuple_(created_at, item_id),
+                ),
+            )
+        )
+    return session.scalars(
+        query.order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id).limit(
+            DISPATCH_BATCH
+        )
     ).all()
-    if not items:
-        return []
+
+
+def _offer_page(
+    session: Session,
+    jurisdiction_id: int,
+    items: Sequence[WorkItem],
+    candidates: list[_Candidate],
+    now: dt.datetime,
+) -> list[Offer]:
     queues = {
         q.id: q
         for q in session.scalars(sa.select(Queue).where(Queue.id.in_({i.queue_id for i in items})))
@@ -133,15 +212,8 @@ def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = N
     refused = _refused_agents(session, items)
     offers: list[Offer] = []
     for item in items:
-        eligible = [
-            c
-            for c in candidates
-            if item.queue_id in c.queue_ids
-            and c.has_room(item.channel)
-            and c.agent.id not in refused.get(item.id, ())
-            and set(item.required_skills) <= set(c.agent.skills or ())
-            and (item.language is None or item.language in (c.agent.languages or ()))
-        ]
+        skip = refused.get(item.id, set())
+        eligible = [c for c in candidates if c.agent_id not in skip and c.can_take(item)]
         if not eligible:
             continue
         queue = queues[item.queue_id]
@@ -157,7 +229,7 @@ def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = N
         offer = Offer(
             jurisdiction_id=jurisdiction_id,
             work_item_id=item.id,
-            agent_id=chosen.agent.id,
+            agent_id=chosen.agent_id,
             state=OfferState.PENDING,
             created_at=now,
             expires_at=now + dt.timedelta(seconds=queue.offer_timeout_seconds),
@@ -167,23 +239,34 @@ def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = N
         chosen.load[item.channel] = chosen.load.get(item.channel, 0) + 1
         chosen.idle_since = now
         if queue.strategy == Strategy.ROUND_ROBIN:
-            queue.last_agent_id = chosen.agent.id
-    session.flush()
-    for item in items:
+            queue.last_agent_id = chosen.agent_id
         session.expire(item, ["state"])
     return offers
 
 
 def _lock_jurisdiction(session: Session, jurisdiction_id: int) -> None:
-    """Serialize dispatchers per jurisdiction on PostgreSQL (held until commit)."""
+    """Serialize whoever hands out work in one jurisdiction (PostgreSQL; held until commit).
+
+    Dispatchers and agents pulling work both read an agent's load and then add to it; done
+    at once, both could fill the same free slot.
+    """
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"dispatch:{jurisdiction_id}".encode())
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
 def _available_agents(session: Session, jurisdiction_id: int) -> list[_Candidate]:
+    """One narrow query: the columns dispatch needs, one row per agent and queue."""
     rows = session.execute(
-        sa.select(Agent, agent_queues.c.queue_id)
+        sa.select(
+            Agent.id,
+            Agent.skills,
+            Agent.languages,
+            Agent.capacity,
+            Agent.presence_changed_at,
+            Agent.last_assigned_at,
+            agent_queues.c.queue_id,
+        )
         .join(agent_queues, agent_queues.c.agent_id == Agent.id)
         .join(Queue, Queue.id == agent_queues.c.queue_id)
         .where(
@@ -193,10 +276,19 @@ def _available_agents(session: Session, jurisdiction_id: int) -> list[_Candidate
         )
     ).all()
     by_agent: dict[int, _Candidate] = {}
-    for agent, queue_id in rows:
-        candidate = by_agent.get(agent.id)
+    for agent_id, skills, languages, capacity, changed_at, assigned_at, queue_id in rows:
+        candidate = by_agent.get(agent_id)
         if candidate is None:
-            candidate = by_agent[agent.id] = _Candidate(agent, set(), {}, agent.idle_since)
+            idle_since = changed_at if assigned_at is None else max(changed_at, assigned_at)
+            candidate = by_agent[agent_id] = _Candidate(
+                agent_id,
+                frozenset(skills or ()),
+                frozenset(languages or ()),
+                {**DEFAULT_CAPACITY, **(capacity or {})},
+                set(),
+                {},
+                idle_since,
+            )
         candidate.queue_ids.add(queue_id)
     if by_agent:
         for agent_id, channel, count in _loads(session, list(by_agent)):
@@ -244,14 +336,14 @@ def _refused_agents(session: Session, items: Sequence[WorkItem]) -> dict[int, se
 
 def _choose(queue: Queue, eligible: list[_Candidate]) -> _Candidate:
     if queue.strategy == Strategy.LEAST_BUSY:
-        return min(eligible, key=lambda c: (c.total_load, c.idle_since, c.agent.id))
+        return min(eligible, key=lambda c: (c.total_load, c.idle_since, c.agent_id))
     if queue.strategy == Strategy.ROUND_ROBIN:
-        ordered = sorted(eligible, key=lambda c: c.agent.id)
+        ordered = sorted(eligible, key=lambda c: c.agent_id)
         after = [
-            c for c in ordered if queue.last_agent_id is None or c.agent.id > queue.last_agent_id
+            c for c in ordered if queue.last_agent_id is None or c.agent_id > queue.last_agent_id
         ]
         return (after or ordered)[0]
-    return min(eligible, key=lambda c: (c.idle_since, c.agent.id))
+    return min(eligible, key=lambda c: (c.idle_since, c.agent_id))
 
 
 def accept_offer(
@@ -347,46 +439,56 @@ def _back_to_waiting(session: Session, item_id: int) -> None:
 def claim_next(session: Session, agent: Agent, now: dt.datetime | None = None) -> WorkItem | None:
     """Pull mode: the agent takes the most urgent, oldest waiting item they may handle.
 
-    On PostgreSQL rows another claimer holds are skipped (``SKIP LOCKED``), so many agents
-    pressing "next" at once each get a different item without waiting on each other.
+    It holds the same per-jurisdiction lock as dispatch, so a pull and an offer never fill
+    the same free slot; rows are not locked while being looked at (only the one taken is
+    changed, conditionally), so nobody else's search is blocked or hidden.
     """
-    now = now or utcnow()
-    queue_ids = session.scalars(
-        sa.select(agent_queues.c.queue_id).where(agent_queues.c.agent_id == agent.id)
+    memberships = session.execute(
+        sa.select(Queue.id, Queue.jurisdiction_id)
+        .join(agent_queues, agent_queues.c.queue_id == Queue.id)
+        .where(agent_queues.c.agent_id == agent.id)
     ).all()
-    if not queue_ids:
+    if not memberships:
         return None
-    load: dict[str, int] = defaultdict(int)
-    for _agent_id, channel, count in _loads(session, [agent.id]):
-        load[channel] += count
-    skills = set(agent.skills or ())
-    languages = set(agent.languages or ())
-    query = (
-        sa.select(WorkItem)
-        .where(WorkItem.queue_id.in_(queue_ids), WorkItem.state == WorkState.WAITING)
-        .order_by(WorkItem.priority.desc(), WorkItem.created_at, WorkItem.id)
-        .limit(50)
+    for jurisdiction_id in sorted({j for _q, j in memberships}):
+        _lock_jurisdiction(session, jurisdiction_id)
+    now = now or utcnow()
+    candidate = _Candidate(
+        agent.id,
+        frozenset(agent.skills or ()),
+        frozenset(agent.languages or ()),
+        {**DEFAULT_CAPACITY, **(agent.capacity or {})},
+        {q for q, _j in memberships},
+        {},
+        agent.idle_since,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    for item in session.scalars(query):
-        if load[item.channel] >= agent.capacity_for(item.channel):
-            continue
-        if not set(item.required_skills) <= skills:
-            continue
-        if item.language is not None and item.language not in languages:
-            continue
-        taken = session.execute(
-            sa.update(WorkItem)
-            .where(WorkItem.id == item.id, WorkItem.state == WorkState.WAITING)
-            .values(state=WorkState.ASSIGNED, agent_id=agent.id, assigned_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
-            session.refresh(item)
-            _assign_case(session, item, agent, now)
-            return item
+    for _agent_id, channel, count in _loads(session, [agent.id]):
+        candidate.load[channel] = candidate.load.get(channel, 0) + count
+    after: tuple[int, dt.datetime, int] | None = None
+    for _page in range(MAX_PAGES):
+        items = _waiting_page(session, None, after, queue_ids=candidate.queue_ids)
+        for item in items:
+            if candidate.can_take(item) and _take(session, item, agent, now):
+                return item
+        if len(items) < DISPATCH_BATCH:
+            return None
+        last = items[-1]
+        after = (last.priority, last.created_at, last.id)
     return None
+
+
+def _take(session: Session, item: WorkItem, agent: Agent, now: dt.datetime) -> bool:
+    taken = session.execute(
+        sa.update(WorkItem)
+        .where(WorkItem.id == item.id, WorkItem.state == WorkState.WAITING)
+        .values(state=WorkState.ASSIGNED, agent_id=agent.id, assigned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(item)
+    _assign_case(session, item, agent, now)
+    return True
 
 
 def complete_work(
