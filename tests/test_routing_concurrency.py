@@ -3,10 +3,10 @@
 Why: ``contactcenter.routing.work`` promises that no work item is ever assigned to two agents
 and that no agent is offered more than their capacity, "whatever the timing", and it keeps
 that promise with conditional UPDATEs, a partial unique index, ``SKIP LOCKED`` in the
-periodic checks and a per-jurisdiction advisory lock. Single-session tests cannot show any of
-that; only sessions that really overlap in the database can. So these tests run 50 threads, each with its own
-session (its own connection and transaction), on the PostgreSQL server of the
-``TEST_DATABASE_URL`` run, and then check the database and what each thread believes it won.
+periodic checks and a per-jurisdiction advisory lock. Single-session tests cannot show any
+of that; only sessions that really overlap in the database can. So these tests run 50
+threads, each with its own session (its own connection and transaction), on the PostgreSQL
+server of the ``TEST_DATABASE_URL`` run, and then check the database and what each thread believes it won.
 
 SQLite serializes every writer, so it has no races of this kind to show: the racing tests
 are skipped there. The tests at the end pin down fairness problems found here once (work
