@@ -6,7 +6,8 @@ that promise with conditional UPDATEs, a partial unique index, ``SKIP LOCKED`` i
 periodic checks and a per-jurisdiction advisory lock. Single-session tests cannot show any
 of that; only sessions that really overlap in the database can. So these tests run 50
 threads, each with its own session (its own connection and transaction), on the PostgreSQL
-server of the ``TEST_DATABASE_URL`` run, and then check the database and what each thread believes it won.
+server of the ``TEST_DATABASE_URL`` run, and then check the database and what each thread
+believes it won.
 
 SQLite serializes every writer, so it has no races of this kind to show: the racing tests
 are skipped there. The tests at the end pin down fairness problems found here once (work
