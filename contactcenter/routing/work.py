@@ -114,6 +114,9 @@ class _Candidate:
         limit = self.capacity.get(channel, DEFAULT_CAPACITY.get(channel, 1))
         return self.load.get(channel, 0) < limit
 
+    def has_any_room(self) -> bool:
+        return any(self.load.get(channel, 0) < n for channel, n in self.capacity.items())
+
     @property
     def total_load(self) -> int:
         return sum(self.load.values())
@@ -130,41 +133,33 @@ class _Candidate:
 def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = None) -> list[Offer]:
     """Offer waiting work to available agents with room for it; returns the new offers.
 
-    Waiting work is read in pages, most urgent and oldest first, until every agent is full or
-    the queue is exhausted: work nobody here can take never hides the work behind it.
+    Waiting work is read in pages, most urgent and oldest first, until the queue is exhausted:
+    work nobody here can take never hides the work behind it. Only the agents of the queues
+    that work waits in are read, so the usual dispatch (one new case) reads one queue's agents.
     """
     _lock_jurisdiction(session, jurisdiction_id)
     now = now or utcnow()  # after the lock: an offer's clock starts when it is made
-    if not _anything_waiting(session, jurisdiction_id):
-        return []
-    candidates = _available_agents(session, jurisdiction_id)
+    candidates: dict[int, _Candidate] = {}
+    loaded: set[int] = set()
     offers: list[Offer] = []
     after: tuple[int, dt.datetime, int] | None = None
     for _page in range(MAX_PAGES):
-        if not candidates:
-            break
         items = _waiting_page(session, jurisdiction_id, after)
         if not items:
             break
-        offers += _offer_page(session, jurisdiction_id, items, candidates, now)
+        queue_ids = {i.queue_id for i in items} - loaded
+        if queue_ids:
+            _add_available_agents(session, candidates, queue_ids)
+            loaded |= queue_ids
+        with_room = [c for c in candidates.values() if c.has_any_room()]
+        if with_room:
+            offers += _offer_page(session, jurisdiction_id, items, with_room, now)
+        if len(items) < DISPATCH_BATCH:
+            break
         last = items[-1]
         after = (last.priority, last.created_at, last.id)
-        candidates = [
-            c for c in candidates if any(c.load.get(ch, 0) < n for ch, n in c.capacity.items())
-        ]
     session.flush()
     return offers
-
-
-def _anything_waiting(session: Session, jurisdiction_id: int) -> bool:
-    return (
-        session.scalar(
-            sa.select(WorkItem.id)
-            .where(WorkItem.jurisdiction_id == jurisdiction_id, WorkItem.state == WorkState.WAITING)
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def _waiting_page(
@@ -255,8 +250,10 @@ def _lock_jurisdiction(session: Session, jurisdiction_id: int) -> None:
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
-def _available_agents(session: Session, jurisdiction_id: int) -> list[_Candidate]:
-    """One narrow query: the columns dispatch needs, one row per agent and queue."""
+def _add_available_agents(
+    session: Session, candidates: dict[int, _Candidate], queue_ids: set[int]
+) -> None:
+    """Add the available agents of ``queue_ids`` (one narrow query), with their current load."""
     rows = session.execute(
         sa.select(
             Agent.id,
@@ -268,19 +265,18 @@ def _available_agents(session: Session, jurisdiction_id: int) -> list[_Candidate
             agent_queues.c.queue_id,
         )
         .join(agent_queues, agent_queues.c.agent_id == Agent.id)
-        .join(Queue, Queue.id == agent_queues.c.queue_id)
         .where(
-            Queue.jurisdiction_id == jurisdiction_id,
+            agent_queues.c.queue_id.in_(queue_ids),
             Agent.presence == Presence.AVAILABLE,
             Agent.active.is_(True),
         )
     ).all()
-    by_agent: dict[int, _Candidate] = {}
+    new: list[int] = []
     for agent_id, skills, languages, capacity, changed_at, assigned_at, queue_id in rows:
-        candidate = by_agent.get(agent_id)
+        candidate = candidates.get(agent_id)
         if candidate is None:
             idle_since = changed_at if assigned_at is None else max(changed_at, assigned_at)
-            candidate = by_agent[agent_id] = _Candidate(
+            candidate = candidates[agent_id] = _Candidate(
                 agent_id,
                 frozenset(skills or ()),
                 frozenset(languages or ()),
@@ -289,12 +285,12 @@ def _available_agents(session: Session, jurisdiction_id: int) -> list[_Candidate
                 {},
                 idle_since,
             )
+            new.append(agent_id)
         candidate.queue_ids.add(queue_id)
-    if by_agent:
-        for agent_id, channel, count in _loads(session, list(by_agent)):
-            load = by_agent[agent_id].load
+    if new:
+        for agent_id, channel, count in _loads(session, new):
+            load = candidates[agent_id].load
             load[channel] = load.get(channel, 0) + count
-    return list(by_agent.values())
 
 
 def _loads(session: Session, agent_ids: list[int]) -> list[tuple[int, str, int]]:
