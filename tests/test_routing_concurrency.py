@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from contactcenter.agents.models import Agent, Presence
 from contactcenter.cases.models import Case
-from contactcenter.db import get_db
+from contactcenter.db import get_db, make_engine
 from contactcenter.errors import Conflict, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel
@@ -183,19 +183,29 @@ class _Racer:
 
 
 def _run_threads(app: Flask, racers: list[_Racer], body: Callable[[Session, _Racer], None]) -> None:
-    """Run ``body`` for every racer on its own thread and session; re-raise the first error."""
+    """Run ``body`` for every racer on its own thread and connection; re-raise the first error.
+
+    Each racer stands for an agent's own request or worker, so each gets a connection of its
+    own (no pool): 50 racers queueing for the app's 20 pooled connections while the per-
+    jurisdiction lock serializes them would only measure the pool's timeout.
+    """
+    engine = make_engine(get_db(app).engine.url.render_as_string(hide_password=False), pooled=False)
+    connect = sessionmaker(bind=engine, expire_on_commit=False)
 
     def run(racer: _Racer) -> None:
         with app.app_context():
-            session = get_db(app).session()
+            session = connect()
             try:
                 body(session, racer)
             finally:
                 session.close()
 
-    with ThreadPoolExecutor(max_workers=len(racers)) as pool:
-        for future in [pool.submit(run, racer) for racer in racers]:
-            future.result()
+    try:
+        with ThreadPoolExecutor(max_workers=len(racers)) as pool:
+            for future in [pool.submit(run, racer) for racer in racers]:
+                future.result()
+    finally:
+        engine.dispose()
 
 
 def _accept_twice_at_once(app: Flask, offer_id: int, agent_id: int) -> list[int]:
