@@ -68,6 +68,10 @@ Demo jurisdiction '{creds.jurisdiction}' is ready.
   SMS number (texts go here):  {creds.sms_number}
   Agent login:                 {creds.agent_email} / {creds.agent_password}
   Staff API token:             {creds.api_token}
+  Take work (go available):    curl -X PUT -H "Authorization: Bearer {creds.api_token}" \\
+      -H "Content-Type: application/json" -d '{{"presence": "available"}}' \\
+      http://127.0.0.1:5000/api/v1/agents/{creds.agent_id}/presence
+  Then texts reach you as offers: GET /api/v1/work/offers
 """
     )
 

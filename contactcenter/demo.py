@@ -191,6 +191,7 @@ class DemoCredentials:
     agent_email: str
     agent_password: str
     api_token: str
+    agent_id: int
 
 
 def seed_demo(session: Session) -> DemoCredentials:
@@ -246,4 +247,4 @@ def seed_demo(session: Session) -> DemoCredentials:
     agent.password_hash = hash_password(password)
     session.flush()
     token = issue_token(session, agent, name="demo")
-    return DemoCredentials(DEMO_SLUG, DEMO_SMS_NUMBER, DEMO_AGENT_EMAIL, password, token)
+    return DemoCredentials(DEMO_SLUG, DEMO_SMS_NUMBER, DEMO_AGENT_EMAIL, password, token, agent.id)
