@@ -34,6 +34,7 @@ from contactcenter.app import create_app
 from contactcenter.config import Settings
 from contactcenter.db import Base, get_db
 from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.routing.context import forget_contexts
 from tests import factories
 from tests.twilio_http import CapturingHttpClient
 
@@ -121,6 +122,9 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     twilio_http: CapturingHttpClient = request.getfixturevalue("twilio_http")
     twilio_http.reset()
     app.extensions["directory"].clear()
+    # Ids restart after the tables are emptied: a compiled routing context cached for
+    # "jurisdiction 1, version 1" would otherwise be served to the next test's jurisdiction 1.
+    forget_contexts()
     engine = get_db(app).engine
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
