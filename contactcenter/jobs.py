@@ -87,6 +87,11 @@ def enqueue_after_commit(
     session.info.setdefault(_PENDING, []).append(PendingJob(func, args, retries, queue))
 
 
+def is_pending(session: Session, func: Callable[..., Any], *args: Any) -> bool:
+    """Whether this transaction already asked for ``func(*args)`` (a rollback forgets it)."""
+    return any(j.func is func and j.args == args for j in session.info.get(_PENDING, ()))
+
+
 def _after_commit(session: Session) -> None:
     pending: list[PendingJob] = session.info.pop(_PENDING, [])
     if not pending:

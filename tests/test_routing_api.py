@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from contactcenter.agents.models import Role
 from contactcenter.cases.models import Case, CaseEvent
-from contactcenter.routing.models import Offer, OfferState, WorkItem, WorkState
+from contactcenter.routing.models import Offer, OfferState, Queue, WorkItem, WorkState, agent_queues
 from tests.factories import make_agent, make_jurisdiction
 
 WARDS = {
@@ -360,3 +360,48 @@ def test_no_route_answers_garbage_with_a_500(app, client, session, jurisdiction)
             assert response.status_code < 500, f"{method} {rule.rule} {body!r}: {response.data!r}"
             if response.status_code >= 400:
                 assert response.json["error"]["message"], f"{method} {rule.rule}"
+
+
+def test_dry_run_refuses_a_time_without_a_zone(client, session, jurisdiction):
+    _admin, headers = _setup(client, session, jurisdiction)
+    response = client.post(
+        "/api/v1/routing/dry-run", json={"at": "2026-01-05T10:00:00"}, headers=headers
+    )
+    assert response.status_code == 400 and "at" in response.json["error"]["fields"]
+    fine = client.post(
+        "/api/v1/routing/dry-run", json={"at": "2026-01-05T10:00:00-05:00"}, headers=headers
+    )
+    assert fine.status_code == 200
+
+
+def test_a_supervisor_of_two_cities_cannot_queue_an_agent_in_the_other(
+    client, session, jurisdiction
+):
+    _admin, _headers = _setup(client, session, jurisdiction)
+    other = make_jurisdiction(session, slug="shelbyville")
+    session.add(Queue(jurisdiction_id=other.id, code="general", name="General"))
+    boss, boss_token = make_agent(session, [jurisdiction, other], role=Role.SUPERVISOR)
+    agent, _ = make_agent(session, [jurisdiction])
+    session.commit()
+    me = _auth(boss_token)
+    ambiguous = client.patch(f"/api/v1/agents/{agent.id}/routing", json={"queues": []}, headers=me)
+    assert ambiguous.status_code == 400
+    done = client.patch(
+        f"/api/v1/agents/{agent.id}/routing?jurisdiction=springfield",
+        json={"queues": ["general"]},
+        headers=me,
+    )
+    assert done.status_code == 200 and done.json["data"]["queues"] == ["general"]
+    elsewhere = client.patch(
+        f"/api/v1/agents/{agent.id}/routing?jurisdiction=shelbyville",
+        json={"queues": ["general"]},
+        headers=me,
+    )
+    assert elsewhere.status_code == 404
+    held = session.scalars(
+        sa.select(Queue.jurisdiction_id)
+        .join(agent_queues, agent_queues.c.queue_id == Queue.id)
+        .where(agent_queues.c.agent_id == agent.id)
+    ).all()
+    assert held == [jurisdiction.id]
+    assert boss is not None

@@ -233,6 +233,54 @@ def test_a_declined_offer_goes_to_the_next_agent(session, jurisdiction):
     decline_offer(session, again.id, other)
     session.commit()
     assert _dispatch(session, jurisdiction.id) == []
+    # A refusal lapses after one offer timeout: work nobody else takes is offered again.
+    later = utcnow() + dt.timedelta(seconds=queue.offer_timeout_seconds + 1)
+    assert len(_dispatch(session, jurisdiction.id, later)) == 1
+
+
+def test_work_whose_only_agent_missed_it_is_offered_again_when_they_are_back(session, jurisdiction):
+    queue = make_queue(session, jurisdiction, offer_timeout_seconds=20)
+    agent, _ = make_available_agent(session, jurisdiction, [queue])
+    make_work(session, jurisdiction, queue)
+    session.commit()
+    _dispatch(session, jurisdiction.id)
+    later = utcnow() + dt.timedelta(seconds=21)
+    run_tick(session, later)
+    session.commit()
+    session.refresh(agent)
+    assert agent.presence == Presence.AWAY
+    set_presence(session, agent, Presence.AVAILABLE, now=later + dt.timedelta(minutes=5))
+    session.commit()
+    (offer,) = _dispatch(session, jurisdiction.id, later + dt.timedelta(minutes=5))
+    assert offer.agent_id == agent.id
+
+
+def test_scheduling_a_dispatch_again_after_a_rollback_is_not_lost(session, jurisdiction):
+    from contactcenter.jobs import is_pending
+    from contactcenter.routing.scheduling import dispatch_job, schedule_dispatch
+
+    schedule_dispatch(session, [jurisdiction.id])
+    session.rollback()
+    schedule_dispatch(session, [jurisdiction.id])
+    assert is_pending(session, dispatch_job, jurisdiction.id)
+    schedule_dispatch(session, [jurisdiction.id])
+    assert sum(1 for j in session.info["pending_jobs"] if j.func is dispatch_job) == 1
+    session.rollback()
+
+
+def test_an_agents_reply_withdraws_the_first_response_work(session, jurisdiction):
+    from contactcenter.sla.clock import record_first_response
+
+    queue = make_queue(session, jurisdiction)
+    make_available_agent(session, jurisdiction, [queue])
+    item = make_work(session, jurisdiction, queue)
+    session.commit()
+    (offer,) = _dispatch(session, jurisdiction.id)
+    record_first_response(session, session.get_one(Case, item.case_id))
+    session.commit()
+    session.refresh(item)
+    session.refresh(offer)
+    assert (item.state, offer.state) == (WorkState.CANCELLED, OfferState.CANCELLED)
 
 
 def test_an_unanswered_offer_times_out_and_goes_to_the_next_agent(session, jurisdiction):

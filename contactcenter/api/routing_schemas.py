@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contactcenter.agents.models import Presence
 from contactcenter.api.schemas import _Strict
@@ -28,7 +27,7 @@ class DryRun(_Strict):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     resident_flags: list[str] = Field(default_factory=list, max_length=50)
-    at: dt.datetime | None = None
+    at: AwareDatetime | None = None
 
 
 class QueueBody(_Strict):

@@ -60,18 +60,26 @@ def offer_json(offer: Offer) -> dict[str, Any]:
     }
 
 
-def agent_routing_json(session: Session, agent: Agent) -> dict[str, Any]:
-    queues = session.scalars(
-        sa.select(Queue.code)
-        .join(agent_queues, agent_queues.c.queue_id == Queue.id)
-        .where(agent_queues.c.agent_id == agent.id)
+def queue_codes(session: Session, agent_ids: list[int]) -> dict[int, list[str]]:
+    """Each agent's queue codes, in one query for any number of agents."""
+    codes: dict[int, list[str]] = {agent_id: [] for agent_id in agent_ids}
+    rows = session.execute(
+        sa.select(agent_queues.c.agent_id, Queue.code)
+        .join(Queue, Queue.id == agent_queues.c.queue_id)
+        .where(agent_queues.c.agent_id.in_(agent_ids))
         .order_by(Queue.code)
-    ).all()
+    )
+    for agent_id, code in rows:
+        codes[agent_id].append(code)
+    return codes
+
+
+def agent_routing_json(agent: Agent, queues: list[str]) -> dict[str, Any]:
     return {
         "skills": agent.skills,
         "capacity": {channel.value: agent.capacity_for(channel.value) for channel in Channel},
         "presence": str(agent.presence),
         "presence_since": _time(agent.presence_changed_at),
-        "queues": list(queues),
+        "queues": queues,
         "departments": [d.code for d in agent.departments],
     }

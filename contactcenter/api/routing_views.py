@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from contactcenter.agents.models import Agent, PresenceChange, Role
 from contactcenter.api import routing_schemas as rs
@@ -20,6 +20,7 @@ from contactcenter.api import schemas
 from contactcenter.api.routing_serializers import (
     agent_routing_json,
     offer_json,
+    queue_codes,
     queue_json,
     work_json,
 )
@@ -291,10 +292,12 @@ def agents_index() -> dict[str, Any]:
     agents = session.scalars(
         sa.select(Agent)
         .where(Agent.jurisdictions.any(Jurisdiction.id.in_(jurisdiction_ids())))
+        .options(selectinload(Agent.jurisdictions), selectinload(Agent.departments))
         .order_by(Agent.name, Agent.id)
         .limit(1000)
     ).all()
-    return {"data": [{**agent_json(a), **agent_routing_json(session, a)} for a in agents]}
+    codes = queue_codes(session, [a.id for a in agents])
+    return {"data": [{**agent_json(a), **agent_routing_json(a, codes[a.id])} for a in agents]}
 
 
 @bp.patch("/agents/<int:agent_id>/routing")
@@ -303,19 +306,23 @@ def agent_routing(agent_id: int) -> dict[str, Any]:
     body = schemas.parse(rs.AgentRouting, _body())
     session = get_session()
     agent = _staff_agent(agent_id)
+    jurisdiction = _jurisdiction()
+    if jurisdiction not in agent.jurisdictions:
+        raise NotFound("No such agent in this jurisdiction.", code="agent_not_found")
     admin.update_agent_routing(
         session,
         agent,
-        jurisdiction_ids(),
+        [jurisdiction.id],
         skills=body.skills,
         languages=body.languages,
         capacity=body.capacity_json(),
         queues=body.queues,
         departments=body.departments,
     )
-    schedule_dispatch(session, jurisdiction_ids())
+    schedule_dispatch(session, [jurisdiction.id])
     session.commit()
-    return {"data": {**agent_json(agent), **agent_routing_json(session, agent)}}
+    codes = queue_codes(session, [agent.id])
+    return {"data": {**agent_json(agent), **agent_routing_json(agent, codes[agent.id])}}
 
 
 @bp.put("/agents/<int:agent_id>/presence")
@@ -366,6 +373,7 @@ def my_offers() -> dict[str, Any]:
     offers = session.scalars(
         sa.select(Offer)
         .where(Offer.agent_id == current_agent().id, Offer.state == OfferState.PENDING)
+        .options(selectinload(Offer.work_item).selectinload(WorkItem.queue))
         .order_by(Offer.created_at)
         .limit(100)
     ).all()

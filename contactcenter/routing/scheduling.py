@@ -12,19 +12,16 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from contactcenter.db import get_db
-from contactcenter.jobs import enqueue_after_commit
+from contactcenter.jobs import enqueue_after_commit, is_pending
 from contactcenter.routing.work import dispatch
 
 log = logging.getLogger(__name__)
 
-_SCHEDULED = "dispatch_scheduled"
-
 
 def schedule_dispatch(session: Session, jurisdiction_ids: Iterable[int]) -> None:
-    scheduled: set[int] = session.info.setdefault(_SCHEDULED, set())
+    """One dispatch per jurisdiction after this transaction commits (none if it rolls back)."""
     for jurisdiction_id in jurisdiction_ids:
-        if jurisdiction_id not in scheduled:
-            scheduled.add(jurisdiction_id)
+        if not is_pending(session, dispatch_job, jurisdiction_id):
             enqueue_after_commit(session, dispatch_job, jurisdiction_id)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contactcenter.agents.models import DEFAULT_CAPACITY, Agent, Presence
+from contactcenter.agents.models import DEFAULT_CAPACITY, Agent, Presence, agent_jurisdictions
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case
 from contactcenter.db import utcnow
@@ -204,7 +204,7 @@ def _offer_page(
         q.id: q
         for q in session.scalars(sa.select(Queue).where(Queue.id.in_({i.queue_id for i in items})))
     }
-    refused = _refused_agents(session, items)
+    refused = _refused_agents(session, items, queues, now)
     offers: list[Offer] = []
     for item in items:
         skip = refused.get(item.id, set())
@@ -253,7 +253,20 @@ def _lock_jurisdiction(session: Session, jurisdiction_id: int) -> None:
 def _add_available_agents(
     session: Session, candidates: dict[int, _Candidate], queue_ids: set[int]
 ) -> None:
-    """Add the available agents of ``queue_ids`` (one narrow query), with their current load."""
+    """Add the available agents of ``queue_ids`` (one narrow query), with their current load.
+
+    Only agents who work for the queue's jurisdiction count. An agent shared by several
+    jurisdictions is also locked (PostgreSQL): the jurisdiction lock alone would let two
+    jurisdictions' dispatches fill the same free slot.
+    """
+    every = agent_jurisdictions.alias("every_jurisdiction")
+    shared = (
+        sa.select(sa.func.count())
+        .where(every.c.agent_id == Agent.id)
+        .correlate(Agent)
+        .scalar_subquery()
+        > 1
+    )
     rows = session.execute(
         sa.select(
             Agent.id,
@@ -263,8 +276,17 @@ def _add_available_agents(
             Agent.presence_changed_at,
             Agent.last_assigned_at,
             agent_queues.c.queue_id,
+            shared,
         )
         .join(agent_queues, agent_queues.c.agent_id == Agent.id)
+        .join(Queue, Queue.id == agent_queues.c.queue_id)
+        .join(
+            agent_jurisdictions,
+            sa.and_(
+                agent_jurisdictions.c.agent_id == Agent.id,
+                agent_jurisdictions.c.jurisdiction_id == Queue.jurisdiction_id,
+            ),
+        )
         .where(
             agent_queues.c.queue_id.in_(queue_ids),
             Agent.presence == Presence.AVAILABLE,
@@ -272,7 +294,8 @@ def _add_available_agents(
         )
     ).all()
     new: list[int] = []
-    for agent_id, skills, languages, capacity, changed_at, assigned_at, queue_id in rows:
+    to_lock: list[int] = []
+    for agent_id, skills, languages, capacity, changed_at, assigned_at, queue_id, is_shared in rows:
         candidate = candidates.get(agent_id)
         if candidate is None:
             idle_since = changed_at if assigned_at is None else max(changed_at, assigned_at)
@@ -286,11 +309,22 @@ def _add_available_agents(
                 idle_since,
             )
             new.append(agent_id)
+            if is_shared:
+                to_lock.append(agent_id)
         candidate.queue_ids.add(queue_id)
+    _lock_agents(session, to_lock)
     if new:
         for agent_id, channel, count in _loads(session, new):
             load = candidates[agent_id].load
             load[channel] = load.get(channel, 0) + count
+
+
+def _lock_agents(session: Session, agent_ids: Sequence[int]) -> None:
+    """Per-agent locks for agents several jurisdictions share, in one global order."""
+    if not agent_ids or session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(zlib.crc32(f"agent:{agent_id}".encode()) for agent_id in agent_ids):
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
 def _loads(session: Session, agent_ids: list[int]) -> list[tuple[int, str, int]]:
@@ -310,13 +344,16 @@ def _loads(session: Session, agent_ids: list[int]) -> list[tuple[int, str, int]]
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
-def _refused_agents(session: Session, items: Sequence[WorkItem]) -> dict[int, set[int]]:
-    """Agents who declined or let an offer expire, per item, at its current target.
+def _refused_agents(
+    session: Session, items: Sequence[WorkItem], queues: dict[int, Queue], now: dt.datetime
+) -> dict[int, set[int]]:
+    """Agents who recently declined an item or let its offer expire, per item.
 
-    They are skipped while someone else can take it; the next target starts afresh.
+    They are skipped for one offer timeout, so the next agent gets their turn; after that
+    they may be offered it again, or work nobody else can take would wait forever.
     """
     rows = session.execute(
-        sa.select(Offer.work_item_id, Offer.agent_id)
+        sa.select(Offer.work_item_id, Offer.agent_id, Offer.answered_at)
         .join(WorkItem, WorkItem.id == Offer.work_item_id)
         .where(
             Offer.work_item_id.in_([i.id for i in items]),
@@ -324,9 +361,12 @@ def _refused_agents(session: Session, items: Sequence[WorkItem]) -> dict[int, se
             Offer.created_at >= WorkItem.target_started_at,
         )
     ).all()
+    queue_of = {i.id: i.queue_id for i in items}
     refused: dict[int, set[int]] = defaultdict(set)
-    for item_id, agent_id in rows:
-        refused[item_id].add(agent_id)
+    for item_id, agent_id, answered_at in rows:
+        lapse = dt.timedelta(seconds=queues[queue_of[item_id]].offer_timeout_seconds)
+        if answered_at is None or answered_at + lapse > now:
+            refused[item_id].add(agent_id)
     return refused
 
 
@@ -352,6 +392,7 @@ def accept_offer(
     """
     now = now or utcnow()
     offer = _own_offer(session, offer_id, agent)
+    _lock_item(session, offer.work_item_id)
     won = session.execute(
         sa.update(Offer)
         .where(Offer.id == offer.id, Offer.state == OfferState.PENDING, Offer.expires_at > now)
@@ -373,6 +414,19 @@ def accept_offer(
     item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
     _assign_case(session, item, agent, now)
     return item
+
+
+def _lock_item(session: Session, item_id: int, *, skip_locked: bool = False) -> bool:
+    """Lock a work item before its offers (PostgreSQL): every path takes item, then offer,
+    so an accept and the tick never wait on each other in a circle. False if skipped."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    locked = session.scalar(
+        sa.select(WorkItem.id)
+        .where(WorkItem.id == item_id)
+        .with_for_update(skip_locked=skip_locked)
+    )
+    return locked is not None
 
 
 def _own_offer(session: Session, offer_id: int, agent: Agent) -> Offer:
@@ -406,6 +460,7 @@ def decline_offer(
     """The agent passes; the item waits for the next agent (this one is skipped for it)."""
     now = now or utcnow()
     offer = _own_offer(session, offer_id, agent)
+    _lock_item(session, offer.work_item_id)
     declined = session.execute(
         sa.update(Offer)
         .where(Offer.id == offer.id, Offer.state == OfferState.PENDING)
@@ -442,12 +497,21 @@ def claim_next(session: Session, agent: Agent, now: dt.datetime | None = None) -
     memberships = session.execute(
         sa.select(Queue.id, Queue.jurisdiction_id)
         .join(agent_queues, agent_queues.c.queue_id == Queue.id)
+        .join(
+            agent_jurisdictions,
+            sa.and_(
+                agent_jurisdictions.c.agent_id == agent.id,
+                agent_jurisdictions.c.jurisdiction_id == Queue.jurisdiction_id,
+            ),
+        )
         .where(agent_queues.c.agent_id == agent.id)
     ).all()
     if not memberships:
         return None
     for jurisdiction_id in sorted({j for _q, j in memberships}):
         _lock_jurisdiction(session, jurisdiction_id)
+    if len(agent.jurisdictions) > 1:
+        _lock_agents(session, [agent.id])
     now = now or utcnow()
     candidate = _Candidate(
         agent.id,
@@ -510,31 +574,64 @@ def complete_work(
 def release_case_work(session: Session, case: Case, now: dt.datetime | None = None) -> int:
     """A resolved or closed case needs nobody: end its live work and withdraw its offers."""
     now = now or utcnow()
-    live = sa.select(WorkItem.id).where(
+    return _end_live_work(session, case, now, kinds=None)
+
+
+def first_response_given(session: Session, case: Case, now: dt.datetime | None = None) -> int:
+    """Someone answered the resident: the case no longer waits for a first response.
+
+    Work already assigned stays with its agent; waiting or offered work is withdrawn, so a
+    second agent is not sent to answer a resident who has their answer.
+    """
+    now = now or utcnow()
+    return _end_live_work(session, case, now, kinds=(WorkKind.FIRST_RESPONSE,), keep_assigned=True)
+
+
+def _end_live_work(
+    session: Session,
+    case: Case,
+    now: dt.datetime,
+    *,
+    kinds: tuple[WorkKind, ...] | None,
+    keep_assigned: bool = False,
+) -> int:
+    if case.id is None:
+        return 0
+    query = sa.select(WorkItem.id).where(
         WorkItem.case_id == case.id, WorkItem.state.in_(LIVE_WORK_STATES)
     )
+    if kinds is not None:
+        query = query.where(WorkItem.kind.in_(kinds))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.order_by(WorkItem.id).with_for_update()
+    item_ids = list(session.scalars(query))
+    if not item_ids:
+        return 0
     session.execute(
         sa.update(Offer)
-        .where(Offer.work_item_id.in_(live), Offer.state == OfferState.PENDING)
+        .where(Offer.work_item_id.in_(item_ids), Offer.state == OfferState.PENDING)
         .values(state=OfferState.CANCELLED, answered_at=now)
         .execution_options(synchronize_session=False)
     )
-    completed = session.execute(
-        sa.update(WorkItem)
-        .where(WorkItem.case_id == case.id, WorkItem.state == WorkState.ASSIGNED)
-        .values(state=WorkState.COMPLETED, completed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    ended = 0
+    if not keep_assigned:
+        completed = session.execute(
+            sa.update(WorkItem)
+            .where(WorkItem.id.in_(item_ids), WorkItem.state == WorkState.ASSIGNED)
+            .values(state=WorkState.COMPLETED, completed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        ended += completed.rowcount  # type: ignore[attr-defined]
     cancelled = session.execute(
         sa.update(WorkItem)
         .where(
-            WorkItem.case_id == case.id,
+            WorkItem.id.in_(item_ids),
             WorkItem.state.in_((WorkState.WAITING, WorkState.OFFERED)),
         )
         .values(state=WorkState.CANCELLED, completed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(completed.rowcount + cancelled.rowcount)  # type: ignore[attr-defined]
+    return int(ended + cancelled.rowcount)  # type: ignore[attr-defined]
 
 
 def expire_offers(
@@ -552,11 +649,11 @@ def expire_offers(
         .order_by(Offer.expires_at)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     touched: set[int] = set()
     missed: set[int] = set()
     for offer in session.scalars(query).all():
+        if not _lock_item(session, offer.work_item_id, skip_locked=True):
+            continue  # another worker (or an accept) has it
         expired = session.execute(
             sa.update(Offer)
             .where(Offer.id == offer.id, Offer.state == OfferState.PENDING)

@@ -28,7 +28,7 @@ from contactcenter.routing.models import (
     WorkKind,
     WorkState,
 )
-from contactcenter.routing.work import Target, enqueue_work
+from contactcenter.routing.work import Target, enqueue_work, first_response_given
 from contactcenter.sla.calendar import ALWAYS_OPEN, BusinessCalendar
 from contactcenter.sla.models import CaseClock
 
@@ -116,11 +116,13 @@ def _clock_of(session: Session, case: Case) -> CaseClock | None:
 
 
 def record_first_response(session: Session, case: Case, now: dt.datetime | None = None) -> None:
-    """An agent answered the resident: the first-response clock stops, once."""
+    """An agent answered the resident: the first-response clock stops, once, and the case
+    no longer waits in a queue for somebody to answer it."""
+    now = now or utcnow()
+    first_response_given(session, case, now)
     clock = _clock_of(session, case)
     if clock is None or clock.first_response_at is not None:
         return
-    now = now or utcnow()
     clock.first_response_at = now
     on_time = clock.first_response_due_at is None or now <= clock.first_response_due_at
     clock.next_check_at = _next_check(clock)
@@ -254,9 +256,16 @@ def _escalate(session: Session, case: Case, clock: CaseClock, stage: str, now: d
     policy = context_for(session, case.jurisdiction_id).policies_by_id.get(clock.policy_id)
     if policy is None:
         return False
-    live = session.scalars(
-        sa.select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.state.in_(LIVE_WORK_STATES))
-    ).all()
+    query = (
+        sa.select(WorkItem)
+        .where(WorkItem.case_id == case.id, WorkItem.state.in_(LIVE_WORK_STATES))
+        .order_by(WorkItem.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Items before offers, as everywhere: an accept in flight finishes first, and its
+        # item is then seen as assigned (and not moved away from the agent who took it).
+        query = query.with_for_update()
+    live = session.scalars(query.execution_options(populate_existing=True)).all()
     if (
         policy.escalate_priority
         and PRIORITY_RANK[policy.escalate_priority] > PRIORITY_RANK[case.priority]
