@@ -234,3 +234,45 @@ def test_two_workers_checking_at_once_raise_each_breach_once(app, session, juris
     for case in cases:
         assert len(_events(session, case, "sla_breached")) == 1
         assert len(_events(session, case, "escalated")) == 1
+
+
+def test_a_breach_during_an_accept_leaves_the_work_with_the_agent(
+    app, session, jurisdiction, office
+):
+    """The tick escalates while an agent's accept is still open: the accept wins, and the
+    supervisors get an escalation item instead of the agent's work."""
+    if get_db(app).engine.dialect.name != "postgresql":
+        pytest.skip("needs two writers at once; SQLite has one")
+    general, supervisors = office
+    agent, _ = make_available_agent(session, jurisdiction, [general])
+    case = _route(session, jurisdiction, FRIDAY_4_30_PM)
+    dispatch(session, jurisdiction.id)
+    session.commit()
+    offer = session.scalars(sa.select(Offer)).one()
+    db = get_db(app)
+    accepting = db.session()
+    accept_offer(accepting, offer.id, accepting.get_one(type(agent), agent.id))
+    result: dict[str, object] = {}
+
+    def tick() -> None:
+        with app.app_context(), db.session() as own:
+            result["touched"] = check_clocks(own, dt.datetime(2026, 11, 30, 9, 31, tzinfo=TORONTO))
+            own.commit()
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    thread.join(timeout=1.0)  # it waits for the accept's lock on the work item
+    accepting.commit()
+    accepting.close()
+    thread.join(timeout=10)
+    session.expire_all()
+    items = {
+        w.kind: w for w in session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case.id))
+    }
+    first = items[WorkKind.FIRST_RESPONSE]
+    assert (first.state, first.agent_id, first.queue_id) == (
+        WorkState.ASSIGNED,
+        agent.id,
+        general.id,
+    )
+    assert items[WorkKind.ESCALATION].queue_id == supervisors.id
