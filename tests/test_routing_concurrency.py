@@ -59,7 +59,7 @@ from contactcenter.routing.work import (
     dispatch,
     enqueue_work,
 )
-from tests.factories import make_case, make_queue
+from tests.factories import make_agent, make_case, make_jurisdiction, make_queue, make_work
 
 needs_postgres = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"),
@@ -588,3 +588,43 @@ def _wait_for_a_lock_wait(session: Session, timeout: float = 10.0) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("no session ever waited for a lock")
+
+
+@needs_postgres
+def test_an_agent_shared_by_two_jurisdictions_is_not_overbooked_by_both(
+    app: Flask, session: Session
+) -> None:
+    """Each jurisdiction's dispatch holds only its own lock; the shared agent's lock makes the
+    second dispatch wait until the first one's offer is committed, and then count it."""
+    a = make_jurisdiction(session, slug="town-a", sms_number="+16135550901")
+    b = make_jurisdiction(session, slug="town-b", sms_number="+16135550902")
+    queue_a, queue_b = make_queue(session, a), make_queue(session, b)
+    agent, _ = make_agent(session, [a, b], presence=Presence.AVAILABLE, capacity={"sms": 1})
+    session.execute(
+        sa.insert(agent_queues),
+        [{"agent_id": agent.id, "queue_id": q.id} for q in (queue_a, queue_b)],
+    )
+    for jurisdiction, queue in ((a, queue_a), (b, queue_b)):
+        make_work(session, jurisdiction, queue)
+    session.commit()
+    db = get_db(app)
+
+    def dispatch_b() -> int:
+        with app.app_context(), db.session() as other:
+            offers = dispatch(other, b.id)
+            other.commit()
+            return len(offers)
+
+    with db.session() as first:
+        assert len(dispatch(first, a.id)) == 1  # not committed yet
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second = pool.submit(dispatch_b)
+            _wait_for_a_lock_wait(session)
+            first.commit()
+            assert second.result(timeout=30) == 0
+    pending = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Offer)
+        .where(Offer.agent_id == agent.id, Offer.state == OfferState.PENDING)
+    )
+    assert pending == 1
