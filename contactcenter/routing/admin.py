@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -114,32 +114,50 @@ def import_districts(session: Session, jurisdiction: Jurisdiction, data: Any) ->
     return districts
 
 
-def _department_id(session: Session, jurisdiction: Jurisdiction, code: str | None) -> int | None:
-    if code is None:
-        return None
-    department_id = session.scalar(
-        sa.select(Department.id).where(
-            Department.jurisdiction_id == jurisdiction.id, Department.code == code
-        )
-    )
-    if department_id is None:
-        raise Invalid(
-            f'Unknown department "{code}".', code="unknown_department", fields={"department": code}
-        )
-    return department_id
+Coded = TypeVar("Coded", Department, Queue, CalendarRecord, SlaPolicy)
+"""The jurisdiction's records that rules and policies name by ``code``."""
 
 
-def _queue_id(
-    session: Session, jurisdiction: Jurisdiction, code: str | None, field: str
+def _id_by_code(
+    session: Session,
+    model: type[Coded],
+    jurisdiction: Jurisdiction,
+    code: str | None,
+    *,
+    what: str,
+    field: str,
 ) -> int | None:
+    """The id of ``code`` in this jurisdiction; None for no code; Invalid for an unknown one."""
     if code is None:
         return None
-    queue_id = session.scalar(
-        sa.select(Queue.id).where(Queue.jurisdiction_id == jurisdiction.id, Queue.code == code)
+    found = session.scalar(
+        sa.select(model.id).where(model.jurisdiction_id == jurisdiction.id, model.code == code)
     )
-    if queue_id is None:
-        raise Invalid(f'Unknown queue "{code}".', code="unknown_queue", fields={field: code})
-    return queue_id
+    if found is None:
+        raise Invalid(f'Unknown {what} "{code}".', code=f"unknown_{what}", fields={field: code})
+    return found
+
+
+def _record(session: Session, model: type[Coded], jurisdiction: Jurisdiction, code: str) -> Coded:
+    """The record saved under ``code``, or a new one (a PUT creates or replaces)."""
+    record = session.scalars(
+        sa.select(model).where(model.jurisdiction_id == jurisdiction.id, model.code == code)
+    ).one_or_none()
+    if record is None:
+        record = model(jurisdiction_id=jurisdiction.id, code=code)
+        session.add(record)
+    return record
+
+
+def _only_default(
+    session: Session, model: type[Queue] | type[SlaPolicy], jurisdiction: Jurisdiction, code: str
+) -> None:
+    """``code`` becomes the jurisdiction's one default: the others stop being it."""
+    session.execute(
+        sa.update(model)
+        .where(model.jurisdiction_id == jurisdiction.id, model.code != code)
+        .values(is_default=False)
+    )
 
 
 def save_queue(
@@ -154,23 +172,16 @@ def save_queue(
     is_default: bool = False,
     is_supervisor: bool = False,
 ) -> Queue:
-    queue = session.scalars(
-        sa.select(Queue).where(Queue.jurisdiction_id == jurisdiction.id, Queue.code == code)
-    ).one_or_none()
-    if queue is None:
-        queue = Queue(jurisdiction_id=jurisdiction.id, code=code)
-        session.add(queue)
+    queue = _record(session, Queue, jurisdiction, code)
     queue.name = name
-    queue.department_id = _department_id(session, jurisdiction, department)
+    queue.department_id = _id_by_code(
+        session, Department, jurisdiction, department, what="department", field="department"
+    )
     queue.strategy = strategy
     queue.offer_timeout_seconds = offer_timeout_seconds
     queue.is_supervisor = is_supervisor
     if is_default:
-        session.execute(
-            sa.update(Queue)
-            .where(Queue.jurisdiction_id == jurisdiction.id, Queue.code != code)
-            .values(is_default=False)
-        )
+        _only_default(session, Queue, jurisdiction, code)
     queue.is_default = is_default
     bump_version(jurisdiction)
     session.flush()
@@ -184,14 +195,7 @@ def save_calendar(
         BusinessCalendar.from_config(config, default_timezone=jurisdiction.timezone)
     except CalendarError as exc:
         raise Invalid(str(exc), code="invalid_calendar", fields={"config": str(exc)}) from None
-    record = session.scalars(
-        sa.select(CalendarRecord).where(
-            CalendarRecord.jurisdiction_id == jurisdiction.id, CalendarRecord.code == code
-        )
-    ).one_or_none()
-    if record is None:
-        record = CalendarRecord(jurisdiction_id=jurisdiction.id, code=code)
-        session.add(record)
+    record = _record(session, CalendarRecord, jurisdiction, code)
     record.name = name
     record.config = dict(config)
     bump_version(jurisdiction)
@@ -213,46 +217,27 @@ def save_sla_policy(
     escalate_priority: str | None = None,
     is_default: bool = False,
 ) -> SlaPolicy:
-    calendar_id = None
-    if calendar is not None:
-        calendar_id = session.scalar(
-            sa.select(CalendarRecord.id).where(
-                CalendarRecord.jurisdiction_id == jurisdiction.id, CalendarRecord.code == calendar
-            )
-        )
-        if calendar_id is None:
-            raise Invalid(
-                f'Unknown calendar "{calendar}".',
-                code="unknown_calendar",
-                fields={"calendar": calendar},
-            )
+    calendar_id = _id_by_code(
+        session, CalendarRecord, jurisdiction, calendar, what="calendar", field="calendar"
+    )
     if first_response_minutes is None and resolution_minutes is None:
         raise Invalid(
             "A policy needs a first-response or a resolution target.",
             code="no_targets",
             fields={"resolution_minutes": "required if first_response_minutes is not set"},
         )
-    policy = session.scalars(
-        sa.select(SlaPolicy).where(
-            SlaPolicy.jurisdiction_id == jurisdiction.id, SlaPolicy.code == code
-        )
-    ).one_or_none()
-    if policy is None:
-        policy = SlaPolicy(jurisdiction_id=jurisdiction.id, code=code)
-        session.add(policy)
+    policy = _record(session, SlaPolicy, jurisdiction, code)
     policy.name = name
     policy.calendar_id = calendar_id
     policy.first_response_minutes = first_response_minutes
     policy.resolution_minutes = resolution_minutes
     policy.warn_percent = warn_percent
-    policy.escalate_queue_id = _queue_id(session, jurisdiction, escalate_queue, "escalate_queue")
+    policy.escalate_queue_id = _id_by_code(
+        session, Queue, jurisdiction, escalate_queue, what="queue", field="escalate_queue"
+    )
     policy.escalate_priority = escalate_priority
     if is_default:
-        session.execute(
-            sa.update(SlaPolicy)
-            .where(SlaPolicy.jurisdiction_id == jurisdiction.id, SlaPolicy.code != code)
-            .values(is_default=False)
-        )
+        _only_default(session, SlaPolicy, jurisdiction, code)
     policy.is_default = is_default
     bump_version(jurisdiction)
     session.flush()
