@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import weakref
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +54,14 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def str_enum(cls: type[StrEnum]) -> sa.Enum:
+    """A StrEnum stored as its values in a VARCHAR(16): portable, and a new member needs no
+    ALTER TYPE."""
+    return sa.Enum(
+        cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 def utcnow() -> dt.datetime:

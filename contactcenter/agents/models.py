@@ -8,7 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.db import Base, UTCDateTime, str_enum, utcnow
 from contactcenter.jurisdictions.models import Department, Jurisdiction
 
 
@@ -56,7 +56,7 @@ class Agent(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     password_hash: Mapped[str] = mapped_column(sa.String(300), default="")
     role: Mapped[Role] = mapped_column(
-        sa.Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(Role),
         default=Role.AGENT,
     )
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=lambda: ["en"])
@@ -67,9 +67,7 @@ class Agent(Base):
         sa.JSON, default=lambda: dict(DEFAULT_CAPACITY), server_default="{}"
     )
     presence: Mapped[Presence] = mapped_column(
-        sa.Enum(
-            Presence, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-        ),
+        str_enum(Presence),
         default=Presence.OFFLINE,
         server_default=Presence.OFFLINE.value,
     )

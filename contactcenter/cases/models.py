@@ -10,16 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contactcenter.agents.models import Agent
-from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.db import Base, UTCDateTime, str_enum, utcnow
 from contactcenter.jurisdictions.models import CHANNEL_ENUM, Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel, Direction
 from contactcenter.residents.models import Resident
-
-
-def _enum(cls: type[StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class CaseStatus(StrEnum):
@@ -77,8 +71,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
     tracking_number: Mapped[str] = mapped_column(sa.String(16))
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.NEW)
-    priority: Mapped[Priority] = mapped_column(_enum(Priority), default=Priority.NORMAL)
+    status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus), default=CaseStatus.NEW)
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority), default=Priority.NORMAL)
     service_type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_types.id"))
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"), index=True)
     assigned_agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"), index=True)
@@ -89,7 +83,7 @@ class Case(Base):
     address_text: Mapped[str] = mapped_column(sa.String(500), default="")
     latitude: Mapped[float | None] = mapped_column(sa.Float)
     longitude: Mapped[float | None] = mapped_column(sa.Float)
-    awaiting: Mapped[Awaiting | None] = mapped_column(_enum(Awaiting))
+    awaiting: Mapped[Awaiting | None] = mapped_column(str_enum(Awaiting))
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -98,7 +92,7 @@ class Case(Base):
     routing_rule: Mapped[str | None] = mapped_column(sa.String(200))
     """The rule that decided where the case went ("default" when none matched)."""
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    duplicate_status: Mapped[DuplicateStatus | None] = mapped_column(_enum(DuplicateStatus))
+    duplicate_status: Mapped[DuplicateStatus | None] = mapped_column(str_enum(DuplicateStatus))
     incident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incidents.id"), index=True)
 
     jurisdiction: Mapped[Jurisdiction] = relationship()
@@ -135,13 +129,13 @@ class Interaction(Base):
     resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residents.id"), index=True)
     agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
     channel: Mapped[Channel] = mapped_column(CHANNEL_ENUM)
-    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction))
     provider_id: Mapped[str | None] = mapped_column(sa.String(128))
     from_address: Mapped[str] = mapped_column(sa.String(320), default="")
     to_address: Mapped[str] = mapped_column(sa.String(320), default="")
     body: Mapped[str] = mapped_column(sa.Text, default="")
     media_urls: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
-    delivery_status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    delivery_status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus))
     error_code: Mapped[str] = mapped_column(sa.String(64), default="")
     latitude: Mapped[float | None] = mapped_column(sa.Float)
     longitude: Mapped[float | None] = mapped_column(sa.Float)
@@ -185,7 +179,7 @@ class Incident(Base):
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
     service_type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_types.id"))
     status: Mapped[IncidentStatus] = mapped_column(
-        _enum(IncidentStatus), default=IncidentStatus.ACTIVE
+        str_enum(IncidentStatus), default=IncidentStatus.ACTIVE
     )
     latitude: Mapped[float] = mapped_column(sa.Float)
     longitude: Mapped[float] = mapped_column(sa.Float)

@@ -8,12 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.db import Base, UTCDateTime, str_enum, utcnow
 from contactcenter.messages import Channel
 
-CHANNEL_ENUM = sa.Enum(
-    Channel, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-)
+CHANNEL_ENUM = str_enum(Channel)
 
 
 class Jurisdiction(Base):

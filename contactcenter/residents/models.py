@@ -7,12 +7,10 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.db import Base, UTCDateTime, str_enum, utcnow
 from contactcenter.messages import ContactKind
 
-CONTACT_KIND_ENUM = sa.Enum(
-    ContactKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-)
+CONTACT_KIND_ENUM = str_enum(ContactKind)
 
 
 class Resident(Base):

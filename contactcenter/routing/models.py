@@ -18,15 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contactcenter.agents.models import Agent
 from contactcenter.cases.models import Case
-from contactcenter.db import Base, UTCDateTime, utcnow
+from contactcenter.db import Base, UTCDateTime, str_enum, utcnow
 from contactcenter.jurisdictions.models import CHANNEL_ENUM, Department
 from contactcenter.messages import Channel
-
-
-def _enum(cls: type[StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class Strategy(StrEnum):
@@ -52,7 +46,7 @@ class Queue(Base):
     code: Mapped[str] = mapped_column(sa.String(32))
     name: Mapped[str] = mapped_column(sa.String(200))
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
-    strategy: Mapped[Strategy] = mapped_column(_enum(Strategy), default=Strategy.LONGEST_IDLE)
+    strategy: Mapped[Strategy] = mapped_column(str_enum(Strategy), default=Strategy.LONGEST_IDLE)
     offer_timeout_seconds: Mapped[int] = mapped_column(default=60)
     is_default: Mapped[bool] = mapped_column(default=False)
     """Receives work no rule sends elsewhere."""
@@ -139,7 +133,7 @@ class WorkItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
-    kind: Mapped[WorkKind] = mapped_column(_enum(WorkKind))
+    kind: Mapped[WorkKind] = mapped_column(str_enum(WorkKind))
     channel: Mapped[Channel] = mapped_column(CHANNEL_ENUM)
     queue_id: Mapped[int] = mapped_column(sa.ForeignKey("queues.id"))
     priority: Mapped[int] = mapped_column(default=1)
@@ -151,7 +145,7 @@ class WorkItem(Base):
     target_index: Mapped[int] = mapped_column(default=0)
     target_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     target_deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
-    state: Mapped[WorkState] = mapped_column(_enum(WorkState), default=WorkState.WAITING)
+    state: Mapped[WorkState] = mapped_column(str_enum(WorkState), default=WorkState.WAITING)
     agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -190,7 +184,7 @@ class Offer(Base):
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
     work_item_id: Mapped[int] = mapped_column(sa.ForeignKey("work_items.id"), index=True)
     agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id"))
-    state: Mapped[OfferState] = mapped_column(_enum(OfferState), default=OfferState.PENDING)
+    state: Mapped[OfferState] = mapped_column(str_enum(OfferState), default=OfferState.PENDING)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
