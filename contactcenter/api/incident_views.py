@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from contactcenter import tracking
 from contactcenter.agents.models import Role
 from contactcenter.api.schemas import _Strict, parse
-from contactcenter.api.serializers import case_summary
+from contactcenter.api.serializers import case_summary, iso_time
 from contactcenter.api.views import bp
 from contactcenter.auth import current_agent, jurisdiction_ids, require_staff, staff_jurisdiction
 from contactcenter.cases.duplicates import (
@@ -108,7 +108,7 @@ def _incident_json(incident: Incident) -> dict[str, Any]:
         "case_count": incident.case_count,
         "announcement": incident.announcement,
         "created_at": incident.created_at.isoformat(),
-        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "resolved_at": iso_time(incident.resolved_at),
     }
 
 

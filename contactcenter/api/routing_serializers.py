@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent
+from contactcenter.api.serializers import iso_time
 from contactcenter.messages import Channel
 from contactcenter.routing.models import Offer, Queue, WorkItem, agent_queues
 from contactcenter.routing.work import queue_snapshot
-
-
-def _time(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def queue_json(session: Session, queue: Queue) -> dict[str, Any]:
@@ -29,7 +25,7 @@ def queue_json(session: Session, queue: Queue) -> dict[str, Any]:
         "is_default": queue.is_default,
         "is_supervisor": queue.is_supervisor,
         **snapshot,
-        "oldest_waiting_at": _time(snapshot["oldest_waiting_at"]),  # type: ignore[arg-type]
+        "oldest_waiting_at": iso_time(snapshot["oldest_waiting_at"]),  # type: ignore[arg-type]
     }
 
 
@@ -45,9 +41,9 @@ def work_json(item: WorkItem) -> dict[str, Any]:
         "language": item.language,
         "state": str(item.state),
         "agent_id": item.agent_id,
-        "created_at": _time(item.created_at),
-        "assigned_at": _time(item.assigned_at),
-        "completed_at": _time(item.completed_at),
+        "created_at": iso_time(item.created_at),
+        "assigned_at": iso_time(item.assigned_at),
+        "completed_at": iso_time(item.completed_at),
     }
 
 
@@ -55,7 +51,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
     return {
         "id": offer.id,
         "state": str(offer.state),
-        "expires_at": _time(offer.expires_at),
+        "expires_at": iso_time(offer.expires_at),
         "work": work_json(offer.work_item),
     }
 
@@ -79,7 +75,7 @@ def agent_routing_json(agent: Agent, queues: list[str]) -> dict[str, Any]:
         "skills": agent.skills,
         "capacity": {channel.value: agent.capacity_for(channel.value) for channel in Channel},
         "presence": str(agent.presence),
-        "presence_since": _time(agent.presence_changed_at),
+        "presence_since": iso_time(agent.presence_changed_at),
         "queues": queues,
         "departments": [d.code for d in agent.departments],
     }

@@ -11,7 +11,7 @@ from contactcenter.cases.models import Case, CaseEvent, Interaction
 from contactcenter.sla.models import CaseClock
 
 
-def _time(value: dt.datetime | None) -> str | None:
+def iso_time(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -55,11 +55,11 @@ def case_summary(case: Case) -> dict[str, Any]:
         "duplicate_status": str(case.duplicate_status) if case.duplicate_status else None,
         "duplicate_of_id": case.duplicate_of_id,
         "incident_id": case.incident_id,
-        "due_at": _time(case.due_at),
-        "created_at": _time(case.created_at),
-        "updated_at": _time(case.updated_at),
-        "resolved_at": _time(case.resolved_at),
-        "closed_at": _time(case.closed_at),
+        "due_at": iso_time(case.due_at),
+        "created_at": iso_time(case.created_at),
+        "updated_at": iso_time(case.updated_at),
+        "resolved_at": iso_time(case.resolved_at),
+        "closed_at": iso_time(case.closed_at),
     }
 
 
@@ -75,7 +75,7 @@ def interaction_json(interaction: Interaction) -> dict[str, Any]:
         "delivery_status": str(interaction.delivery_status),
         "error_code": interaction.error_code or None,
         "agent_id": interaction.agent_id,
-        "created_at": _time(interaction.created_at),
+        "created_at": iso_time(interaction.created_at),
     }
 
 
@@ -86,7 +86,7 @@ def event_json(event: CaseEvent) -> dict[str, Any]:
         "actor": event.actor,
         "agent_id": event.actor_agent_id,
         "data": event.data,
-        "created_at": _time(event.created_at),
+        "created_at": iso_time(event.created_at),
     }
 
 
@@ -95,9 +95,9 @@ def clock_json(clock: CaseClock | None) -> dict[str, Any] | None:
         return None
     return {
         "policy": clock.policy.code,
-        "first_response_due_at": _time(clock.first_response_due_at),
-        "first_response_at": _time(clock.first_response_at),
-        "resolution_due_at": _time(clock.resolution_due_at),
+        "first_response_due_at": iso_time(clock.first_response_due_at),
+        "first_response_at": iso_time(clock.first_response_at),
+        "resolution_due_at": iso_time(clock.resolution_due_at),
         "paused": clock.paused_at is not None,
         "stopped": clock.stopped_at is not None,
         "warned": clock.warned,
