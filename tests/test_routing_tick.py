@@ -5,23 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from contactcenter.cases.models import Case, CaseEvent
-from contactcenter.cli import cli
 from contactcenter.routing.models import Offer, OfferState, Queue, WorkItem
 from contactcenter.routing.tick import schedule_tick, tick_job
 from contactcenter.routing.work import dispatch
 from tests.factories import make_available_agent, make_queue, make_work
-
-
-def _invoke(app, *args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: app))
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.test_cli import _invoke
 
 
 def _expired_offer(app, session, jurisdiction) -> Offer:
