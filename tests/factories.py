@@ -218,3 +218,14 @@ def make_work(
         language=language,
         now=created_at,
     )
+
+
+def service_type(
+    session: Session, jurisdiction: Jurisdiction, code: str = "pothole"
+) -> ServiceType:
+    """One of the service types ``make_jurisdiction`` creates."""
+    return session.scalars(
+        sa.select(ServiceType).where(
+            ServiceType.jurisdiction_id == jurisdiction.id, ServiceType.code == code
+        )
+    ).one()

@@ -24,7 +24,7 @@ from contactcenter.cases.duplicates import (
 from contactcenter.cases.models import Case, CaseEvent, CaseStatus, DuplicateStatus
 from contactcenter.db import utcnow
 from contactcenter.i18n import translate
-from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.jurisdictions.settings import (
     DetectionSettings,
     detection_settings,
@@ -45,16 +45,6 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def service_type(
-    session: Session, jurisdiction: Jurisdiction, code: str = "pothole"
-) -> ServiceType:
-    return session.scalars(
-        sa.select(ServiceType).where(
-            ServiceType.jurisdiction_id == jurisdiction.id, ServiceType.code == code
-        )
-    ).one()
-
-
 def case_at(
     session: Session,
     jurisdiction: Jurisdiction,
@@ -70,7 +60,7 @@ def case_at(
     return factories.make_case(
         session,
         jurisdiction,
-        service_type=service_type(session, jurisdiction, code),
+        service_type=factories.service_type(session, jurisdiction, code),
         **location,
         **fields,
     )

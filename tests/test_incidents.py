@@ -26,7 +26,7 @@ from contactcenter.cases.duplicates import (
 from contactcenter.cases.models import Case, CaseEvent, CaseStatus, Incident, IncidentStatus
 from contactcenter.db import get_db, utcnow
 from contactcenter.errors import Conflict, NotFound
-from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.jurisdictions.settings import DetectionSettings
 from tests import factories
 
@@ -41,16 +41,6 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def service_type(
-    session: Session, jurisdiction: Jurisdiction, code: str = "pothole"
-) -> ServiceType:
-    return session.scalars(
-        sa.select(ServiceType).where(
-            ServiceType.jurisdiction_id == jurisdiction.id, ServiceType.code == code
-        )
-    ).one()
-
-
 def case_at(
     session: Session,
     jurisdiction: Jurisdiction,
@@ -62,7 +52,7 @@ def case_at(
     return factories.make_case(
         session,
         jurisdiction,
-        service_type=service_type(session, jurisdiction, code),
+        service_type=factories.service_type(session, jurisdiction, code),
         latitude=LAT + metres_north * METRE,
         longitude=LON,
         **fields,
@@ -166,7 +156,7 @@ def test_cases_far_apart_or_of_other_types_or_old_or_closed_do_not_count(session
 def test_case_without_coordinates_or_service_type_is_never_in_an_incident(session, jurisdiction):
     raised(session, jurisdiction)
     nowhere = factories.make_case(
-        session, jurisdiction, service_type=service_type(session, jurisdiction)
+        session, jurisdiction, service_type=factories.service_type(session, jurisdiction)
     )
     untyped = factories.make_case(session, jurisdiction, latitude=LAT, longitude=LON)
 
