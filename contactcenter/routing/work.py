@@ -110,6 +110,32 @@ class _Candidate:
     load: dict[str, int]
     idle_since: dt.datetime
 
+    @classmethod
+    def of(
+        cls,
+        agent_id: int,
+        skills: list[str] | None,
+        languages: list[str] | None,
+        capacity: dict[str, int] | None,
+        presence_changed_at: dt.datetime,
+        last_assigned_at: dt.datetime | None,
+    ) -> _Candidate:
+        """From an agent's columns; idle since as :attr:`Agent.idle_since` defines it."""
+        idle_since = (
+            presence_changed_at
+            if last_assigned_at is None
+            else max(presence_changed_at, last_assigned_at)
+        )
+        return cls(
+            agent_id,
+            frozenset(skills or ()),
+            frozenset(languages or ()),
+            {**DEFAULT_CAPACITY, **(capacity or {})},
+            set(),
+            {},
+            idle_since,
+        )
+
     def has_room(self, channel: str) -> bool:
         limit = self.capacity.get(channel, DEFAULT_CAPACITY.get(channel, 1))
         return self.load.get(channel, 0) < limit
@@ -298,15 +324,8 @@ def _add_available_agents(
     for agent_id, skills, languages, capacity, changed_at, assigned_at, queue_id, is_shared in rows:
         candidate = candidates.get(agent_id)
         if candidate is None:
-            idle_since = changed_at if assigned_at is None else max(changed_at, assigned_at)
-            candidate = candidates[agent_id] = _Candidate(
-                agent_id,
-                frozenset(skills or ()),
-                frozenset(languages or ()),
-                {**DEFAULT_CAPACITY, **(capacity or {})},
-                set(),
-                {},
-                idle_since,
+            candidate = candidates[agent_id] = _Candidate.of(
+                agent_id, skills, languages, capacity, changed_at, assigned_at
             )
             new.append(agent_id)
             if is_shared:
@@ -513,15 +532,15 @@ def claim_next(session: Session, agent: Agent, now: dt.datetime | None = None) -
     if len(agent.jurisdictions) > 1:
         _lock_agents(session, [agent.id])
     now = now or utcnow()
-    candidate = _Candidate(
+    candidate = _Candidate.of(
         agent.id,
-        frozenset(agent.skills or ()),
-        frozenset(agent.languages or ()),
-        {**DEFAULT_CAPACITY, **(agent.capacity or {})},
-        {q for q, _j in memberships},
-        {},
-        agent.idle_since,
+        agent.skills,
+        agent.languages,
+        agent.capacity,
+        agent.presence_changed_at,
+        agent.last_assigned_at,
     )
+    candidate.queue_ids = {q for q, _j in memberships}
     for _agent_id, channel, count in _loads(session, [agent.id]):
         candidate.load[channel] = candidate.load.get(channel, 0) + count
     after: tuple[int, dt.datetime, int] | None = None
