@@ -16,6 +16,7 @@ from flask.cli import FlaskGroup
 from contactcenter import migrate
 from contactcenter.config import Settings
 from contactcenter.db import get_db
+from ivr.cli import ivr_cli
 
 
 def _create_app():  # type: ignore[no-untyped-def]
@@ -258,3 +259,5 @@ def token_create(email: str, name: str) -> None:
         value = issue_token(session, agent, name=name)
         session.commit()
     click.echo(value)
+
+cli.add_command(ivr_cli)

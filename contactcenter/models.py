@@ -1,6 +1,7 @@
 """Every model, imported in one place so Alembic and tests see the whole metadata."""
 
 from contactcenter.agents.models import Agent, ApiToken, PresenceChange, Role
+from contactcenter.calls.models import Call, CallOutcome, IvrMenu
 from contactcenter.cases.models import (
     Awaiting,
     Case,
@@ -21,6 +22,8 @@ __all__ = [
     "ApiToken",
     "Awaiting",
     "CalendarRecord",
+    "Call",
+    "CallOutcome",
     "Case",
     "CaseClock",
     "CaseEvent",
@@ -32,6 +35,7 @@ __all__ = [
     "District",
     "Incident",
     "Interaction",
+    "IvrMenu",
     "Jurisdiction",
     "Offer",
     "PresenceChange",
