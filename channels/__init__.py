@@ -1,12 +1,14 @@
 """Channel adapters: each translates one channel's wire format to and from the core's model.
 
-Only :func:`build_registry` and the blueprints are used by the app factory.
+Only :func:`build_registry`, :func:`build_call_control` and the blueprints are used by the app
+factory.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from contactcenter.calls.control import CallControl
 from contactcenter.config import Settings
 from contactcenter.messages import Channel, ChannelAdapter
 
@@ -20,7 +22,16 @@ def build_registry(settings: Settings, http_client: Any = None) -> dict[Channel,
     return {Channel.SMS: SmsAdapter(client, settings)}
 
 
+def build_call_control(settings: Settings, http_client: Any = None) -> CallControl:
+    """How the core steers live calls; ``http_client`` as for :func:`build_registry`."""
+    from channels.twilio_client import make_client
+    from channels.voice.adapter import TwilioCallControl
+
+    return TwilioCallControl(make_client(settings, http_client), settings)
+
+
 def blueprints() -> list[Any]:
     from channels.sms.webhooks import bp as sms_bp
+    from channels.voice.views import bp as voice_token_bp
 
-    return [sms_bp]
+    return [sms_bp, voice_token_bp]

@@ -6,12 +6,14 @@ Every field here is an environment variable documented in README.md (a test chec
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - refused in production
 DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"  # noqa: S105 - a published development default
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class ConfigError(ValueError):
@@ -37,10 +39,15 @@ class Settings:
     secret_key: str = ""
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
+    twilio_api_key: str = ""
+    twilio_api_secret: str = ""
+    twilio_twiml_app_sid: str = ""
     public_base_url: str = ""
     trusted_proxy_hops: int = 0
     sms_conversation_minutes: int = 120
     sms_keyword_replies: bool = True
+    voice_fallback_number: str = ""
+    voice_callback_offer_seconds: int = 90
     max_request_bytes: int = 64 * 1024
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -108,6 +115,15 @@ class Settings:
             raise ConfigError("SMS_CONVERSATION_MINUTES must be 0 or more")
         if self.max_request_bytes < 1024:
             raise ConfigError("MAX_REQUEST_BYTES must be at least 1024")
+        # Swapped values are the usual mistake; caught here, not when an agent's phone stays dead.
+        if self.twilio_api_key and not self.twilio_api_key.startswith("SK"):
+            raise ConfigError("TWILIO_API_KEY is an API key SID (SK...), not the account SID")
+        if self.twilio_twiml_app_sid and not self.twilio_twiml_app_sid.startswith("AP"):
+            raise ConfigError("TWILIO_TWIML_APP_SID must be a TwiML App SID (AP...)")
+        if self.voice_fallback_number and not E164.match(self.voice_fallback_number):
+            raise ConfigError("VOICE_FALLBACK_NUMBER must be in E.164 form, e.g. +16135550123")
+        if self.voice_callback_offer_seconds < 0:
+            raise ConfigError("VOICE_CALLBACK_OFFER_SECONDS must be 0 or more")
         return self
 
     @property

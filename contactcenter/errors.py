@@ -53,6 +53,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unavailable(DomainError):
+    """The feature is not configured on this installation: city IT, not the caller, can fix it."""
+
+    status = 503
+    code = "unavailable"
+
+
 def error_response(
     status: int, code: str, message: str, fields: dict[str, Any] | None = None
 ) -> Response:

@@ -14,7 +14,7 @@ from typing import Any
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from channels.dev_outbox import message_created
+from channels.dev_outbox import CALLS_URL, twilio_answer
 
 
 @dataclass
@@ -48,6 +48,21 @@ class CapturingHttpClient(HttpClient):
         """Form bodies of the Messages.create calls, oldest first."""
         return [r.data for r in self.requests if r.url.endswith("/Messages.json")]
 
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        """Form bodies of the Calls.create calls, oldest first."""
+        return [r.data for r in self.requests if r.url.endswith("/Calls.json")]
+
+    @property
+    def call_updates(self) -> list[tuple[str, dict[str, Any]]]:
+        """(CallSid, form body) of each update of a live call (redirect, hang-up), oldest first."""
+        updates = []
+        for r in self.requests:
+            match = CALLS_URL.search(r.url)
+            if match is not None and match["sid"] and r.method == "POST":
+                updates.append((match["sid"], r.data))
+        return updates
+
     def request(
         self,
         method: str,
@@ -63,4 +78,4 @@ class CapturingHttpClient(HttpClient):
         if self._failures:
             status, body = self._failures.pop(0)
             return Response(status, json.dumps(body))
-        return message_created(dict(data or {}))
+        return twilio_answer(url, dict(data or {}))

@@ -76,6 +76,12 @@ class Agent(Base):
     )
     last_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     """When the agent last took on work: "longest idle" offers to the agent idle the longest."""
+    phone: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
+    """The agent's own phone (E.164), rung instead of the browser when ``voice_device`` says so."""
+    voice_device: Mapped[str] = mapped_column(
+        sa.String(16), default="browser", server_default="browser"
+    )
+    """Where calls ring: "browser" (Twilio Client) or "phone" (``phone``)."""
 
     jurisdictions: Mapped[list[Jurisdiction]] = relationship(secondary=agent_jurisdictions)
     departments: Mapped[list[Department]] = relationship(secondary=agent_departments)

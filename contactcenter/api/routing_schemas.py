@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 
 from contactcenter.agents.models import Presence
 from contactcenter.api.schemas import _Strict
 from contactcenter.cases.models import Priority
 from contactcenter.messages import Channel
+from contactcenter.residents.addresses import normalize_phone
 from contactcenter.routing.models import Strategy
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
@@ -61,6 +62,19 @@ class AgentRouting(_Strict):
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] | None = None
     queues: list[str] | None = Field(default=None, max_length=100)
     departments: list[str] | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+    voice_device: Literal["browser", "phone"] | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        """Twilio dials E.164 numbers only; "" clears the phone."""
+        if not value:
+            return value
+        number = normalize_phone(value, "")
+        if not number.is_valid:
+            raise ValueError("not a valid phone number: write it in E.164, e.g. +16135550123")
+        return number.address
 
     def capacity_json(self) -> dict[str, int] | None:
         if self.capacity is None:

@@ -78,4 +78,6 @@ def agent_routing_json(agent: Agent, queues: list[str]) -> dict[str, Any]:
         "presence_since": iso_time(agent.presence_changed_at),
         "queues": queues,
         "departments": [d.code for d in agent.departments],
+        "phone": agent.phone,
+        "voice_device": agent.voice_device,
     }

@@ -318,6 +318,8 @@ def agent_routing(agent_id: int) -> dict[str, Any]:
         capacity=body.capacity_json(),
         queues=body.queues,
         departments=body.departments,
+        phone=body.phone,
+        voice_device=body.voice_device,
     )
     schedule_dispatch(session, [jurisdiction.id])
     session.commit()

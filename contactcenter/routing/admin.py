@@ -254,8 +254,10 @@ def update_agent_routing(
     capacity: dict[str, int] | None = None,
     queues: list[str] | None = None,
     departments: list[str] | None = None,
+    phone: str | None = None,
+    voice_device: str | None = None,
 ) -> Agent:
-    """Skills, languages, capacity per channel, departments and queues (supervisors set these)."""
+    """Skills, languages, capacity per channel, departments, queues and where calls ring."""
     if skills is not None:
         agent.skills = sorted(set(skills))
     if languages is not None:
@@ -281,6 +283,16 @@ def update_agent_routing(
         _set_agent_queues(session, agent, keep + list(found))
     if departments is not None:
         _set_departments(session, agent, jurisdiction_ids, departments)
+    if phone is not None:
+        agent.phone = phone
+    if voice_device is not None:
+        agent.voice_device = voice_device
+    if agent.voice_device == "phone" and not agent.phone:
+        raise Invalid(
+            "Calls can only ring the agent's phone once it is set.",
+            code="phone_required",
+            fields={"voice_device": "needs a phone"},
+        )
     session.flush()
     return agent
 
