@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
         that records requests, so everything above that boundary runs for real.
     """
     import channels
+    import ivr
 
     app = Flask(__name__, instance_relative_config=True)
     settings = (settings or Settings.from_env()).with_defaults(app.instance_path)
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
 
     app.register_blueprint(api_bp)
     for blueprint in channels.blueprints():
+        app.register_blueprint(blueprint)
+    for blueprint in ivr.blueprints():
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

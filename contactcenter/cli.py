@@ -59,9 +59,16 @@ def db_downgrade(revision: str) -> None:
 def demo() -> None:
     """Create the demo jurisdiction and print how to try it."""
     from contactcenter.demo import seed_demo
+    from contactcenter.jurisdictions.models import Jurisdiction
+    from ivr.menu_store import demo_menu_source, install_menu, live_menu
 
     with get_db().session() as session:
         creds = seed_demo(session)
+        jurisdiction = session.scalars(
+            sa.select(Jurisdiction).where(Jurisdiction.slug == creds.jurisdiction)
+        ).one()
+        if live_menu(session, jurisdiction.id) is None:  # a city's own menu is never replaced
+            install_menu(session, jurisdiction, demo_menu_source())
         session.commit()
     click.echo(
         f"""
@@ -93,6 +100,7 @@ def serve(host: str, port: int) -> None:
   Staff API:     curl -H "Authorization: Bearer <token>" {base}/api/v1/cases
   Text it:       {command} simulate sms --from +16135550100 "Pothole at 12 Main St"
   Check status:  {command} simulate sms --from +16135550100 "STATUS <tracking number>"
+  Call it:       {command} ivr simulate --input 1,1,1,"pothole at 12 main street","12 Main Street"
 Outbound texts are printed here as 'DEV OUTBOX' lines until Twilio credentials are set.
 """
     )
@@ -259,5 +267,6 @@ def token_create(email: str, name: str) -> None:
         value = issue_token(session, agent, name=name)
         session.commit()
     click.echo(value)
+
 
 cli.add_command(ivr_cli)

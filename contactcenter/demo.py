@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from contactcenter.agents.models import Agent, Role
 from contactcenter.auth import hash_password, issue_token
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
+from contactcenter.jurisdictions.service import owned_address
 from contactcenter.messages import Channel
 from contactcenter.routing.admin import (
     save_calendar,
@@ -23,6 +24,8 @@ from contactcenter.routing.admin import (
 
 DEMO_SLUG = "demo"
 DEMO_SMS_NUMBER = "+16135550311"
+DEMO_VOICE_NUMBER = DEMO_SMS_NUMBER
+"""The 3-1-1 number answers both texts and calls."""
 DEMO_AGENT_EMAIL = "agent@demo.example"
 
 DEPARTMENTS = [
@@ -229,6 +232,12 @@ def seed_demo(session: Session) -> DemoCredentials:
             )
         session.flush()
         _seed_routing(session, jurisdiction)
+    if owned_address(session, jurisdiction.id, Channel.VOICE) is None:  # older demo databases
+        session.add(
+            ChannelAddress(
+                jurisdiction_id=jurisdiction.id, channel=Channel.VOICE, address=DEMO_VOICE_NUMBER
+            )
+        )
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
     if agent is None:
         agent = Agent(

@@ -14,8 +14,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from string import Formatter
 from typing import Any
 
 import yaml
@@ -26,6 +28,8 @@ from ivr.prompts import DEFAULT_PROMPTS
 NODE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 DTMF_KEY = re.compile(r"^[0-9*#]$")
 MAX_SOURCE_BYTES = 256 * 1024
+MAX_VALUES = 50_000
+"""Values a menu file may hold once read: YAML aliases can repeat a block exponentially."""
 HANGUP = "hangup"
 """A ``goto``/``next`` that ends the call politely (goodbye, then hang up)."""
 
@@ -103,6 +107,17 @@ class Incidents(_Strict):
     before: str
     keys: list[str] = Field(default_factory=lambda: ["9", "8", "7"], min_length=1, max_length=3)
 
+    @field_validator("keys")
+    @classmethod
+    def _dtmf_keys(cls, keys: list[str]) -> list[str]:
+        """A caller keys one digit: a longer key, or the same key twice, could never join."""
+        for key in keys:
+            if not DTMF_KEY.match(key):
+                raise ValueError(f"each key must be one phone key (0-9, * or #), not {key!r}")
+        if len(set(keys)) != len(keys):
+            raise ValueError("each key must be different")
+        return keys
+
 
 class Menu(_Strict):
     languages: dict[str, Voice] = Field(min_length=1)
@@ -156,9 +171,28 @@ def parse_source(source: str) -> dict[str, Any]:
         data = json.loads(source) if source.lstrip().startswith("{") else yaml.safe_load(source)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise MenuError([f"The menu file cannot be read: {exc}"]) from exc
+    except RecursionError:
+        raise MenuError(["The menu file is nested too deeply to read."]) from None
     if not isinstance(data, dict):
         raise MenuError(["The menu file must be a mapping with languages, start and nodes."])
+    if _holds_more_than(data, MAX_VALUES):
+        raise MenuError([f"The menu file holds more than {MAX_VALUES} values once read."])
     return data
+
+
+def _holds_more_than(data: object, budget: int) -> bool:
+    """Counts values only up to ``budget``, so an exponential alias bomb is refused at once."""
+    stack: list[object] = [data]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return True
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def load_menu(data: Mapping[str, Any]) -> Menu:
@@ -211,6 +245,8 @@ def structural_problems(menu: Menu) -> list[str]:
                 f"node {name!r}: a node name is lowercase letters, digits, '-' or '_' "
                 "(at most 32, starting with a letter)"
             )
+    if HANGUP in names:
+        problems.append(f"node {HANGUP!r}: the name is reserved (going to {HANGUP!r} hangs up)")
     target("start", menu.start, allow_hangup=False)
     target("after_hours", menu.after_hours, allow_hangup=False)
     target("way_out", menu.way_out, allow_hangup=False)
@@ -226,9 +262,45 @@ def structural_problems(menu: Menu) -> list[str]:
                 + (f" (did you mean {hint[0]!r}?)" if hint else "")
             )
         texts(f"prompts.{prompt}", table, "text")
+        problems.extend(_placeholder_problems(prompt, table))
     for name, node in menu.nodes.items():
         problems.extend(_node_problems(menu, name, node, texts, target))
     return problems
+
+
+def _placeholders(text: str) -> set[str] | None:
+    try:
+        return {field for _, field, _, _ in Formatter().parse(text) if field is not None}
+    except ValueError:
+        return None
+
+
+def _placeholder_problems(prompt: str, table: Mapping[str, str]) -> list[str]:
+    """An override the engine cannot fill in would fail mid-call, not here: check it now."""
+    if prompt not in DEFAULT_PROMPTS:
+        return []
+    allowed: set[str] = set()
+    for text in DEFAULT_PROMPTS[prompt].values():
+        allowed |= _placeholders(text) or set()
+    problems: list[str] = []
+    for language, text in table.items():
+        used = _placeholders(text)
+        if used is None:
+            problems.append(
+                f"prompts.{prompt} ({language}): unmatched brace (write '{{{{' or '}}}}')"
+            )
+        elif used - allowed:
+            known = ", ".join(f"{{{name}}}" for name in sorted(allowed)) or "none"
+            problems.append(
+                f"prompts.{prompt} ({language}): unknown placeholder "
+                + ", ".join(f"{{{name}}}" for name in sorted(used - allowed))
+                + f" (this prompt has: {known})"
+            )
+    return problems
+
+
+def _a(kind: Kind) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def _node_problems(menu: Menu, name: str, node: Node, texts: Any, target: Any) -> list[str]:
@@ -241,25 +313,25 @@ def _node_problems(menu: Menu, name: str, node: Node, texts: Any, target: Any) -
     for language, url in node.play.items():
         if not url.startswith("https://"):
             problems.append(f"{where}: 'play' audio for {language!r} must be an https URL")
-    keys = [option.key for option in node.options]
-    for key in {k for k in keys if keys.count(k) > 1}:
+    keys = Counter(option.key for option in node.options)
+    for key in sorted(key for key, count in keys.items() if count > 1):
         problems.append(f"{where}: key {key!r} is used by more than one option")
     needs_options = node.kind in (Kind.LANGUAGE, Kind.MENU, Kind.REPORT)
     if needs_options and not node.options:
-        problems.append(f"{where}: a {node.kind} node needs options")
+        problems.append(f"{where}: {_a(node.kind)} node needs options")
     if not needs_options and node.options:
-        problems.append(f"{where}: a {node.kind} node takes no options")
+        problems.append(f"{where}: {_a(node.kind)} node takes no options")
     for index, option in enumerate(node.options, start=1):
         at = f"{where} option {index} (key {option.key})"
         texts(at, option.phrases, "phrases")
         problems.extend(_option_problems(menu, node, at, option))
         target(at, option.goto)
     if node.kind in (Kind.AGENT, Kind.CALLBACK) and not node.queue:
-        problems.append(f"{where}: a {node.kind} node needs a queue")
+        problems.append(f"{where}: {_a(node.kind)} node needs a queue")
     if node.kind not in (Kind.AGENT, Kind.CALLBACK) and node.queue:
         problems.append(f"{where}: only agent and callback nodes take a queue")
     if node.kind in (Kind.LANGUAGE, Kind.MESSAGE, Kind.STATUS) and node.next is None:
-        problems.append(f"{where}: a {node.kind} node needs 'next' (a node, or 'hangup')")
+        problems.append(f"{where}: {_a(node.kind)} node needs 'next' (a node, or 'hangup')")
     target(f"{where} next", node.next)
     return problems
 

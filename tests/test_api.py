@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -33,6 +34,12 @@ CITY_NUMBER = "+16135550311"
 RESIDENT_PHONE = "+16135550100"
 PASSWORD = "correct horse battery"
 
+# The smallest menu a jurisdiction with no queues or calendars accepts.
+MENU = {
+    "languages": {"en": {"voice": "Polly.Joanna-Neural", "language": "en-US"}},
+    "start": "hello",
+    "nodes": {"hello": {"kind": "message", "say": {"en": "Hello."}, "next": "hangup"}},
+}
 # A valid body for every POST route of the api blueprint, so that a refusal can only come from
 # scoping. A new POST route fails the scoping walk until it gets an entry here.
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
@@ -57,6 +64,8 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.incident_announcement": {"text": "Crews are on site."},
     "api.detection_settings_update": {"duplicate_radius_m": 40},
     "api.resident_flags": {"flags": ["vulnerable"]},
+    "ivr_admin.menu_save": {"source": json.dumps(MENU)},
+    "ivr_admin.menu_check": {"source": json.dumps(MENU)},
 }
 # Their sample body is refused for a case that is not a suspected duplicate (409), by design.
 CONFLICT_ON_SAMPLE = {"api.case_duplicate"}
@@ -70,8 +79,8 @@ OTHER_ARGUMENTS = {
     "code": "general",
 }
 # Blueprints (endpoint prefixes) of the staff API: the api blueprint, and staff routes that
-# channels add under /api/v1.
-STAFF_BLUEPRINTS = ("api.", "voice_token.")
+# channels and the IVR add under /api/v1.
+STAFF_BLUEPRINTS = ("api.", "voice_token.", "ivr_admin.")
 # Routes that need no token.
 PUBLIC_ENDPOINTS = {"api.create_token"}
 # Route arguments this file knows how to fill: a new kind of argument fails loudly.
@@ -385,13 +394,15 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
     events_before = [e.kind for e in events_of(session, sms_case)]
 
     # Routes for supervisors and admins, or about agents, offers and queues, have their own
-    # jurisdiction tests in test_routing_api.py; the voice token (test_voice_control.py) holds
-    # no case data. This sweep is about cases.
+    # jurisdiction tests in test_routing_api.py, the voice menu in test_ivr_menus.py; the voice
+    # token (test_voice_control.py) holds no case data. This sweep is about cases.
     routes = [
         (rule, method)
         for rule, method in protected_routes(app)
         if not set(rule.arguments) & set(OTHER_ARGUMENTS)
-        and not rule.rule.startswith((f"{API}/routing/", f"{API}/settings/", f"{API}/voice/"))
+        and not rule.rule.startswith(
+            (f"{API}/routing/", f"{API}/settings/", f"{API}/voice/", f"{API}/ivr/")
+        )
         and rule.rule != f"{API}/agents"
     ]
     walked = set()
