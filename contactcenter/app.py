@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     """
     import channels
     import ivr
+    from ivr.runtime import IvrRuntime
 
     app = Flask(__name__, instance_relative_config=True)
     settings = (settings or Settings.from_env()).with_defaults(app.instance_path)
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     jobs.install_session_hooks()
     i18n.load_catalogs()
     app.extensions["channels"] = channels.build_registry(settings, twilio_http_client)
+    app.extensions["call_control"] = channels.build_call_control(settings, twilio_http_client)
+    app.extensions["ivr"] = IvrRuntime()
 
     from contactcenter.api import bp as api_bp
 

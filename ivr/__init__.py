@@ -1,4 +1,4 @@
-"""Voice IVR flows for 3-1-1 calls (built in the voice issue).
+"""The voice IVR: menus as data, a pure engine, and Twilio Voice webhooks.
 
 Only :func:`blueprints` is used by the app factory.
 """
@@ -10,5 +10,6 @@ from typing import Any
 
 def blueprints() -> list[Any]:
     from ivr.admin_views import bp as admin_bp
+    from ivr.webhooks import bp as voice_bp
 
-    return [admin_bp]
+    return [admin_bp, voice_bp]

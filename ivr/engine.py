@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from contactcenter import tracking
 from contactcenter.folding import fold
-from ivr.flows import HANGUP, Kind, Menu, Node, phrases_of
+from ivr.flows import HANGUP, Kind, Menu, Node, Option, phrases_of
 
 MAX_HOPS = 12
 """Nodes one reply may pass through (message → menu → ...): a guard against menu cycles."""
@@ -131,7 +131,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Hangup:
-    pass
+    state: CallState | None = None
 
 
 # What only the database can answer; the webhook performs it and resumes the engine.
@@ -290,7 +290,7 @@ def enter(menu: Menu, state: CallState, facts: Facts, name: str, hops: int = 0) 
     speak = _Speaker(menu, state.language)
     if name == HANGUP or hops > MAX_HOPS:
         speak.system("goodbye")
-        return Reply(speak.done(), Hangup())
+        return Reply(speak.done(), Hangup(state))
     node = menu.nodes[name]
     if node.kind is Kind.AGENT and not facts.is_open and menu.after_hours:
         return enter(menu, state, facts, menu.after_hours, hops + 1)
@@ -399,7 +399,7 @@ def _choose(menu: Menu, state: CallState, facts: Facts, node: Node, heard: Heard
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _match(menu: Menu, node: Node, language: str, heard: Heard):  # type: ignore[no-untyped-def]
+def _match(menu: Menu, node: Node, language: str, heard: Heard) -> Option | None:
     if heard.digits:
         return next((o for o in node.options if o.key == heard.digits[:1]), None)
     said = " ".join(_WORD.findall(fold(heard.speech)))
@@ -502,7 +502,7 @@ def _report(menu: Menu, state: CallState, facts: Facts, node: Node, heard: Heard
         return case_opened(menu, state, state.extra)
     speak = _Speaker(menu, state.language)
     speak.system("goodbye")
-    return Reply(speak.done(), Hangup())
+    return Reply(speak.done(), Hangup(state))
 
 
 def case_opened(menu: Menu, state: CallState, number: str) -> Reply:
@@ -516,20 +516,20 @@ def voicemail_saved(menu: Menu, state: CallState, number: str) -> Reply:
     speak = _Speaker(menu, state.language)
     speak.system("voicemail_saved", digits=spoken_digits(number))
     speak.system("goodbye")
-    return Reply(speak.done(), Hangup())
+    return Reply(speak.done(), Hangup(state))
 
 
 def incident_joined(menu: Menu, state: CallState, number: str) -> Reply:
     speak = _Speaker(menu, state.language)
     speak.system("incident_joined", digits=spoken_digits(number))
     speak.system("goodbye")
-    return Reply(speak.done(), Hangup())
+    return Reply(speak.done(), Hangup(state))
 
 
 def callback_confirmed(menu: Menu, state: CallState, last4: str) -> Reply:
     speak = _Speaker(menu, state.language)
     speak.system("callback_confirmed", last4=" ".join(last4))
-    return Reply(speak.done(), Hangup())
+    return Reply(speak.done(), Hangup(state))
 
 
 def callback_impossible(menu: Menu, state: CallState, facts: Facts) -> Reply:

@@ -231,12 +231,12 @@ def structural_problems(menu: Menu) -> list[str]:
             + (f" (did you mean {hint[0]!r}?)" if hint else "")
         )
 
-    def texts(where: str, table: Mapping[str, object], what: str) -> None:
+    def texts(where: str, table: Mapping[str, object], what: str, complete: bool = True) -> None:
         for language in table:
             if language not in menu.languages:
                 problems.append(f"{where}: {what} in {language!r}, which the menu does not offer")
         missing = [lang for lang in languages if lang not in table]
-        if table and missing:
+        if complete and table and missing:
             problems.append(f"{where}: {what} missing in {', '.join(missing)}")
 
     for name in names:
@@ -252,6 +252,13 @@ def structural_problems(menu: Menu) -> list[str]:
     target("way_out", menu.way_out, allow_hangup=False)
     if menu.incidents is not None:
         target("incidents.before", menu.incidents.before, allow_hangup=False)
+        before = menu.nodes.get(menu.incidents.before)
+        taken = {o.key for o in before.options} if before is not None else set()
+        for key in sorted(taken & set(menu.incidents.keys)):
+            problems.append(
+                f"incidents: key {key!r} joins an incident, but node "
+                f"{menu.incidents.before!r} already uses it for an option"
+            )
     if menu.hours and not menu.after_hours and menu.first_node(Kind.AGENT):
         problems.append("hours are set but after_hours is not: where do callers go when closed?")
     for prompt, table in menu.prompts.items():
@@ -323,7 +330,7 @@ def _node_problems(menu: Menu, name: str, node: Node, texts: Any, target: Any) -
         problems.append(f"{where}: {_a(node.kind)} node takes no options")
     for index, option in enumerate(node.options, start=1):
         at = f"{where} option {index} (key {option.key})"
-        texts(at, option.phrases, "phrases")
+        texts(at, option.phrases, "phrases", complete=False)  # keys work in every language
         problems.extend(_option_problems(menu, node, at, option))
         target(at, option.goto)
     if node.kind in (Kind.AGENT, Kind.CALLBACK) and not node.queue:

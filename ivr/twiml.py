@@ -63,6 +63,8 @@ def render(reply: engine.Reply) -> VoiceResponse:
             if then.transcribe
             else None,
         )
+        # Silence records nothing and Twilio then skips the action: come back and ask again.
+        response.redirect(step_url(then.state), method="POST")
     elif isinstance(then, engine.Hangup):
         _add_prompts(response, reply.prompts)
         response.hangup()

@@ -11,6 +11,7 @@ it, so after-commit hooks, constraints and concurrency behave as in production.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import socket
@@ -122,6 +123,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     twilio_http: CapturingHttpClient = request.getfixturevalue("twilio_http")
     twilio_http.reset()
     app.extensions["directory"].clear()
+    app.extensions["ivr"].clear()
     # Ids restart after the tables are emptied: a compiled routing context cached for
     # "jurisdiction 1, version 1" would otherwise be served to the next test's jurisdiction 1.
     forget_contexts()
@@ -293,3 +295,126 @@ def redis_client(redis_url: str) -> Redis:
     if not redis_url:
         pytest.skip("TEST_REDIS_URL is not set: this test needs a real Redis")
     return Redis.from_url(redis_url)
+
+
+# --- Voice -------------------------------------------------------------------------------
+
+OPEN_HOURS = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
+"""A Monday, 10:00 in Toronto: the demo city's office is open."""
+CLOSED_HOURS = dt.datetime(2026, 11, 29, 15, 0, tzinfo=dt.UTC)
+"""A Sunday: closed."""
+
+
+@dataclass
+class VoiceCity:
+    """The demo city with its IVR menu, its 3-1-1 number and its (supervisor) agent."""
+
+    id: int
+    number: str
+    agent_id: int
+    token: str
+    client: FlaskClient
+    run_jobs: Callable[[], None]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def available_agent_takes_offer(self) -> dict[str, Any]:
+        """The agent goes available, is offered the waiting call and accepts it."""
+        self.client.put(
+            f"/api/v1/agents/{self.agent_id}/presence",
+            json={"presence": "available"},
+            headers=self.headers,
+        )
+        self.run_jobs()  # the dispatch that follows a presence change
+        offers = self.client.get("/api/v1/work/offers", headers=self.headers).get_json()["data"]
+        assert offers, "the waiting call was not offered to the available agent"
+        accepted = self.client.post(
+            f"/api/v1/work/offers/{offers[0]['id']}/accept", headers=self.headers
+        )
+        assert accepted.status_code == 200, accepted.get_json()
+        offer: dict[str, Any] = offers[0]
+        return offer
+
+
+@pytest.fixture
+def office(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
+    """``office(False)``: it is Sunday for the IVR (open hours are otherwise a weekday)."""
+    import ivr.runtime
+
+    def set_open(is_open: bool) -> None:
+        now = OPEN_HOURS if is_open else CLOSED_HOURS
+        monkeypatch.setattr(ivr.runtime, "utcnow", lambda: now)
+        app.extensions["ivr"].clear()
+
+    set_open(True)
+    return set_open
+
+
+@pytest.fixture
+def voice_city(
+    session: Session,
+    client: FlaskClient,
+    office: Callable[[bool], None],
+    run_jobs: Callable[[], None],
+) -> VoiceCity:
+    from contactcenter.demo import DEMO_VOICE_NUMBER, seed_demo
+    from ivr.menu_store import demo_menu_source, install_menu
+
+    credentials = seed_demo(session)
+    city = session.scalars(sa.select(Jurisdiction).where(Jurisdiction.slug == "demo")).one()
+    install_menu(session, city, demo_menu_source())
+    session.commit()
+    return VoiceCity(
+        city.id, DEMO_VOICE_NUMBER, credentials.agent_id, credentials.api_token, client, run_jobs
+    )
+
+
+@pytest.fixture
+def dial(
+    client: FlaskClient, voice_city: VoiceCity, run_jobs: Callable[[], None]
+) -> Callable[..., Any]:
+    """``dial("1", "0", ...)``: a caller with these keys and words ready; ``.call()`` walks it."""
+    from ivr.simulator import CallWalker, FlaskTransport
+    from tests.twiml_check import assert_valid_twiml
+
+    def make(
+        *inputs: str, to: str | None = None, from_: str = "+16135550100", **options: Any
+    ) -> Any:
+        def check(url: str, body: str) -> None:
+            assert_valid_twiml(body)
+            run_jobs()
+
+        return CallWalker(
+            transport=FlaskTransport(client),
+            auth_token=AUTH_TOKEN,
+            base_url=PUBLIC_BASE_URL,
+            to=to or voice_city.number,
+            from_=from_,
+            inputs=list(inputs),
+            on_twiml=check,
+            **options,
+        )
+
+    return make
+
+
+@pytest.fixture
+def open_case(session: Session, voice_city: VoiceCity) -> Callable[..., Any]:
+    """A case in the demo city (opened by text, say), with a status of the test's choice."""
+
+    def make(**fields: Any) -> Any:
+        city = session.get_one(Jurisdiction, voice_city.id)
+        case = factories.make_case(session, city, **fields)
+        session.commit()
+        return case
+
+    return make
+
+
+@pytest.fixture
+def app_without_database(tmp_path: Path) -> FlaskClient:
+    """An app whose database cannot be reached: what the fallback URL must survive."""
+    settings = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    return create_app(settings).test_client()

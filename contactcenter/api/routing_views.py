@@ -27,6 +27,7 @@ from contactcenter.api.routing_serializers import (
 from contactcenter.api.serializers import agent_json, case_summary
 from contactcenter.api.views import bp
 from contactcenter.auth import current_agent, jurisdiction_ids, require_staff, staff_jurisdiction
+from contactcenter.calls.queueing import work_assigned
 from contactcenter.cases.queries import get_case, lock_case
 from contactcenter.cases.service import wait_on_resident
 from contactcenter.db import get_session
@@ -386,7 +387,9 @@ def my_offers() -> dict[str, Any]:
 @require_staff()
 def offer_accept(offer_id: int) -> dict[str, Any]:
     session = get_session()
-    item = accept_offer(session, offer_id, current_agent())
+    agent = current_agent()
+    item = accept_offer(session, offer_id, agent)
+    work_assigned(session, item, agent)  # a call: ring the agent once this commits
     session.commit()
     return {"data": work_json(item)}
 
@@ -421,7 +424,10 @@ def my_work() -> dict[str, Any]:
 @require_staff()
 def work_next() -> tuple[dict[str, Any], int]:
     session = get_session()
-    item = claim_next(session, current_agent())
+    agent = current_agent()
+    item = claim_next(session, agent)
+    if item is not None:
+        work_assigned(session, item, agent)
     session.commit()
     if item is None:
         return {"data": None, "message": "Nothing is waiting for you."}, 200
