@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ivr.prompts import DEFAULT_PROMPTS
 
 NODE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-DTMF_KEY = re.compile(r"^[0-9*#]$")
+DTMF_KEY = re.compile(r"^[0-9*]$")
+"""One key per option; ``#`` is left out because phones send it to end what was keyed."""
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_VALUES = 50_000
 """Values a menu file may hold once read: YAML aliases can repeat a block exponentially."""
@@ -82,7 +83,7 @@ class Option(_Strict):
     @classmethod
     def _dtmf(cls, key: str) -> str:
         if not DTMF_KEY.match(key):
-            raise ValueError(f"key must be one phone key (0-9, * or #), not {key!r}")
+            raise ValueError(f"key must be one phone key (0-9 or *), not {key!r}")
         return key
 
 

@@ -6,10 +6,12 @@ Every TwiML answer is checked against Twilio's schema and limits by the walker's
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,7 @@ from contactcenter.routing.models import WorkItem, WorkKind, WorkState
 from ivr.simulator import CallWalker
 from tests.conftest import PUBLIC_BASE_URL, VoiceCity
 from tests.twilio_http import CapturingHttpClient
+from tests.twiml_check import assert_valid_twiml
 
 Dial = Callable[..., CallWalker]
 
@@ -119,15 +122,18 @@ def test_a_wrong_tracking_number_is_refused_and_asked_again(
     assert "not a valid tracking number" in said or "could not find" in said
 
 
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
 @pytest.mark.parametrize("key", ["1", "2"])
 def test_recorded_answers_are_self_service(
-    dial: Dial, session: Session, voice_city: VoiceCity, key: str
+    dial: Dial, session: Session, voice_city: VoiceCity, key: str, language: str
 ) -> None:
-    walker = dial("1", "3", key, "!hangup")
+    walker = dial(REPORT_KEYS[language], "3", key, "!hangup")
     walker.call()
     [call] = _calls(session)
     assert call.outcome == CallOutcome.SELF_SERVED
     assert call.menu_path[:3] == ["welcome", "main", "info"]
+    node = "collection" if key == "1" else "hours"
+    assert node in call.menu_path
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "es"])
@@ -150,15 +156,21 @@ def test_a_voicemail_becomes_a_case_and_its_late_transcription_is_attached(
     assert len(session.scalars(sa.select(Case)).all()) == 1
 
 
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
 def test_after_hours_the_caller_is_offered_a_callback_instead_of_an_agent(
-    dial: Dial, session: Session, voice_city: VoiceCity, office: Callable[[bool], None]
+    dial: Dial,
+    session: Session,
+    voice_city: VoiceCity,
+    office: Callable[[bool], None],
+    language: str,
 ) -> None:
     office(False)
-    walker = dial("1", "0", "5")
+    walker = dial(REPORT_KEYS[language], "0", "5")
     walker.call()
     said = _said(walker)
-    assert "closed" in said.lower()
-    assert "call you back" in said
+    closed = {"en": "closed", "fr": "fermé", "es": "cerrad"}[language]
+    assert closed in said.lower()
+    assert {"en": "call you back", "fr": "rappellerons", "es": "llamaremos"}[language] in said
     [call] = _calls(session)
     assert call.outcome == CallOutcome.CALLBACK_REQUESTED
     item = session.get_one(WorkItem, call.work_item_id)
@@ -177,12 +189,15 @@ def test_repeated_invalid_input_leads_to_an_agent_never_a_hang_up_loop(
     assert call.outcome == CallOutcome.ABANDONED
 
 
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
 def test_a_caller_who_hangs_up_in_the_queue_is_counted_as_abandoned(
-    dial: Dial, session: Session, voice_city: VoiceCity
+    dial: Dial, session: Session, voice_city: VoiceCity, language: str
 ) -> None:
-    walker = dial("1", "0", "!hangup")
+    walker = dial(REPORT_KEYS[language], "0", "!hangup")
     walker.call()
+    assert {"en": "in line", "fr": "dans la file", "es": "en la fila"}[language] in _said(walker)
     [call] = _calls(session)
+    assert call.language == language
     assert call.outcome == CallOutcome.ABANDONED
     assert call.wait_seconds is not None
     item = session.get_one(WorkItem, call.work_item_id)
@@ -361,6 +376,7 @@ def test_the_fallback_url_answers_without_a_database(app_without_database: Flask
     )
     assert response.status_code == 200
     assert b"9-1-1" in response.data
+    assert_valid_twiml(response.get_data(as_text=True))
 
 
 def _query(url: str) -> dict[str, list[str]]:
@@ -377,3 +393,27 @@ def test_every_call_is_an_interaction_on_the_residents_record(
     assert interaction.resident_id is not None
     assert call.outcome == CallOutcome.HUNG_UP
     assert session.get(Jurisdiction, voice_city.id) is not None
+
+
+def test_walking_the_menu_costs_no_database_round_trip(
+    dial: Dial, voice_city: VoiceCity, count_queries: Callable[..., Any]
+) -> None:
+    """A caller waits on every webhook: menu steps read their state from the URL and the
+    menu from the process, not from the database."""
+    walker = dial("1", "3", "9", "3", "9", "!hangup")
+    walker.call()  # warms the per-process menu and hours
+    main = next(url for url, _params in walker.sent if "n=info" in url)
+    with count_queries() as counter:
+        status, body = walker.post(main, Digits="9")
+    assert status == 200 and "<Gather" in body
+    assert counter.count == 0, counter.statements
+
+
+def test_city_staff_can_walk_the_menu_from_the_terminal(app: Flask, voice_city: VoiceCity) -> None:
+    from tests.test_cli import _invoke
+
+    output = _invoke(app, "ivr", "simulate", "--input", '1,1,1,"deep pothole",12 Main Street,')
+    assert "Welcome to Demo City 3-1-1" in output
+    assert "tracking number is" in output
+    assert "CALLER SAYS: deep pothole" in output
+    assert "[call ended after" in output
