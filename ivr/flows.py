@@ -114,7 +114,7 @@ class Incidents(_Strict):
         """A caller keys one digit: a longer key, or the same key twice, could never join."""
         for key in keys:
             if not DTMF_KEY.match(key):
-                raise ValueError(f"each key must be one phone key (0-9, * or #), not {key!r}")
+                raise ValueError(f"each key must be one phone key (0-9 or *), not {key!r}")
         if len(set(keys)) != len(keys):
             raise ValueError("each key must be different")
         return keys
