@@ -169,12 +169,16 @@ def step() -> Response:
     return _xml(response)
 
 
+def _menu_of(session: Session, call: Call) -> LoadedMenu | None:
+    return _runtime().menu(session, call.menu_id) if call.menu_id else None
+
+
 def _call_and_menu(session: Session) -> tuple[Call, LoadedMenu, str]:
     raw = request.args.get("c", "")
     if not raw.isdigit():
         raise Invalid("c must be a call id.", code="bad_call")
     call = get_call(session, int(raw))
-    loaded = _runtime().menu(session, call.menu_id) if call.menu_id else None
+    loaded = _menu_of(session, call)
     if loaded is None:
         raise NotFound("The call has no menu.", code="menu_not_found")
     language = request.args.get("l", "")
@@ -278,7 +282,7 @@ def connect() -> Response:
     """We took the call out of the queue for an agent who accepted it: ring them."""
     session = get_session()
     call, agent = _agent_and_call(session)
-    loaded = _runtime().menu(session, call.menu_id) if call.menu_id else None
+    loaded = _menu_of(session, call)
     queueing.agent_connected(session, call, agent.id)
     prompts = [engine.prompt(loaded.menu, call.language, "connecting")] if loaded else []
     session.commit()
@@ -296,7 +300,7 @@ def callback_answered() -> Response:
     if call is None:  # Twilio was quicker than our commit of the new call
         call = queueing.callback_call(session, parent, _call_sid())
     queueing.agent_connected(session, call, agent.id)
-    loaded = _runtime().menu(session, parent.menu_id) if parent.menu_id else None
+    loaded = _menu_of(session, parent)
     city = session.get_one(Jurisdiction, parent.jurisdiction_id).name
     prompts = (
         [engine.prompt(loaded.menu, parent.language, "callback_greeting", city=city)]
@@ -326,7 +330,7 @@ def dial_done() -> Response:
         status=status,
         seconds=int(seconds) if seconds.isdigit() else None,
     )
-    loaded = _runtime().menu(session, call.menu_id) if call.menu_id else None
+    loaded = _menu_of(session, call)
     session.commit()
     if loaded is None:
         return _xml(twiml.empty())
