@@ -73,13 +73,13 @@ def demo() -> None:
     click.echo(
         f"""
 Demo jurisdiction '{creds.jurisdiction}' is ready.
-  SMS number (texts go here):  {creds.sms_number}
+  3-1-1 number (call or text): {creds.sms_number}
   Agent login:                 {creds.agent_email} / {creds.agent_password}
   Staff API token:             {creds.api_token}
   Take work (go available):    curl -X PUT -H "Authorization: Bearer {creds.api_token}" \\
       -H "Content-Type: application/json" -d '{{"presence": "available"}}' \\
       http://127.0.0.1:5000/api/v1/agents/{creds.agent_id}/presence
-  Then texts reach you as offers: GET /api/v1/work/offers
+  Then texts and calls reach you as offers: GET /api/v1/work/offers
 """
     )
 
@@ -100,7 +100,7 @@ def serve(host: str, port: int) -> None:
   Staff API:     curl -H "Authorization: Bearer <token>" {base}/api/v1/cases
   Text it:       {command} simulate sms --from +16135550100 "Pothole at 12 Main St"
   Check status:  {command} simulate sms --from +16135550100 "STATUS <tracking number>"
-  Call it:       {command} ivr simulate --input 1,1,1,"pothole at 12 main street","12 Main Street"
+  Call it:       {command} ivr simulate --url {base}   (keys and words at each prompt)
 Outbound texts are printed here as 'DEV OUTBOX' lines until Twilio credentials are set.
 """
     )
