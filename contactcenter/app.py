@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
                 "staff_api": "/api/v1 (Authorization: Bearer <token>)",
                 "sms_inbound_webhook": "/sms/inbound",
                 "sms_status_callback": "/sms/status",
+                "voice_incoming_webhook": "/voice/incoming",
+                "voice_status_callback": "/voice/status",
+                "voice_fallback_url": "/voice/fallback",
             },
         }
 
