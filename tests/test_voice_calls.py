@@ -417,3 +417,14 @@ def test_city_staff_can_walk_the_menu_from_the_terminal(app: Flask, voice_city: 
     assert "tracking number is" in output
     assert "CALLER SAYS: deep pothole" in output
     assert "[call ended after" in output
+
+
+def test_a_silent_voicemail_is_asked_again_not_hung_up(
+    dial: Dial, session: Session, voice_city: VoiceCity
+) -> None:
+    walker = dial("1", "4", "", "water coming out of the road")
+    walker.call()
+    assert "I did not hear a message." in _said(walker)
+    [call] = _calls(session)
+    assert call.outcome == CallOutcome.VOICEMAIL
+    assert len(session.scalars(sa.select(Case)).all()) == 1
