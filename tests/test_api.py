@@ -76,6 +76,7 @@ OTHER_ARGUMENTS = {
     "item_id": 0,
     "incident_id": 0,
     "resident_id": 0,
+    "call_id": 0,
     "code": "general",
 }
 # Blueprints (endpoint prefixes) of the staff API: the api blueprint, and staff routes that
@@ -394,14 +395,21 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
     events_before = [e.kind for e in events_of(session, sms_case)]
 
     # Routes for supervisors and admins, or about agents, offers and queues, have their own
-    # jurisdiction tests in test_routing_api.py, the voice menu in test_ivr_menus.py; the voice
-    # token (test_voice_control.py) holds no case data. This sweep is about cases.
+    # jurisdiction tests in test_routing_api.py, the voice menu in test_ivr_menus.py, calls in
+    # test_call_api.py; the voice token (test_voice_control.py) holds no case data. This sweep
+    # is about cases.
     routes = [
         (rule, method)
         for rule, method in protected_routes(app)
         if not set(rule.arguments) & set(OTHER_ARGUMENTS)
         and not rule.rule.startswith(
-            (f"{API}/routing/", f"{API}/settings/", f"{API}/voice/", f"{API}/ivr/")
+            (
+                f"{API}/routing/",
+                f"{API}/settings/",
+                f"{API}/voice/",
+                f"{API}/ivr/",
+                f"{API}/calls",
+            )
         )
         and rule.rule != f"{API}/agents"
     ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from contactcenter.agents.models import Agent
+from contactcenter.calls.models import Call
 from contactcenter.cases.models import Case, CaseEvent, Interaction
 from contactcenter.sla.models import CaseClock
 
@@ -79,6 +80,17 @@ def interaction_json(interaction: Interaction) -> dict[str, Any]:
     }
 
 
+def call_brief(call: Call) -> dict[str, Any]:
+    """What a case's timeline shows of a call; the rest is at ``/calls/<id>``."""
+    return {
+        "id": call.id,
+        "outcome": str(call.outcome),
+        "duration_seconds": call.duration_seconds,
+        "wait_seconds": call.wait_seconds,
+        "recording_url": call.recording_url or None,
+    }
+
+
 def event_json(event: CaseEvent) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -110,8 +122,11 @@ def case_detail(
     interactions: Sequence[Interaction],
     events: Sequence[CaseEvent],
     clock: CaseClock | None = None,
+    calls: Iterable[Call] = (),
 ) -> dict[str, Any]:
+    """``calls``: those of the case's voice interactions, shown on them (null on the rest)."""
     resident = case.resident
+    call_of = {call.interaction_id: call for call in calls}
     return {
         **case_summary(case),
         "sla": clock_json(clock),
@@ -129,6 +144,12 @@ def case_detail(
             if resident
             else None
         ),
-        "interactions": [interaction_json(i) for i in interactions],
+        "interactions": [
+            {
+                **interaction_json(i),
+                "call": call_brief(call_of[i.id]) if i.id in call_of else None,
+            }
+            for i in interactions
+        ],
         "events": [event_json(e) for e in events],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, request
 
 from contactcenter.api import schemas
@@ -21,9 +22,11 @@ from contactcenter.auth import (
     jurisdiction_ids,
     require_staff,
 )
+from contactcenter.calls.models import Call
 from contactcenter.cases.queries import CaseFilters, case_timeline, get_case, list_cases, lock_case
 from contactcenter.cases.service import add_note, change_status
 from contactcenter.db import get_session
+from contactcenter.messages import Channel
 from contactcenter.outbound import reply_to_resident
 from contactcenter.sla.models import CaseClock
 
@@ -69,7 +72,10 @@ def case_show(case_id: int) -> dict[str, Any]:
     session = get_session()
     case = get_case(session, jurisdiction_ids(), case_id)
     clock = session.get(CaseClock, case.id)
-    return {"data": case_detail(case, *case_timeline(session, case), clock)}
+    interactions, events = case_timeline(session, case)
+    voice = [i.id for i in interactions if i.channel == Channel.VOICE]
+    calls = session.scalars(sa.select(Call).where(Call.interaction_id.in_(voice))) if voice else ()
+    return {"data": case_detail(case, interactions, events, clock, calls)}
 
 
 @bp.post("/cases/<int:case_id>/status")
@@ -105,4 +111,4 @@ def case_reply(case_id: int) -> tuple[dict[str, Any], int]:
     return {"data": interaction_json(interaction)}, 201
 
 
-import contactcenter.api.incident_views  # noqa: E402, F401 - registers routes
+from contactcenter.api import call_views, incident_views  # noqa: E402, F401 - register routes
