@@ -53,6 +53,7 @@ class Connection:
         self.port = port
         self.sock: socket.socket | None = None
         self.buf = b""
+        self.body = b""  # the last response's body
 
     def close(self) -> None:
         if self.sock is not None:
@@ -121,10 +122,12 @@ class Connection:
         if chunked:
             while (stop := buf.find(b"0\r\n\r\n")) < 0:
                 buf += self._recv(sock)
+            self.body = buf[:stop]  # still chunk-encoded
             buf = buf[stop + 5 :]
         elif length >= 0:
             while len(buf) < length:
                 buf += self._recv(sock)
+            self.body = buf[:length]
             buf = buf[length:]
         else:
             close = True  # body runs to the end of the connection

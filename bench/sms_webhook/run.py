@@ -324,9 +324,9 @@ class Postgres:
 
 
 class LoadGen:
-    def __init__(self) -> None:
+    def __init__(self, script: Path = HERE / "loadgen.py") -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "loadgen.py")],
+            [sys.executable, str(script)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -651,11 +651,13 @@ def versions() -> dict[str, str]:
     return out
 
 
-def app_tree_changes() -> list[str]:
+def app_tree_changes(
+    paths: tuple[str, ...] = ("contactcenter", "channels", "migrations"),
+) -> list[str]:
     """Uncommitted changes to the code under test (the numbers are for that tree, not HEAD)."""
     with contextlib.suppress(Exception):
         out = subprocess.run(
-            ["git", "status", "--porcelain", "--", "contactcenter", "channels", "migrations"],
+            ["git", "status", "--porcelain", "--", *paths],
             cwd=ROOT, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         return [line.strip() for line in out.splitlines() if line.strip()]
