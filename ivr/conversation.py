@@ -43,7 +43,9 @@ class Turn:
 
     def call(self, call_id: int) -> Call:
         if self._call is None:
-            self._call = get_call(self.session, call_id)
+            # Locked: a retry arriving while this request still works waits, then finds the
+            # case (or queue place) this one made instead of making a second.
+            self._call = get_call(self.session, call_id, lock=True)
         return self._call
 
 
@@ -125,6 +127,7 @@ def _perform(turn: Turn, call: Call, need: engine.Need) -> Reply:
             recording_sid=turn.recording_sid,
             seconds=turn.heard.recording_seconds,
             language=state.language,
+            transcribed=need.transcribed,
         )
         return engine.voicemail_saved(menu, state, case.tracking_number)
     if isinstance(need, engine.JoinIncident):

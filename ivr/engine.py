@@ -40,7 +40,8 @@ class CallState:
     """Where inside a node: a report's ``describe``/``location``/``opened``, ``recorded``..."""
     extra: str = ""
     """One small value for the phase: the chosen service type, a tracking number."""
-    announced: bool = False
+    incidents: tuple[int, ...] = ()
+    """The incidents announced to this caller, in the order of their keys."""
     path: tuple[str, ...] = ()
 
     def query(self) -> dict[str, str]:
@@ -54,7 +55,7 @@ class CallState:
             "a": str(self.attempt) if self.attempt else "",
             "p": self.phase,
             "x": self.extra,
-            "i": "1" if self.announced else "",
+            "i": ".".join(str(incident) for incident in self.incidents),
             "h": ".".join(self.path),
         }
         values.update({key: value for key, value in optional.items() if value})
@@ -72,7 +73,7 @@ class CallState:
                 attempt=int(args.get("a") or 0),
                 phase=args.get("p", ""),
                 extra=args.get("x", ""),
-                announced=args.get("i") == "1",
+                incidents=tuple(int(part) for part in args.get("i", "").split(".") if part),
                 path=tuple(part for part in args.get("h", "").split(".") if part),
             )
         except (KeyError, ValueError) as exc:
@@ -151,6 +152,8 @@ class OpenCase:
 @dataclass(frozen=True)
 class SaveVoicemail:
     state: CallState
+    transcribed: bool = False
+    """Whether Twilio was asked for a transcription (one will follow)."""
 
 
 @dataclass(frozen=True)
@@ -316,7 +319,7 @@ def _ask(menu: Menu, state: CallState, facts: Facts, node: Node, speak: _Speaker
         speak.say(announcement.text)
         speak.system("incident_offer", key=menu.incidents.keys[index] if menu.incidents else "")
     if incidents:
-        state = replace(state, announced=True)
+        state = replace(state, incidents=tuple(a.incident_id for a in incidents))
     if state.phase == "" or state.phase == "type":
         speak.node(node)
     voice = menu.languages[speak.language]
@@ -331,17 +334,24 @@ def _ask(menu: Menu, state: CallState, facts: Facts, node: Node, speak: _Speaker
         return Reply(speak.done(), replace(gather, input="dtmf", num_digits=9, finish_on_key="#"))
     if node.kind is Kind.VOICEMAIL:
         speak.system("voicemail")
+        recorded = replace(state, phase="recorded")
         return Reply(
-            speak.done(), Record(replace(state, phase="recorded"), (), node.max_seconds, True)
+            speak.done(), Record(recorded, (), node.max_seconds, _transcribable(menu, speak, node))
         )
     return _ask_report(menu, state, node, speak, gather)
+
+
+def _transcribable(menu: Menu, speak: _Speaker, node: Node) -> bool:
+    """Twilio transcribes recordings in English of at most two minutes; others stay audio."""
+    return menu.languages[speak.language].language.startswith("en") and node.max_seconds <= 120
 
 
 def _ask_report(menu: Menu, state: CallState, node: Node, speak: _Speaker, gather: Gather) -> Reply:
     if state.phase == "describe":
         if node.describe == "record":
             speak.system("describe_record")
-            return Reply(speak.done(), Record(state, (), node.max_seconds, True))
+            transcribe = _transcribable(menu, speak, node)
+            return Reply(speak.done(), Record(state, (), node.max_seconds, transcribe))
         speak.system("describe_speech")
         return Reply(speak.done(), replace(gather, input="speech", num_digits=None))
     if state.phase == "location":
@@ -353,7 +363,7 @@ def _ask_report(menu: Menu, state: CallState, node: Node, speak: _Speaker, gathe
 
 
 def _incidents_here(menu: Menu, state: CallState, facts: Facts) -> tuple[Announcement, ...]:
-    if menu.incidents is None or state.announced or state.node != menu.incidents.before:
+    if menu.incidents is None or state.incidents or state.node != menu.incidents.before:
         return ()
     return facts.announcements[: len(menu.incidents.keys)]
 
@@ -364,17 +374,18 @@ def respond(menu: Menu, state: CallState, facts: Facts, heard: Heard) -> Reply:
     if node is None:  # the menu changed under a live call, or a hand-made URL
         return enter(menu, replace(state, attempt=0), facts, menu.start)
     if menu.incidents is not None and state.node == menu.incidents.before and heard.digits:
+        # The key joins the incident this caller heard about, whatever became active since.
         keys = menu.incidents.keys
-        if heard.digits in keys and keys.index(heard.digits) < len(facts.announcements):
-            incident = facts.announcements[keys.index(heard.digits)]
-            return Reply((), JoinIncident(state, incident.incident_id))
+        if heard.digits in keys and keys.index(heard.digits) < len(state.incidents):
+            return Reply((), JoinIncident(state, state.incidents[keys.index(heard.digits)]))
     if node.kind in (Kind.LANGUAGE, Kind.MENU) or (node.kind is Kind.REPORT and not state.phase):
         return _choose(menu, state, facts, node, heard)
     if node.kind is Kind.STATUS:
         return _status_number(menu, state, facts, node, heard)
     if node.kind is Kind.VOICEMAIL:
         if heard.recording_url and heard.recording_seconds > 0:
-            return Reply((), SaveVoicemail(state))
+            transcribed = _transcribable(menu, _Speaker(menu, state.language), node)
+            return Reply((), SaveVoicemail(state, transcribed))
         return _invalid(menu, state, facts, node, reason="nothing_recorded")
     if node.kind is Kind.REPORT:
         return _report(menu, state, facts, node, heard)

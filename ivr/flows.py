@@ -133,6 +133,8 @@ class Menu(_Strict):
     """Where repeated invalid input leads (default: the first agent node, else voicemail)."""
     max_attempts: int = Field(default=3, ge=1, le=5)
     gather_timeout: int = Field(default=6, ge=2, le=20)
+    max_wait_seconds: int = Field(default=900, ge=0, le=7200)
+    """Longest wait in an agent queue before voicemail is offered instead (0: no limit)."""
     incidents: Incidents | None = None
     prompts: dict[str, Text] = Field(default_factory=dict)
     """Overrides of the built-in system prompts (see :mod:`ivr.prompts`)."""

@@ -97,6 +97,11 @@ DEFAULT_PROMPTS: dict[str, dict[str, str]] = {
         "fr": "Veuillez rester en ligne. Un agent vous répondra bientôt.",
         "es": "Por favor, no cuelgue. Un agente le atenderá pronto.",
     },
+    "queue_overflow": {
+        "en": "All our agents are still busy.",
+        "fr": "Tous nos agents sont encore occupés.",
+        "es": "Todos nuestros agentes siguen ocupados.",
+    },
     "callback_offer": {
         "en": "To hang up and be called back without losing your place, press 1.",
         "fr": "Pour raccrocher et être rappelé sans perdre votre place, appuyez sur le 1.",

@@ -128,6 +128,12 @@ def waiting(
     return response
 
 
+def hold() -> VoiceResponse:
+    response = VoiceResponse()
+    response.pause(length=HOLD_SECONDS)
+    return response
+
+
 def leave_queue() -> VoiceResponse:
     response = VoiceResponse()
     response.leave()

@@ -186,27 +186,51 @@ def _call_and_menu(session: Session) -> tuple[Call, LoadedMenu, str]:
     return call, loaded, language if language in loaded.menu.languages else call.language
 
 
+def _on_hold(view: Callable[P, Response]) -> Callable[P, Response]:
+    """Like :func:`_caller_safe`, for a caller on hold: Twilio allows no ``<Dial>`` there, so
+    trouble means a moment of silence and the next round."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            get_session().rollback()
+            log.exception("voice %s failed", request.path)
+            return _xml(twiml.hold())
+
+    return wrapper
+
+
 @bp.post("/queue/wait")
 @require_twilio_signature
-@_caller_safe
+@_on_hold
 def queue_wait() -> Response:
-    """Twilio asks, round after round, what a waiting caller hears."""
+    """Twilio asks, round after round, what a waiting caller hears.
+
+    When the office closes, or the wait passes the menu's ``max_wait_seconds``, the caller
+    leaves the line for the after-hours menu or voicemail rather than waiting for nobody.
+    """
     session = get_session()
     call, loaded, language = _call_and_menu(session)
-    place = queueing.position(session, call)
     menu = loaded.menu
+    waited = request.form.get("QueueTime", "0")
+    waited_seconds = int(waited) if waited.isdigit() else 0
+    closed = not _runtime().facts(session, loaded).is_open and menu.after_hours
+    too_long = menu.max_wait_seconds and waited_seconds >= menu.max_wait_seconds
+    if call.callback_requested_at is None and (closed or too_long):
+        return _xml(twiml.leave_queue())
+    place = queueing.position(session, call)
     prompts = [engine.prompt(menu, language, "queue_position", position=str(place.place))]
     if place.expected_seconds >= 60:
         minutes = str(round(place.expected_seconds / 60))
         prompts.append(engine.prompt(menu, language, "queue_wait", minutes=minutes))
     prompts.append(engine.prompt(menu, language, "queue_hold"))
-    waited = request.form.get("QueueTime", "0")
     offer = None
     if (
         call.callback_requested_at is None
         and not is_hidden(call.interaction.from_address)
-        and waited.isdigit()
-        and int(waited) >= _settings().voice_callback_offer_seconds
+        and waited_seconds >= _settings().voice_callback_offer_seconds
     ):
         offer = engine.prompt(menu, language, "callback_offer")
     return _xml(twiml.waiting(prompts, offer, call.id, language))
@@ -214,7 +238,7 @@ def queue_wait() -> Response:
 
 @bp.post("/queue/choice")
 @require_twilio_signature
-@_caller_safe
+@_on_hold
 def queue_choice() -> Response:
     """A waiting caller pressed a key: 1 is a callback, keeping their place in line."""
     session = get_session()
@@ -243,12 +267,19 @@ def queue_done() -> Response:
         last4 = call.callback_number[-4:]
         reply = engine.callback_confirmed(menu, _state(call, loaded, language), last4)
         response = twiml.render(reply)
-    elif result in ("error", "system-error", "queue-full"):
-        # Twilio could not keep them in line: voicemail, not silence.
+    elif result in ("leave", "error", "system-error", "queue-full"):
+        # Closed meanwhile, waited too long, or Twilio could not keep them in line: the
+        # after-hours menu or voicemail, never silence.
         turn = _turn(session, loaded)
-        voicemail = menu.first_node(Kind.VOICEMAIL) or HANGUP
         state = _state(call, loaded, language)
-        response = play(turn, engine.enter(menu, state, turn.facts, voicemail), state)
+        if not turn.facts.is_open and menu.after_hours:
+            reply = engine.enter(menu, state, turn.facts, menu.after_hours)
+        else:
+            voicemail = menu.first_node(Kind.VOICEMAIL) or HANGUP
+            reply = engine.enter(menu, state, turn.facts, voicemail).after(
+                (engine.prompt(menu, language, "queue_overflow"),)
+            )
+        response = play(turn, reply, state)
     else:
         response = twiml.empty()
     session.commit()
@@ -299,7 +330,7 @@ def callback_answered() -> Response:
     parent, agent = _agent_and_call(session)
     call = find_call(session, _call_sid())
     if call is None:  # Twilio was quicker than our commit of the new call
-        call = queueing.callback_call(session, parent, _call_sid())
+        call = queueing.callback_call(session, parent, _call_sid(), agent_id=agent.id)
     queueing.agent_connected(session, call, agent.id)
     loaded = _menu_of(session, parent)
     city = session.get_one(Jurisdiction, parent.jurisdiction_id).name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -198,15 +199,16 @@ def test_incidents_are_announced_once_with_a_key_to_join() -> None:
     said = _said(reply)
     assert said.startswith("Water main break on Main Street. If you are calling about this")
     state = reply.then.state  # type: ignore[union-attr]
-    assert state.announced
+    assert state.incidents == (41,)
     joined = engine.respond(MENU, state, facts, Heard(digits="9"))
     assert joined.then == engine.JoinIncident(state, 41)
-    back = engine.respond(MENU, state, facts, Heard(digits="9", speech=""))
-    assert isinstance(back.then, engine.JoinIncident)
+    newer = Facts(announcements=(engine.Announcement(42, "Power out."), *facts.announcements))
+    still = engine.respond(MENU, state, newer, Heard(digits="9"))
+    assert still.then == engine.JoinIncident(state, 41)  # the one they heard about
 
 
 def test_the_state_survives_its_trip_through_a_url() -> None:
-    state = CallState(7, 3, "fr", "report", 2, "location", "pothole", True, ("welcome", "main"))
+    state = CallState(7, 3, "fr", "report", 2, "location", "pothole", (41, 42), ("welcome", "main"))
     assert CallState.from_query(state.query()) == state
 
 
@@ -222,3 +224,15 @@ def test_an_unreadable_state_is_refused(query: dict[str, str]) -> None:
 def test_an_unknown_node_in_a_state_starts_the_menu_again() -> None:
     reply = engine.respond(MENU, START.at("gone"), Facts(), Heard(digits="1"))
     assert "For English press 1." in _said(reply)
+
+
+def test_only_short_english_recordings_are_sent_for_transcription() -> None:
+    english = engine.respond(MENU, START.at("main"), Facts(is_open=False), Heard(digits="0"))
+    closed = english.then.state  # type: ignore[union-attr]
+    recording = engine.respond(MENU, closed, Facts(is_open=False), Heard(digits="1"))
+    assert isinstance(recording.then, engine.Record)
+    assert recording.then.transcribe
+    french = replace(closed, language="fr")
+    recording = engine.respond(MENU, french, Facts(is_open=False), Heard(digits="1"))
+    assert isinstance(recording.then, engine.Record)
+    assert not recording.then.transcribe

@@ -56,7 +56,11 @@ FINAL_OUTCOMES = frozenset(
 
 class Call(Base):
     __tablename__ = "calls"
-    __table_args__ = (sa.Index("ix_calls_jurisdiction_created", "jurisdiction_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_calls_jurisdiction_created", "jurisdiction_id", "created_at"),
+        # The expected wait a caller on hold hears reads each queue's recent talk times.
+        sa.Index("ix_calls_queue_created", "queue_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))

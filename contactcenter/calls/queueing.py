@@ -75,7 +75,7 @@ def queue_call(
         kind=WorkKind.CALL,
         channel=Channel.VOICE,
         targets=[Target(queue_id, None)],
-        language=language,
+        language=language if _spoken_in(session, queue_id, language) else None,
         now=now,
     )
     session.flush()
@@ -88,6 +88,21 @@ def queue_call(
         _mark_callback(call, now)
     schedule_dispatch(session, [call.jurisdiction_id])
     return item
+
+
+def _spoken_in(session: Session, queue_id: int, language: str) -> bool:
+    """Whether any agent of the queue speaks ``language``.
+
+    The caller's language is a preference: where someone speaks it, only they are offered the
+    call; where nobody does, anyone is — a caller must never wait for an agent who does not
+    exist.
+    """
+    spoken = session.scalars(
+        sa.select(Agent.languages)
+        .join(agent_queues, agent_queues.c.agent_id == Agent.id)
+        .where(agent_queues.c.queue_id == queue_id, Agent.active.is_(True))
+    ).all()
+    return any(language in (languages or ()) for languages in spoken)
 
 
 def _mark_callback(call: Call, now: dt.datetime) -> None:
@@ -173,6 +188,8 @@ def queue_left(session: Session, call: Call, *, result: str, seconds: int | None
     if call.callback_requested_at is not None:
         return call  # "leave": the work item stays, the agent will call back
     _cancel_work(session, call)
+    if result == "leave":  # we sent them on (closed, or too long a wait): not abandoned yet
+        call.outcome = CallOutcome.IN_PROGRESS
     if result == "hangup":
         set_outcome(call, CallOutcome.ABANDONED)
     return call
@@ -224,7 +241,12 @@ def _control() -> CallControl:
 def connect_job(call_id: int, agent_id: int) -> None:
     """Job: take the waiting call out of Twilio's queue and ring the agent."""
     with get_db().session() as session:
-        call = get_call(session, call_id)
+        call = get_call(session, call_id, lock=True)
+        if call.callback_requested_at is not None:
+            # They chose a callback between the offer and this job: keep the promise.
+            _call_back(session, call, agent_id)
+            session.commit()
+            return
         try:
             _control().connect_to_agent(call.call_sid, call_id=call.id, agent_id=agent_id)
         except CallControlError as exc:
@@ -240,22 +262,25 @@ def connect_job(call_id: int, agent_id: int) -> None:
 def call_back_job(call_id: int, agent_id: int) -> None:
     """Job: call the resident back; the agent is rung when they answer."""
     with get_db().session() as session:
-        call = get_call(session, call_id)
-        try:
-            sid = _control().call_back(
-                to=call.callback_number,
-                from_=call.interaction.to_address,
-                call_id=call.id,
-                agent_id=agent_id,
-            )
-        except CallControlError as exc:
-            log.warning("callback for call %s failed: %s", call_id, exc)
-            callback_failed(session, call, agent_id)
-            session.commit()
-            return
-        call.callback_attempts += 1
-        callback_call(session, call, sid)
+        _call_back(session, get_call(session, call_id, lock=True), agent_id)
         session.commit()
+
+
+def _call_back(session: Session, call: Call, agent_id: int) -> None:
+    # Counted before dialling: an attempt Twilio refuses is an attempt too.
+    call.callback_attempts += 1
+    try:
+        sid = _control().call_back(
+            to=call.callback_number,
+            from_=call.interaction.to_address,
+            call_id=call.id,
+            agent_id=agent_id,
+        )
+    except CallControlError as exc:
+        log.warning("callback for call %s failed: %s", call.id, exc)
+        callback_failed(session, call, agent_id)
+        return
+    callback_call(session, call, sid, agent_id=agent_id)
 
 
 def agent_connected(session: Session, call: Call, agent_id: int) -> None:
@@ -271,17 +296,20 @@ def agent_leg_ended(
     session: Session, call: Call, agent_id: int, *, status: str, seconds: int | None
 ) -> bool:
     """The agent's leg ended. True if they talked; False if the agent never picked up (the
-    caller goes back in line, keeping their place)."""
+    caller goes back in line, keeping their place; a callback is tried again, up to a limit)."""
+    root = _root(session, call)
     if status == "completed":
         call.talk_seconds = seconds
         set_outcome(call, CallOutcome.ANSWERED)
-        root = _root(session, call)
         if root is not call:
             root.talk_seconds = seconds
             set_outcome(root, CallOutcome.ANSWERED)
         _finish_work(session, root, agent_id)
         return True
-    agent_missed(session, _root(session, call), agent_id)
+    if root is not call:
+        callback_failed(session, root, agent_id)
+    else:
+        agent_missed(session, root, agent_id)
     return False
 
 
@@ -304,10 +332,26 @@ def _finish_work(session: Session, call: Call, agent_id: int) -> None:
 
 
 def agent_missed(session: Session, call: Call, agent_id: int) -> None:
-    """Back in line: the item waits again, this agent is skipped for it for a while."""
+    """Back in line: the item waits again, this agent is skipped for it for a while.
+
+    Only while this agent still holds it: a late or repeated callback about an earlier
+    agent's leg must not take the call from the agent who holds it now.
+    """
     if call.work_item_id is None:
         return
     now = utcnow()
+    requeued = session.execute(
+        sa.update(WorkItem)
+        .where(
+            WorkItem.id == call.work_item_id,
+            WorkItem.state == WorkState.ASSIGNED,
+            WorkItem.agent_id == agent_id,
+        )
+        .values(state=WorkState.WAITING, agent_id=None, assigned_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if requeued.rowcount != 1:  # type: ignore[attr-defined]
+        return
     session.execute(
         sa.update(Offer)
         .where(
@@ -318,20 +362,19 @@ def agent_missed(session: Session, call: Call, agent_id: int) -> None:
         .values(state=OfferState.DECLINED, answered_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.execute(
-        sa.update(WorkItem)
-        .where(WorkItem.id == call.work_item_id, WorkItem.state == WorkState.ASSIGNED)
-        .values(state=WorkState.WAITING, agent_id=None, assigned_at=None)
-        .execution_options(synchronize_session=False)
-    )
     call.agent_id = None
     call.answered_at = None
     schedule_dispatch(session, [call.jurisdiction_id])
 
 
-def callback_failed(session: Session, call: Call, agent_id: int) -> None:
-    """Nobody answered the callback: try again (another agent, later), up to a limit."""
-    root = _root(session, call)
+def callback_failed(session: Session, root: Call, agent_id: int) -> None:
+    """A callback did not reach the resident and an agent: try again, up to a limit.
+
+    Only while ``agent_id`` still holds the work: news of an earlier attempt changes nothing.
+    """
+    item = session.get(WorkItem, root.work_item_id) if root.work_item_id else None
+    if item is None or item.state != WorkState.ASSIGNED or item.agent_id != agent_id:
+        return
     if root.callback_attempts >= MAX_CALLBACK_ATTEMPTS:
         _finish_work(session, root, agent_id)
         root.outcome = CallOutcome.FAILED
@@ -339,30 +382,31 @@ def callback_failed(session: Session, call: Call, agent_id: int) -> None:
     agent_missed(session, root, agent_id)
 
 
-def callback_ended(session: Session, call: Call, status: str) -> None:
-    """Status callback of an outbound callback call that never reached an agent."""
-    if call.direction != Direction.OUTBOUND or call.parent_call_id is None:
+def call_ended(session: Session, call: Call, status: str) -> None:
+    """Twilio's final status for a call: nothing it held may stay held.
+
+    A caller still in line hung up (abandoned). A caller who hung up while their agent was
+    being rung, before the agent's leg began, leaves that agent's work assigned unless it is
+    finished here. A callback leg that never reached the agent is a failed attempt.
+    """
+    if call.outcome == CallOutcome.IN_QUEUE:
+        queue_left(session, call, result="hangup", seconds=None)
+    if call.parent_call_id is not None:
+        if call.talk_seconds is None and call.agent_id is not None:
+            callback_failed(session, _root(session, call), call.agent_id)
         return
-    if status in ("busy", "no-answer", "failed", "canceled") and call.agent_id is None:
-        item_agent = _assigned_agent(session, _root(session, call))
-        if item_agent is not None:
-            callback_failed(session, call, item_agent)
+    if call.callback_requested_at is None and call.talk_seconds is None and call.agent_id:
+        item = session.get(WorkItem, call.work_item_id) if call.work_item_id else None
+        if item is not None and item.state == WorkState.ASSIGNED:
+            _finish_work(session, call, call.agent_id)
+            set_outcome(call, CallOutcome.ABANDONED)
 
 
-def _assigned_agent(session: Session, call: Call) -> int | None:
-    if call.work_item_id is None:
-        return None
-    item = session.get(WorkItem, call.work_item_id)
-    return item.agent_id if item is not None and item.state == WorkState.ASSIGNED else None
-
-
-def queue_of(session: Session, call: Call) -> Queue | None:
-    return session.get(Queue, call.queue_id) if call.queue_id else None
-
-
-def callback_call(session: Session, parent: Call, call_sid: str) -> Call:
-    """The outbound callback call, recorded if its answer beat our own commit of it."""
-    return start_call(
+def callback_call(
+    session: Session, parent: Call, call_sid: str, *, agent_id: int | None = None
+) -> Call:
+    """The outbound callback call (recorded here, or when its answer beats our commit)."""
+    leg = start_call(
         session,
         jurisdiction_id=parent.jurisdiction_id,
         call_sid=call_sid,
@@ -372,10 +416,11 @@ def callback_call(session: Session, parent: Call, call_sid: str) -> Call:
         direction=Direction.OUTBOUND,
         parent=parent,
     ).call
+    leg.language = parent.language
+    if agent_id is not None and leg.agent_id is None:
+        leg.agent_id = agent_id
+    return leg
 
 
-def call_ended(session: Session, call: Call, status: str) -> None:
-    """Twilio's final status: a caller still in line hung up; a callback may have failed."""
-    if call.outcome == CallOutcome.IN_QUEUE:
-        queue_left(session, call, result="hangup", seconds=None)
-    callback_ended(session, call, status)
+def queue_of(session: Session, call: Call) -> Queue | None:
+    return session.get(Queue, call.queue_id) if call.queue_id else None

@@ -260,15 +260,17 @@ def save_voicemail(
     recording_sid: str,
     seconds: int,
     language: str,
+    transcribed: bool = True,
 ) -> Case:
-    """A voicemail is a case; its transcription is added when Twilio sends it."""
+    """A voicemail is a case; its transcription (if one was asked for) is added when Twilio
+    sends it."""
     if call.recording_sid and call.interaction.case is not None:
         return call.interaction.case  # Twilio retried the recording's webhook
     jurisdiction = session.get_one(Jurisdiction, call.jurisdiction_id)
     call.recording_url = recording_url[:500]
     call.recording_sid = recording_sid[:64]
     call.recording_seconds = seconds
-    call.transcription_status = "pending"
+    call.transcription_status = "pending" if transcribed else ""
     case = open_case(
         session,
         jurisdiction=jurisdiction,

@@ -76,6 +76,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.create_index('ix_calls_jurisdiction_created', ['jurisdiction_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_calls_queue_created', ['queue_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_calls_recording_sid'), ['recording_sid'], unique=False)
         batch_op.create_index(batch_op.f('ix_calls_work_item_id'), ['work_item_id'], unique=False)
 
@@ -95,6 +96,7 @@ def downgrade() -> None:
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calls_work_item_id'))
         batch_op.drop_index(batch_op.f('ix_calls_recording_sid'))
+        batch_op.drop_index('ix_calls_queue_created')
         batch_op.drop_index('ix_calls_jurisdiction_created')
 
     op.drop_table('calls')
