@@ -25,6 +25,8 @@ demo: $(BIN)/.installed  ## set up, then run the service on SQLite with the demo
 test: $(BIN)/.installed lint test-sqlite test-pg  ## lint, then the suite on SQLite+inline jobs and on PostgreSQL+Redis
 
 test-sqlite: $(BIN)/.installed  ## the suite on the embedded default (SQLite, inline jobs)
+	@if [ -x /usr/bin/chromium ]; then echo "browser tests: on (Chromium at /usr/bin/chromium)"; \
+	else echo "browser tests: SKIPPED, no /usr/bin/chromium (apt-get install chromium)"; fi
 	$(BIN)/pytest
 
 test-pg: $(BIN)/.installed  ## the suite on PostgreSQL and Redis (a real rq worker)

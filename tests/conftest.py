@@ -418,3 +418,57 @@ def app_without_database(tmp_path: Path) -> FlaskClient:
     """An app whose database cannot be reached: what the fallback URL must survive."""
     settings = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none")
     return create_app(settings).test_client()
+
+
+# --- Browser ------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask) -> Iterator[str]:
+    """The test app served over real HTTP (and WebSocket) on a free port, for the browser."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; the test is skipped, saying why, without it."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser tests need the playwright package (make .venv/bin/.installed)")
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any, live_server: str) -> Iterator[Any]:
+    """A fresh browser context (its own cookies) with a page on the live server."""
+    context = chromium.new_context(base_url=live_server)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
