@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from contactcenter import i18n, jobs
@@ -41,6 +42,13 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
         # Form fields alone are bounded too, so a huge urlencoded body is refused early.
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
         JSON_SORT_KEYS=False,
+        # The console's signed-cookie session: no script reads it, HTTPS only outside a
+        # developer's machine, a working day long.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.app_env not in {"development", "test"},
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
     )
     if settings.trusted_proxy_hops:
         # Behind N proxies (nginx, a load balancer), take scheme/host from their headers.
@@ -59,10 +67,17 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     from contactcenter.api import bp as api_bp
 
     app.register_blueprint(api_bp)
+    from contactcenter.console import bp as console_bp
+
+    app.register_blueprint(console_bp)
     for blueprint in channels.blueprints():
         app.register_blueprint(blueprint)
     for blueprint in ivr.blueprints():
         app.register_blueprint(blueprint)
+    csrf = CSRFProtect(app)
+    for name, blueprint in app.blueprints.items():
+        if name != "console":  # bearer-token APIs and signed webhooks: no browser forms there
+            csrf.exempt(blueprint)
     register_error_handlers(app)
 
     @app.before_request
@@ -86,6 +101,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
             "endpoints": {
                 "health": "/health",
                 "staff_api": "/api/v1 (Authorization: Bearer <token>)",
+                "console": "/console/",
                 "sms_inbound_webhook": "/sms/inbound",
                 "sms_status_callback": "/sms/status",
                 "voice_incoming_webhook": "/voice/incoming",

@@ -82,6 +82,9 @@ class Agent(Base):
         sa.String(16), default="browser", server_default="browser"
     )
     """Where calls ring: "browser" (Twilio Client) or "phone" (``phone``)."""
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Console sign-ins failed in a row; five lock the account for a while (password guessing)."""
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     jurisdictions: Mapped[list[Jurisdiction]] = relationship(secondary=agent_jurisdictions)
     departments: Mapped[list[Department]] = relationship(secondary=agent_departments)

@@ -1,0 +1,19 @@
+"""The agent web console (``/console``): plain server-rendered pages, one form per action.
+
+The static URL path is relative to the prefix, so files are served at ``/console/static/``.
+"""
+
+from flask import Blueprint
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+from contactcenter.console import views  # noqa: E402, F401 - registers the routes on bp
+
+__all__ = ["bp"]
