@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from contactcenter import i18n, jobs
+from contactcenter import i18n, jobs, realtime
 from contactcenter.config import Settings
 from contactcenter.db import Database
 from contactcenter.errors import register_error_handlers
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     Database(settings.database_url).init_app(app)
     app.extensions["directory"] = AddressDirectory()
     jobs.init_app(app, settings.redis_url)
+    realtime.init_app(app, settings.redis_url)
     jobs.install_session_hooks()
     i18n.load_catalogs()
     app.extensions["channels"] = channels.build_registry(settings, twilio_http_client)

@@ -107,6 +107,8 @@ Outbound texts are printed here as 'DEV OUTBOX' lines until Twilio credentials a
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.extensions["jobs"].redis is None:
         _start_tick_thread(app)
+    # The console's Socket.IO rides on this server: threaded Werkzeug with simple-websocket is
+    # what socketio.run() would start, but app.run() (which it calls) is a no-op under a CLI.
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 

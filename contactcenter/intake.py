@@ -30,6 +30,7 @@ from contactcenter.locations import as_location_answer, extract_location
 from contactcenter.messages import CONTACT_KIND_OF_CHANNEL, Channel
 from contactcenter.notifications import service_label
 from contactcenter.outbound import queue_message
+from contactcenter.realtime import CASE_UPDATED, notify_agent_after_commit
 from contactcenter.residents.models import Resident
 from contactcenter.residents.service import (
     find_or_create_resident,
@@ -88,6 +89,11 @@ class _Conversation:
         self.message.case = case
         if case is not None and case.id is not None:
             case.updated_at = utcnow()
+            if case.assigned_agent_id is not None:
+                # The agent working the case sees the resident's words without reloading.
+                notify_agent_after_commit(
+                    self.session, case.assigned_agent_id, CASE_UPDATED, {"case_id": case.id}
+                )
         return self.message
 
 

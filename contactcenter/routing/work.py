@@ -30,6 +30,7 @@ from contactcenter.cases.models import Case
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, NotFound
 from contactcenter.messages import Channel
+from contactcenter.realtime import OFFER, OFFER_GONE, notify_agent_after_commit
 from contactcenter.routing.models import (
     LIVE_WORK_STATES,
     Offer,
@@ -185,6 +186,8 @@ def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = N
         last = items[-1]
         after = (last.priority, last.created_at, last.id)
     session.flush()
+    for offer in offers:
+        notify_agent_after_commit(session, offer.agent_id, OFFER, {"offer_id": offer.id})
     return offers
 
 
@@ -429,6 +432,8 @@ def accept_offer(
     )
     if assigned.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("This work was withdrawn.", code="offer_unavailable")
+    # The agent's other open consoles drop it too.
+    notify_agent_after_commit(session, agent.id, OFFER_GONE, {"offer_id": offer.id})
     session.expire(offer)
     item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
     _assign_case(session, item, agent, now)
@@ -489,6 +494,7 @@ def decline_offer(
     if declined.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(offer)
         raise Conflict(_gone_message(offer, now), code="offer_unavailable")
+    notify_agent_after_commit(session, agent.id, OFFER_GONE, {"offer_id": offer.id})
     _back_to_waiting(session, offer.work_item_id)
     item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
     if item.case_id is not None:
@@ -626,12 +632,14 @@ def _end_live_work(
     item_ids = list(session.scalars(query))
     if not item_ids:
         return 0
-    session.execute(
+    withdrawn = session.execute(
         sa.update(Offer)
         .where(Offer.work_item_id.in_(item_ids), Offer.state == OfferState.PENDING)
         .values(state=OfferState.CANCELLED, answered_at=now)
+        .returning(Offer.id, Offer.agent_id)
         .execution_options(synchronize_session=False)
     )
+    _announce_gone(session, withdrawn)
     ended = 0
     if not keep_assigned:
         completed = session.execute(
@@ -681,6 +689,7 @@ def expire_offers(
         )
         if expired.rowcount != 1:  # type: ignore[attr-defined]
             continue
+        notify_agent_after_commit(session, offer.agent_id, OFFER_GONE, {"offer_id": offer.id})
         _back_to_waiting(session, offer.work_item_id)
         item = session.get_one(WorkItem, offer.work_item_id)
         if item.case_id is not None:
@@ -691,6 +700,12 @@ def expire_offers(
         missed.add(offer.agent_id)
         touched.add(offer.jurisdiction_id)
     return touched, missed
+
+
+def _announce_gone(session: Session, withdrawn: Iterable[Any]) -> None:
+    """Tell each agent whose offer was withdrawn (rows of offer id, agent id), after commit."""
+    for offer_id, agent_id in withdrawn:
+        notify_agent_after_commit(session, agent_id, OFFER_GONE, {"offer_id": offer_id})
 
 
 def advance_targets(session: Session, now: dt.datetime | None = None, limit: int = 500) -> set[int]:
@@ -713,12 +728,14 @@ def advance_targets(session: Session, now: dt.datetime | None = None, limit: int
         if index >= len(item.targets):
             item.target_deadline_at = None
             continue
-        session.execute(
+        withdrawn = session.execute(
             sa.update(Offer)
             .where(Offer.work_item_id == item.id, Offer.state == OfferState.PENDING)
             .values(state=OfferState.CANCELLED, answered_at=now)
+            .returning(Offer.id, Offer.agent_id)
             .execution_options(synchronize_session=False)
         )
+        _announce_gone(session, withdrawn)
         queue_id, timeout = item.targets[index]
         previous = item.queue_id
         item.state = WorkState.WAITING
