@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import flask
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from flask_socketio import SocketIO, join_room
@@ -94,15 +93,15 @@ def rooms_for(session: Session, agent: Agent) -> list[str]:
 
 
 def _connect(_auth: Any = None) -> bool:
-    """Only a signed-in, active agent connects, and only to the rooms the server picks."""
-    agent_id = flask.session.get("agent_id")
-    if not isinstance(agent_id, int):
+    """Only a signed-in agent connects (the console's own check of its session cookie: known,
+    active, password unchanged since), and only to the rooms the server picks."""
+    # Imported here: the console package imports the views, which import the core.
+    from contactcenter.console.auth import signed_in_agent
+
+    agent = signed_in_agent()
+    if agent is None:
         return False
-    session = get_session()
-    agent = session.get(Agent, agent_id)
-    if agent is None or not agent.active:
-        return False
-    for room in rooms_for(session, agent):
+    for room in rooms_for(get_session(), agent):
         join_room(room)
     return True
 

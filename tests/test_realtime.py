@@ -31,6 +31,8 @@ from werkzeug.serving import make_server
 from contactcenter import realtime
 from contactcenter.agents.models import Agent, Presence, Role
 from contactcenter.app import create_app
+from contactcenter.auth import hash_password
+from contactcenter.console.auth import session_auth
 from contactcenter.db import get_db, utcnow
 from contactcenter.routing.models import Offer, OfferState, WorkItem
 from contactcenter.routing.scheduling import dispatch_job
@@ -84,11 +86,19 @@ def connect(rt_app: Flask) -> Connect:
     def open_socket(agent: Agent | None) -> SocketIOTestClient:
         browser = rt_app.test_client()
         if agent is not None:
-            with browser.session_transaction() as cookie:
-                cookie["agent_id"] = agent.id  # what the console's sign-in stores
+            _sign_in(rt_app, browser, agent)
         return realtime.socketio.test_client(rt_app, flask_test_client=browser)
 
     return open_socket
+
+
+def _sign_in(application: Flask, browser: FlaskClient, agent: Agent) -> None:
+    """What the console's sign-in stores in the session cookie."""
+    with application.app_context():
+        auth = session_auth(agent)
+    with browser.session_transaction() as cookie:
+        cookie["agent_id"] = agent.id
+        cookie["auth"] = auth
 
 
 def _events(socket: SocketIOTestClient, name: str | None = None) -> list[Any]:
@@ -129,6 +139,19 @@ def test_an_inactive_or_unknown_agent_cannot_connect(connect, session, jurisdict
     assert not connect(gone).is_connected()
     ghost = Agent(id=gone.id + 1000, email="ghost@city.example", name="Ghost")
     assert not connect(ghost).is_connected()
+
+
+def test_a_cookie_from_before_a_password_change_cannot_connect(rt_app, session, jurisdiction):
+    agent, _ = make_agent(session, [jurisdiction])
+    session.commit()
+    browser = rt_app.test_client()
+    _sign_in(rt_app, browser, agent)
+    agent.password_hash = hash_password("a new password, chosen after a theft")
+    session.commit()
+
+    socket = realtime.socketio.test_client(rt_app, flask_test_client=browser)
+
+    assert not socket.is_connected()
 
 
 def test_an_agent_hears_its_own_and_its_jurisdictions_rooms_only(connect, rt_app, session):
@@ -391,8 +414,7 @@ def _open_websocket(host: str, cookie: str, origin: str) -> simple_websocket.Cli
 
 def _signed_in_cookie(application: Flask, agent: Agent) -> str:
     browser = application.test_client()
-    with browser.session_transaction() as cookie:
-        cookie["agent_id"] = agent.id
+    _sign_in(application, browser, agent)
     stored = browser.get_cookie("session")
     assert stored is not None
     return stored.value
