@@ -6,7 +6,7 @@ PYTHON ?= python3
 TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help demo serve test test-sqlite test-pg lint fmt migration bench i18n-extract clean
+.PHONY: help demo serve test test-sqlite test-pg lint fmt migration bench screenshots i18n-extract clean
 
 help:  ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ migration: $(BIN)/.installed  ## new migration from model changes: make migratio
 	rm -f /tmp/cc-migration.db
 	DATABASE_URL=sqlite:////tmp/cc-migration.db $(BIN)/alembic upgrade head
 	DATABASE_URL=sqlite:////tmp/cc-migration.db $(BIN)/alembic revision --autogenerate -m "$(m)"
+
+screenshots: $(BIN)/.installed  ## refresh docs/screenshots from the console's browser test (Chromium)
+	CONSOLE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_console_browser.py
 
 bench: $(BIN)/.installed  ## ratio benchmarks (PostgreSQL and Redis needed)
 	$(BIN)/python bench/sms_webhook/run.py
