@@ -6,7 +6,9 @@ answers 404, not 403, so its existence does not leak either.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -18,9 +20,11 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from contactcenter.agents.models import Agent, ApiToken, Role
-from contactcenter.db import get_session
+from contactcenter.db import get_session, utcnow
 from contactcenter.errors import Forbidden, Invalid, NotFound, Unauthorized
 from contactcenter.jurisdictions.models import Jurisdiction
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,17 +49,58 @@ def issue_token(session: Session, agent: Agent, *, name: str = "") -> str:
     return token
 
 
-def authenticate_password(session: Session, email: str, password: str) -> Agent:
-    """:raises Unauthorized: unknown email, wrong password or inactive agent."""
+MAX_FAILURES = 5
+"""Failed sign-ins in a row (console or API) that lock an account."""
+LOCK_FOR = dt.timedelta(minutes=15)
+
+
+def authenticate_password(
+    session: Session, email: str, password: str, now: dt.datetime | None = None
+) -> Agent:
+    """The agent behind ``email`` and ``password``. Failures are counted in the session (the
+    caller commits, refusals included); ``MAX_FAILURES`` in a row lock the account for
+    ``LOCK_FOR``, so passwords cannot be guessed through the console or the API.
+
+    :raises Unauthorized: unknown email, wrong password, inactive or locked agent — one
+        message for all, so nobody learns which emails exist or which accounts are locked.
+    """
+    refused = Unauthorized(
+        "Wrong email or password, or the account is locked for a while.", code="bad_credentials"
+    )
+    now = now or utcnow()
     agent = session.scalars(
         sa.select(Agent).where(Agent.email == email.strip().lower())
     ).one_or_none()
-    # Hash even when there is no such agent, so timing does not tell which emails exist.
+    # Hash even when there is no such agent or it is locked: timing tells nothing either.
     stored = agent.password_hash if agent is not None and agent.password_hash else _DUMMY_HASH
     password_ok = check_password_hash(stored, password)
-    if agent is None or not agent.active or not agent.password_hash or not password_ok:
-        raise Unauthorized("Wrong email or password.", code="bad_credentials")
+    if agent is None or (agent.locked_until is not None and agent.locked_until > now):
+        raise refused
+    if not password_ok:
+        _count_failure(session, agent, now)
+        raise refused
+    if not agent.active or not agent.password_hash:
+        raise refused
+    agent.failed_logins = 0
+    agent.locked_until = None
     return agent
+
+
+def _count_failure(session: Session, agent: Agent, now: dt.datetime) -> None:
+    """One more failure, counted in the database so parallel guesses all count."""
+    failures = session.scalar(
+        sa.update(Agent)
+        .where(Agent.id == agent.id)
+        .values(failed_logins=Agent.failed_logins + 1)
+        .returning(Agent.failed_logins)
+    )
+    if failures is not None and failures >= MAX_FAILURES:
+        session.execute(
+            sa.update(Agent)
+            .where(Agent.id == agent.id)
+            .values(failed_logins=0, locked_until=now + LOCK_FOR)
+        )
+        log.warning("agent %s locked out after %d failed sign-ins", agent.id, failures)
 
 
 def agent_for_token(session: Session, token: str) -> Agent:

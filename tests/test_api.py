@@ -332,7 +332,15 @@ def test_inactive_agent_cannot_get_a_token(client, session, agent_and_token):
     session.commit()
     response = client.post(f"{API}/tokens", json={"email": agent.email, "password": PASSWORD})
     error = assert_error(response, 401, "bad_credentials")
-    assert error["message"] == "Wrong email or password."
+    assert error["message"] == "Wrong email or password, or the account is locked for a while."
+
+
+def test_guessing_passwords_through_the_api_locks_the_account(client, session, agent_and_token):
+    agent, _ = agent_and_token
+    for _ in range(5):
+        client.post(f"{API}/tokens", json={"email": agent.email, "password": "guess"})
+    right = client.post(f"{API}/tokens", json={"email": agent.email, "password": PASSWORD})
+    assert_error(right, 401, "bad_credentials")
 
 
 @pytest.mark.parametrize(

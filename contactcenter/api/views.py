@@ -26,6 +26,7 @@ from contactcenter.calls.models import Call
 from contactcenter.cases.queries import CaseFilters, case_timeline, get_case, list_cases, lock_case
 from contactcenter.cases.service import add_note, change_status
 from contactcenter.db import get_session
+from contactcenter.errors import Unauthorized
 from contactcenter.messages import Channel
 from contactcenter.outbound import reply_to_resident
 from contactcenter.sla.models import CaseClock
@@ -41,7 +42,11 @@ def _json_body() -> Any:
 def create_token() -> tuple[dict[str, Any], int]:
     body = schemas.parse(schemas.TokenRequest, _json_body())
     session = get_session()
-    agent = authenticate_password(session, body.email, body.password)
+    try:
+        agent = authenticate_password(session, body.email, body.password)
+    except Unauthorized:
+        session.commit()  # the failure counts toward the lock-out
+        raise
     token = issue_token(session, agent, name=body.name or "api")
     session.commit()
     return {"token": token, "agent": agent_json(agent)}, 201

@@ -12,9 +12,8 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import secrets
 from collections.abc import Callable
-from functools import cache, wraps
+from functools import wraps
 from typing import ParamSpec
 from urllib.parse import urlsplit
 
@@ -22,19 +21,16 @@ import sqlalchemy as sa
 from flask import Response, abort, current_app, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, selectinload
-from werkzeug.security import check_password_hash
 
 from contactcenter.agents.models import Agent, Role
-from contactcenter.auth import hash_password
-from contactcenter.db import get_session, utcnow
+from contactcenter.auth import authenticate_password
+from contactcenter.db import get_session
+from contactcenter.errors import Unauthorized
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 
-MAX_FAILURES = 5
-"""Failed sign-ins in a row that lock an account."""
-LOCK_FOR = dt.timedelta(minutes=15)
 SIGN_IN_REFUSED = "Email or password is not right, or the account is locked for a while."
 
 
@@ -42,50 +38,16 @@ class SignInRefused(Exception):
     """Unknown email, wrong password, inactive or locked agent: deliberately one error."""
 
 
-@cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
-
-
 def sign_in(db: Session, email: str, password: str, now: dt.datetime | None = None) -> Agent:
     """The agent behind ``email`` and ``password``; the caller commits (failures count too).
+    The lock-out is the API's too: :func:`contactcenter.auth.authenticate_password`.
 
     :raises SignInRefused: for every reason, with no hint of which.
     """
-    now = now or utcnow()
-    agent = db.scalars(sa.select(Agent).where(Agent.email == email.strip().lower())).one_or_none()
-    # Hash even when there is no such agent or it is locked: timing tells nothing either.
-    stored = agent.password_hash if agent is not None and agent.password_hash else _dummy_hash()
-    password_ok = check_password_hash(stored, password)
-    if agent is None:
-        raise SignInRefused
-    if agent.locked_until is not None and agent.locked_until > now:
-        raise SignInRefused
-    if not password_ok:
-        _count_failure(db, agent, now)
-        raise SignInRefused
-    if not agent.active:
-        raise SignInRefused
-    agent.failed_logins = 0
-    agent.locked_until = None
-    return agent
-
-
-def _count_failure(db: Session, agent: Agent, now: dt.datetime) -> None:
-    """One more failure, counted in the database so parallel guesses all count."""
-    failures = db.scalar(
-        sa.update(Agent)
-        .where(Agent.id == agent.id)
-        .values(failed_logins=Agent.failed_logins + 1)
-        .returning(Agent.failed_logins)
-    )
-    if failures is not None and failures >= MAX_FAILURES:
-        db.execute(
-            sa.update(Agent)
-            .where(Agent.id == agent.id)
-            .values(failed_logins=0, locked_until=now + LOCK_FOR)
-        )
-        log.warning("agent %s locked out of the console after %d failures", agent.id, failures)
+    try:
+        return authenticate_password(db, email, password, now)
+    except Unauthorized as exc:
+        raise SignInRefused from exc
 
 
 def session_auth(agent: Agent) -> str:
