@@ -72,7 +72,10 @@ def open_case(
     longitude: float | None = None,
     language: str = "en",
     awaiting: Awaiting | None = None,
+    created_by: Agent | None = None,
 ) -> Case:
+    """A new case; ``created_by`` is the agent who recorded it for a resident (else the
+    resident opened it themselves), so the audit trail says who wrote it down."""
     now = utcnow()
     due_at = None
     if service_type is not None and service_type.target_days:
@@ -101,7 +104,8 @@ def open_case(
         session,
         case,
         "created",
-        actor="resident",
+        agent=created_by,
+        actor=None if created_by else "resident",
         channel=str(channel),
         service_type=service_type.code if service_type else None,
         department=department.code if department else None,
