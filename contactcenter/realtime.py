@@ -37,6 +37,8 @@ OFFER_GONE = "offer_gone"
 """The offer was accepted, declined, withdrawn or expired: ``{"offer_id"}``."""
 CASE_UPDATED = "case_updated"
 """A resident wrote on a case assigned to the agent: ``{"case_id"}``."""
+BOARD_CHANGED = "board_changed"
+"""Something a supervisor's wallboard shows changed: ``{"jurisdiction_id"}``."""
 
 socketio = SocketIO()
 _SERVER = "realtime"
@@ -124,6 +126,15 @@ def notify_agent_after_commit(
 ) -> None:
     """Emit to the agent once ``session`` commits; a rollback forgets it."""
     session.info.setdefault(_PENDING, []).append((agent_room(agent_id), event_name, data))
+
+
+def notify_supervisors_after_commit(session: Session, jurisdiction_id: int) -> None:
+    """Tell the jurisdiction's supervisors their wallboard changed, once per commit however
+    many changes the transaction made (their pages refetch the figures)."""
+    pending = session.info.setdefault(_PENDING, [])
+    entry = (f"supervisors:{jurisdiction_id}", BOARD_CHANGED, {"jurisdiction_id": jurisdiction_id})
+    if entry not in pending:
+        pending.append(entry)
 
 
 def _server() -> Any:

@@ -25,6 +25,7 @@ from contactcenter.db import get_db, utcnow
 from contactcenter.errors import NotFound
 from contactcenter.jobs import enqueue_after_commit
 from contactcenter.messages import Channel, Direction
+from contactcenter.realtime import notify_supervisors_after_commit
 from contactcenter.routing.context import context_for
 from contactcenter.routing.models import (
     LIVE_WORK_STATES,
@@ -179,6 +180,7 @@ def request_callback(session: Session, call: Call) -> bool:
 
 def queue_left(session: Session, call: Call, *, result: str, seconds: int | None) -> Call:
     """Twilio says the caller left the queue: to an agent, to be called back, or hung up."""
+    notify_supervisors_after_commit(session, call.jurisdiction_id)
     if seconds is None and call.queued_at is not None and call.wait_seconds is None:
         seconds = max(0, round((utcnow() - call.queued_at).total_seconds()))
     if seconds is not None:
@@ -297,6 +299,7 @@ def agent_leg_ended(
 ) -> bool:
     """The agent's leg ended. True if they talked; False if the agent never picked up (the
     caller goes back in line, keeping their place; a callback is tried again, up to a limit)."""
+    notify_supervisors_after_commit(session, call.jurisdiction_id)  # answered, or back in line
     root = _root(session, call)
     if status == "completed":
         call.talk_seconds = seconds
@@ -352,6 +355,7 @@ def agent_missed(session: Session, call: Call, agent_id: int) -> None:
     )
     if requeued.rowcount != 1:  # type: ignore[attr-defined]
         return
+    notify_supervisors_after_commit(session, call.jurisdiction_id)
     session.execute(
         sa.update(Offer)
         .where(
@@ -389,6 +393,7 @@ def call_ended(session: Session, call: Call, status: str) -> None:
     being rung, before the agent's leg began, leaves that agent's work assigned unless it is
     finished here. A callback leg that never reached the agent is a failed attempt.
     """
+    notify_supervisors_after_commit(session, call.jurisdiction_id)
     if call.outcome == CallOutcome.IN_QUEUE:
         queue_left(session, call, result="hangup", seconds=None)
     if call.parent_call_id is not None:

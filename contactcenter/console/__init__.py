@@ -14,6 +14,7 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
+import contactcenter.console.wallboard_views  # noqa: E402, F401 - the supervisors' board
 import contactcenter.console.search  # noqa: E402 - the header's search box
 import contactcenter.console.walk_in  # noqa: E402 - walk-in and phone intake
 from contactcenter.console import views  # noqa: E402, F401 - registers the routes on bp

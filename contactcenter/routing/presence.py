@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent, Presence, PresenceChange
 from contactcenter.db import utcnow
+from contactcenter.realtime import notify_supervisors_after_commit
 from contactcenter.routing.scheduling import schedule_dispatch
 
 
@@ -39,6 +40,8 @@ def set_presence(
     session.add(change)
     agent.presence = presence
     agent.presence_changed_at = now
+    for jurisdiction in agent.jurisdictions:
+        notify_supervisors_after_commit(session, jurisdiction.id)
     if presence == Presence.AVAILABLE:
         schedule_dispatch(session, [j.id for j in agent.jurisdictions])
     return change

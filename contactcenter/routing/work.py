@@ -30,7 +30,12 @@ from contactcenter.cases.models import Case
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, NotFound
 from contactcenter.messages import Channel
-from contactcenter.realtime import OFFER, OFFER_GONE, notify_agent_after_commit
+from contactcenter.realtime import (
+    OFFER,
+    OFFER_GONE,
+    notify_agent_after_commit,
+    notify_supervisors_after_commit,
+)
 from contactcenter.routing.models import (
     LIVE_WORK_STATES,
     Offer,
@@ -89,6 +94,7 @@ def enqueue_work(
         created_at=now,
     )
     session.add(item)
+    notify_supervisors_after_commit(session, jurisdiction_id)
     return item
 
 
@@ -188,6 +194,8 @@ def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = N
     session.flush()
     for offer in offers:
         notify_agent_after_commit(session, offer.agent_id, OFFER, {"offer_id": offer.id})
+    if offers:
+        notify_supervisors_after_commit(session, jurisdiction_id)
     return offers
 
 
@@ -434,6 +442,7 @@ def accept_offer(
         raise Conflict("This work was withdrawn.", code="offer_unavailable")
     # The agent's other open consoles drop it too.
     notify_agent_after_commit(session, agent.id, OFFER_GONE, {"offer_id": offer.id})
+    notify_supervisors_after_commit(session, offer.jurisdiction_id)
     session.expire(offer)
     item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
     _assign_case(session, item, agent, now)
@@ -495,6 +504,7 @@ def decline_offer(
         session.refresh(offer)
         raise Conflict(_gone_message(offer, now), code="offer_unavailable")
     notify_agent_after_commit(session, agent.id, OFFER_GONE, {"offer_id": offer.id})
+    notify_supervisors_after_commit(session, offer.jurisdiction_id)
     _back_to_waiting(session, offer.work_item_id)
     item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
     if item.case_id is not None:
@@ -572,6 +582,7 @@ def _take(session: Session, item: WorkItem, agent: Agent, now: dt.datetime) -> b
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return False
     session.refresh(item)
+    notify_supervisors_after_commit(session, item.jurisdiction_id)
     _assign_case(session, item, agent, now)
     return True
 
@@ -593,6 +604,7 @@ def complete_work(
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"This work is already {item.state}.", code="work_not_assigned")
     session.refresh(item)
+    notify_supervisors_after_commit(session, item.jurisdiction_id)
     return item
 
 
@@ -632,6 +644,7 @@ def _end_live_work(
     item_ids = list(session.scalars(query))
     if not item_ids:
         return 0
+    notify_supervisors_after_commit(session, case.jurisdiction_id)
     withdrawn = session.execute(
         sa.update(Offer)
         .where(Offer.work_item_id.in_(item_ids), Offer.state == OfferState.PENDING)
@@ -690,6 +703,7 @@ def expire_offers(
         if expired.rowcount != 1:  # type: ignore[attr-defined]
             continue
         notify_agent_after_commit(session, offer.agent_id, OFFER_GONE, {"offer_id": offer.id})
+        notify_supervisors_after_commit(session, offer.jurisdiction_id)
         _back_to_waiting(session, offer.work_item_id)
         item = session.get_one(WorkItem, offer.work_item_id)
         if item.case_id is not None:
@@ -753,6 +767,7 @@ def advance_targets(session: Session, now: dt.datetime | None = None, limit: int
                 from_queue=previous,
                 to_queue=item.queue_id,
             )
+        notify_supervisors_after_commit(session, item.jurisdiction_id)
         touched.add(item.jurisdiction_id)
     return touched
 

@@ -158,6 +158,10 @@
     socket.on("offer", onOffer);
     socket.on("offer_gone", onOfferGone);
     socket.on("case_updated", onCaseUpdated);
+    // Page scripts (wallboard.js) hear this as a DOM event: the socket stays owned here.
+    socket.on("board_changed", function (data) {
+      document.dispatchEvent(new CustomEvent("console:board_changed", { detail: data }));
+    });
   }
 
   onReady(function () {
