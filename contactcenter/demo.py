@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent, Role
 from contactcenter.auth import hash_password, issue_token
+from contactcenter.cases.canned import CannedResponse
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.jurisdictions.service import owned_address
 from contactcenter.messages import Channel
@@ -187,6 +188,45 @@ def _seed_routing(session: Session, jurisdiction: Jurisdiction) -> None:
     save_rule_set(session, jurisdiction, DEMO_RULES, None)
 
 
+CANNED = {
+    "Crew dispatched": {
+        "en": "A crew is on its way for your {service} report ({tracking_number}). "
+        "Thank you for helping {city}.",
+        "fr": "Une équipe est en route pour votre signalement {service} ({tracking_number}). "
+        "Merci d'aider {city}.",
+        "es": "Un equipo va en camino por su reporte de {service} ({tracking_number}). "
+        "Gracias por ayudar a {city}.",
+    },
+    "Need more details": {
+        "en": "To handle {tracking_number}, we need a few more details: "
+        "where exactly is it, and since when?",
+        "fr": "Pour traiter {tracking_number}, il nous faut quelques précisions : "
+        "où exactement, et depuis quand?",
+        "es": "Para atender {tracking_number}, necesitamos más detalles: "
+        "¿dónde exactamente y desde cuándo?",
+    },
+}
+"""Two canned responses in each demo language; see :mod:`contactcenter.cases.canned`."""
+
+
+def _seed_canned(session: Session, jurisdiction: Jurisdiction) -> None:
+    """Add whichever demo canned responses are missing (a supervisor may have deleted some)."""
+    rows = session.execute(
+        sa.select(CannedResponse.title, CannedResponse.language).where(
+            CannedResponse.jurisdiction_id == jurisdiction.id
+        )
+    )
+    existing = {(title, language) for title, language in rows}
+    for title, bodies in CANNED.items():
+        for language, body in bodies.items():
+            if (title, language) not in existing:
+                session.add(
+                    CannedResponse(
+                        jurisdiction_id=jurisdiction.id, title=title, body=body, language=language
+                    )
+                )
+
+
 @dataclass(frozen=True)
 class DemoCredentials:
     jurisdiction: str
@@ -238,6 +278,7 @@ def seed_demo(session: Session) -> DemoCredentials:
                 jurisdiction_id=jurisdiction.id, channel=Channel.VOICE, address=DEMO_VOICE_NUMBER
             )
         )
+    _seed_canned(session, jurisdiction)
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
     if agent is None:
         agent = Agent(

@@ -2,6 +2,7 @@
 
 from contactcenter.agents.models import Agent, ApiToken, PresenceChange, Role
 from contactcenter.calls.models import Call, CallOutcome, IvrMenu
+from contactcenter.cases.canned import CannedResponse
 from contactcenter.cases.models import (
     Awaiting,
     Case,
@@ -24,6 +25,7 @@ __all__ = [
     "CalendarRecord",
     "Call",
     "CallOutcome",
+    "CannedResponse",
     "Case",
     "CaseClock",
     "CaseEvent",
