@@ -18,7 +18,7 @@ import contactcenter.console.wallboard_views  # noqa: E402, F401 - the superviso
 import contactcenter.console.canned  # noqa: E402 - canned responses
 import contactcenter.console.case_edits  # noqa: E402 - case edits, transfer
 import contactcenter.console.search  # noqa: E402 - the header's search box
-import contactcenter.console.walk_in  # noqa: E402 - walk-in and phone intake
+import contactcenter.console.walk_in  # noqa: E402, F401 - walk-in and phone intake
 from contactcenter.console import views  # noqa: E402, F401 - registers the routes on bp
 
 __all__ = ["bp"]
