@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# Vendor the Socket.IO browser client for the agent console: the page loads it from our own
-# static files, never from a CDN at run time. Pinned; run again after changing the version.
+# Vendor the agent console's browser libraries: the page loads them from our own static files,
+# never from a CDN at run time. Pinned; run again after changing a version.
+#   socket.io-client: the realtime layer (console.js)
+#   @twilio/voice-sdk: the browser softphone (softphone.js)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VERSION="4.8.4"
+SOCKET_IO_VERSION="4.8.4"
+VOICE_SDK_VERSION="2.18.5"
 DEST="contactcenter/console/static/vendor"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && npm pack --silent "socket.io-client@${VERSION}" >/dev/null && tar -xzf ./*.tgz)
+
+# unpack NAME VERSION DIR: the package's published tarball, unpacked into DIR/package
+unpack() {
+  mkdir -p "$3"
+  (cd "$3" && npm pack --silent "$1@$2" >/dev/null && tar -xzf ./*.tgz)
+}
 
 mkdir -p "$DEST"
-cp "$work/package/dist/socket.io.min.js" "$DEST/socket.io-${VERSION}.min.js"
-cp "$work/package/LICENSE" "$DEST/socket.io-${VERSION}.LICENSE"
-echo "vendored socket.io-client ${VERSION} into ${DEST}"
+
+unpack socket.io-client "$SOCKET_IO_VERSION" "$work/socket.io"
+cp "$work/socket.io/package/dist/socket.io.min.js" "$DEST/socket.io-${SOCKET_IO_VERSION}.min.js"
+cp "$work/socket.io/package/LICENSE" "$DEST/socket.io-${SOCKET_IO_VERSION}.LICENSE"
+echo "vendored socket.io-client ${SOCKET_IO_VERSION} into ${DEST}"
+
+# The browser bundle (dist/) defines window.Twilio.Device; es5/ and esm/ are for bundlers.
+unpack @twilio/voice-sdk "$VOICE_SDK_VERSION" "$work/voice-sdk"
+cp "$work/voice-sdk/package/dist/twilio.min.js" "$DEST/twilio-voice-${VOICE_SDK_VERSION}.min.js"
+cp "$work/voice-sdk/package/LICENSE.md" "$DEST/twilio-voice-${VOICE_SDK_VERSION}.LICENSE"
+echo "vendored @twilio/voice-sdk ${VOICE_SDK_VERSION} into ${DEST}"
