@@ -14,12 +14,12 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-import contactcenter.console.wallboard_views  # noqa: E402, F401 - the supervisors' board
 import contactcenter.console.canned  # noqa: E402 - canned responses
 import contactcenter.console.case_edits  # noqa: E402 - case edits, transfer
 import contactcenter.console.phone  # noqa: E402 - the phone panel
 import contactcenter.console.search  # noqa: E402 - the header's search box
-import contactcenter.console.walk_in  # noqa: E402, F401 - walk-in and phone intake
+import contactcenter.console.walk_in  # noqa: E402 - walk-in and phone intake
+import contactcenter.console.wallboard_views  # noqa: E402, F401 - the supervisors' board
 from contactcenter.console import views  # noqa: E402, F401 - registers the routes on bp
 
 __all__ = ["bp"]
