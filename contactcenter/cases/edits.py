@@ -33,6 +33,8 @@ def change_fields(
     """
     if service_type is not None and service_type.jurisdiction_id != case.jurisdiction_id:
         raise Invalid("Choose a service type of this city.", code="foreign_service_type")
+    if service_type is not None and not service_type.active:
+        raise Invalid("That service type is no longer offered.", code="inactive_service_type")
     if department is not None and department.jurisdiction_id != case.jurisdiction_id:
         raise Invalid("Choose a department of this city.", code="foreign_department")
     changed: list[str] = []

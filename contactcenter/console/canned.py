@@ -43,7 +43,11 @@ def canned_list() -> ResponseReturnValue:
 def canned_add() -> ResponseReturnValue:
     mine = jurisdiction_ids()
     raw = request.form.get("jurisdiction", "")
-    jurisdiction_id = int(raw) if raw.isdigit() else (mine[0] if len(mine) == 1 else None)
+    jurisdiction_id = (
+        int(raw)
+        if raw.isascii() and raw.isdigit() and len(raw) <= 9
+        else (mine[0] if len(mine) == 1 else None)
+    )
     if jurisdiction_id not in mine:
         flash("Choose one of your jurisdictions.", "error")
         return redirect(url_for("console.canned_list"))

@@ -117,7 +117,7 @@ def case_tools(case: Case) -> CaseTools:
 
 def _int_arg(value: str | None) -> int | None:
     """A positive id from a form or query, or None for empty or nonsense."""
-    if not value or not value.isdigit():
+    if not value or not (value.isascii() and value.isdigit()) or len(value) > 9:
         return None
     number = int(value)
     return number if 1 <= number <= MAX_ID else None

@@ -46,7 +46,7 @@ def _my_jurisdiction(agent: Agent, slug: str | None) -> Jurisdiction | None:
 
 def _resident(db: Session, jurisdiction: Jurisdiction | None, raw_id: str) -> Resident | None:
     """The picked resident, only if they are on this jurisdiction's records."""
-    if jurisdiction is None or not raw_id.isdigit() or len(raw_id) > 9:
+    if jurisdiction is None or not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 9:
         return None
     return db.scalars(
         sa.select(Resident)

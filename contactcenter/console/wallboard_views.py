@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from contactcenter.agents.models import Agent, Presence, Role
 from contactcenter.auth import current_agent, staff_jurisdiction
+from contactcenter.cases.queries import MAX_ID
 from contactcenter.console import bp
 from contactcenter.console.auth import login_required
 from contactcenter.console.views import waited
@@ -72,7 +73,7 @@ def wallboard_fragment() -> ResponseReturnValue:
 def _member(agent_id: int, jurisdiction: Jurisdiction) -> Agent:
     """An agent of ``jurisdiction``; any other is, to this supervisor, not there at all."""
     db = get_session()
-    agent = db.get(Agent, agent_id)
+    agent = db.get(Agent, agent_id) if 1 <= agent_id <= MAX_ID else None
     if agent is None or not works_for(db, agent, jurisdiction.id):
         raise NotFound("No such agent.", code="agent_not_found")
     return agent
@@ -100,11 +101,12 @@ def wallboard_presence(agent_id: int) -> ResponseReturnValue:
 def wallboard_reassign(item_id: int) -> ResponseReturnValue:
     db = get_session()
     jurisdiction = staff_jurisdiction(db, request.form.get("jurisdiction"))
-    item = db.get(WorkItem, item_id)
+    item = db.get(WorkItem, item_id) if 1 <= item_id <= MAX_ID else None
     if item is None or item.jurisdiction_id != jurisdiction.id:
         raise NotFound("No such work.", code="work_not_found")
     try:
-        to_agent = _member(int(request.form.get("agent_id", "")), jurisdiction)
+        raw = request.form.get("agent_id", "")
+        to_agent = _member(int(raw) if raw.isascii() and raw.isdigit() else 0, jurisdiction)
     except (ValueError, NotFound):
         db.rollback()
         flash("Choose an agent of this jurisdiction.", "error")

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from contactcenter.agents.models import DEFAULT_CAPACITY, Agent, Presence, agent_jurisdictions
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case
+from contactcenter.cases.queries import MAX_ID
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, NotFound
 from contactcenter.messages import Channel
@@ -463,8 +464,11 @@ def _lock_item(session: Session, item_id: int, *, skip_locked: bool = False) -> 
 
 
 def _own_offer(session: Session, offer_id: int, agent: Agent) -> Offer:
-    offer = session.get(Offer, offer_id)
-    if offer is None or offer.agent_id != agent.id:
+    """The agent's own offer, in a jurisdiction they still work for (one they left keeps no
+    hold on its work)."""
+    offer = session.get(Offer, offer_id) if 1 <= offer_id <= MAX_ID else None
+    mine = {j.id for j in agent.jurisdictions}
+    if offer is None or offer.agent_id != agent.id or offer.jurisdiction_id not in mine:
         raise NotFound("No such offer.", code="offer_not_found")
     return offer
 
