@@ -37,7 +37,7 @@ from contactcenter.db import get_db, utcnow
 from contactcenter.routing.models import Offer, OfferState, WorkItem
 from contactcenter.routing.scheduling import dispatch_job
 from contactcenter.routing.tick import run_tick
-from contactcenter.routing.work import dispatch
+from contactcenter.routing.work import dispatch, withdraw_offers
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, make_settings
 from tests.factories import (
     make_agent,
@@ -454,3 +454,23 @@ def test_a_page_from_another_origin_cannot_open_a_socket(client):
 
     assert foreign.status_code == 400 and b"Not an accepted origin" in foreign.data
     assert b"Not an accepted origin" not in own.data
+
+
+def test_offers_withdrawn_by_a_hang_up_or_an_escalation_are_gone_from_the_console(
+    connect, rt_app, session, jurisdiction
+):
+    """``withdraw_offers`` is what a caller hanging up in line and an SLA escalation use."""
+    queue = make_queue(session, jurisdiction)
+    agent, _ = make_available_agent(session, jurisdiction, [queue])
+    item = make_work(session, jurisdiction, queue)
+    session.commit()
+    with rt_app.app_context():
+        dispatch_job(jurisdiction.id)
+    offer = _pending_offer(session, agent)
+    socket = connect(agent)
+
+    with rt_app.app_context(), get_db().session() as job_session:
+        withdraw_offers(job_session, [item.id], utcnow())
+        job_session.commit()
+
+    assert _events(socket, "offer_gone") == [{"offer_id": offer.id}]

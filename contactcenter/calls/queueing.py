@@ -38,7 +38,7 @@ from contactcenter.routing.models import (
     agent_queues,
 )
 from contactcenter.routing.scheduling import schedule_dispatch
-from contactcenter.routing.work import Target, complete_work, enqueue_work
+from contactcenter.routing.work import Target, complete_work, enqueue_work, withdraw_offers
 
 log = logging.getLogger(__name__)
 
@@ -201,12 +201,7 @@ def _cancel_work(session: Session, call: Call) -> None:
     if call.work_item_id is None:
         return
     now = utcnow()
-    session.execute(
-        sa.update(Offer)
-        .where(Offer.work_item_id == call.work_item_id, Offer.state == OfferState.PENDING)
-        .values(state=OfferState.CANCELLED, answered_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    withdraw_offers(session, [call.work_item_id], now)
     session.execute(
         sa.update(WorkItem)
         .where(

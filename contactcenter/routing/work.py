@@ -720,6 +720,18 @@ def expire_offers(
     return touched, missed
 
 
+def withdraw_offers(session: Session, item_ids: Iterable[int], now: dt.datetime) -> None:
+    """Cancel the pending offers of these work items; their agents hear after the commit."""
+    withdrawn = session.execute(
+        sa.update(Offer)
+        .where(Offer.work_item_id.in_(list(item_ids)), Offer.state == OfferState.PENDING)
+        .values(state=OfferState.CANCELLED, answered_at=now)
+        .returning(Offer.id, Offer.agent_id)
+        .execution_options(synchronize_session=False)
+    )
+    _announce_gone(session, withdrawn)
+
+
 def _announce_gone(session: Session, withdrawn: Iterable[Any]) -> None:
     """Tell each agent whose offer was withdrawn (rows of offer id, agent id), after commit."""
     for offer_id, agent_id in withdrawn:

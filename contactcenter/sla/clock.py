@@ -22,13 +22,16 @@ from contactcenter.routing.context import PolicyInfo, context_for
 from contactcenter.routing.models import (
     LIVE_WORK_STATES,
     PRIORITY_RANK,
-    Offer,
-    OfferState,
     WorkItem,
     WorkKind,
     WorkState,
 )
-from contactcenter.routing.work import Target, enqueue_work, first_response_given
+from contactcenter.routing.work import (
+    Target,
+    enqueue_work,
+    first_response_given,
+    withdraw_offers,
+)
 from contactcenter.sla.calendar import ALWAYS_OPEN, BusinessCalendar
 from contactcenter.sla.models import CaseClock
 
@@ -277,12 +280,7 @@ def _escalate(session: Session, case: Case, clock: CaseClock, stage: str, now: d
         return bool(live)
     waiting = [i for i in live if i.state in (WorkState.WAITING, WorkState.OFFERED)]
     for item in waiting:
-        session.execute(
-            sa.update(Offer)
-            .where(Offer.work_item_id == item.id, Offer.state == OfferState.PENDING)
-            .values(state=OfferState.CANCELLED, answered_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        withdraw_offers(session, [item.id], now)
         item.state = WorkState.WAITING
         item.queue_id = policy.escalate_queue_id
         item.targets = [[policy.escalate_queue_id, None]]
