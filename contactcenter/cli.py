@@ -96,6 +96,7 @@ def serve(host: str, port: int) -> None:
     click.echo(
         f"""
 3-1-1 contact center listening on {base}
+  Agent console: {base}/console/   (sign in with the agent login printed by `demo`)
   Health:        {base}/health
   Staff API:     curl -H "Authorization: Bearer <token>" {base}/api/v1/cases
   Text it:       {command} simulate sms --from +16135550100 "Pothole at 12 Main St"
