@@ -14,7 +14,7 @@ from contactcenter.cases.models import (
     Priority,
 )
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
-from contactcenter.residents.models import ContactPoint, Resident
+from contactcenter.residents.models import ContactPoint, Resident, ResidentMerge
 from contactcenter.routing.models import District, Offer, Queue, RuleSet, WorkItem
 from contactcenter.sla.models import CalendarRecord, CaseClock, SlaPolicy
 
@@ -44,6 +44,7 @@ __all__ = [
     "Priority",
     "Queue",
     "Resident",
+    "ResidentMerge",
     "Role",
     "RuleSet",
     "ServiceType",

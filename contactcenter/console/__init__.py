@@ -16,6 +16,7 @@ bp = Blueprint(
 
 import contactcenter.console.canned  # noqa: E402 - canned responses
 import contactcenter.console.case_edits  # noqa: E402 - case edits, transfer
+import contactcenter.console.duplicates_views  # noqa: E402 - duplicates, resident merges
 import contactcenter.console.phone  # noqa: E402 - the phone panel
 import contactcenter.console.search  # noqa: E402 - the header's search box
 import contactcenter.console.walk_in  # noqa: E402 - walk-in and phone intake

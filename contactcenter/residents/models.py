@@ -31,6 +31,8 @@ class Resident(Base):
     flags: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     """Staff-set markers routing rules can use, e.g. "vulnerable", "language-line"."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residents.id"))
+    """Set when staff merged this record into another: the old id still resolves to it."""
 
     contact_points: Mapped[list[ContactPoint]] = relationship(
         back_populates="resident", order_by="ContactPoint.id"
@@ -56,3 +58,18 @@ class ContactPoint(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     resident: Mapped[Resident] = relationship(back_populates="contact_points")
+
+
+class ResidentMerge(Base):
+    """Audit of one merge: who folded which record into which, and exactly what moved."""
+
+    __tablename__ = "resident_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(sa.ForeignKey("jurisdictions.id"))
+    kept_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
+    moved: Mapped[dict[str, list[int]]] = mapped_column(sa.JSON, default=dict)
+    """``{"contact_points": [...], "cases": [...], "interactions": [...]}``: ids moved."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
