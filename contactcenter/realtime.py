@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 OFFER = "offer"
 """Work is offered to the agent: ``{"offer_id"}``."""
 OFFER_GONE = "offer_gone"
+SIGNED_OUT = "signed_out"
+"""The agent signed out: their consoles close their sockets and go to the sign-in page."""
 """The offer was accepted, declined, withdrawn or expired: ``{"offer_id"}``."""
 CASE_UPDATED = "case_updated"
 """A resident wrote on a case assigned to the agent: ``{"case_id"}``."""

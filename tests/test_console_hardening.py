@@ -47,3 +47,17 @@ def test_an_agent_who_left_a_city_cannot_take_its_offer(
     session.commit()
     with pytest.raises(NotFound):
         accept_offer(session, offer.id, agent)
+
+
+def test_a_cookie_copied_before_sign_out_no_longer_works(
+    client: FlaskClient, session: Session, jurisdiction: Jurisdiction
+) -> None:
+    agent, _ = factories.make_agent(session, [jurisdiction])
+    session.commit()
+    sign_in(client, agent.email)
+    copied = client.get_cookie("session")
+    assert copied is not None
+    assert client.get("/console/").status_code == 200
+    post_form(client, "/console/logout")
+    client.set_cookie("session", copied.value)
+    assert client.get("/console/").status_code == 302  # back to the sign-in page

@@ -474,3 +474,18 @@ def test_offers_withdrawn_by_a_hang_up_or_an_escalation_are_gone_from_the_consol
         job_session.commit()
 
     assert _events(socket, "offer_gone") == [{"offer_id": offer.id}]
+
+
+def test_signing_out_closes_the_agents_open_consoles(connect, rt_app, session, jurisdiction):
+    agent, _ = make_agent(session, [jurisdiction])
+    session.commit()
+    socket = connect(agent)
+    browser = rt_app.test_client()
+    _sign_in(rt_app, browser, agent)
+    page = browser.get("/console/").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+
+    signed_out = browser.post("/console/logout", data={"csrf_token": token})
+
+    assert signed_out.status_code == 302
+    assert _events(socket, "signed_out") == [{"agent_id": agent.id}]

@@ -85,6 +85,8 @@ class Agent(Base):
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     """Console sign-ins failed in a row; five lock the account for a while (password guessing)."""
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Bumped at sign-out: every console cookie issued before it stops working, copies too."""
 
     jurisdictions: Mapped[list[Jurisdiction]] = relationship(secondary=agent_jurisdictions)
     departments: Mapped[list[Department]] = relationship(secondary=agent_departments)

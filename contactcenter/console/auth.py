@@ -51,12 +51,13 @@ def sign_in(db: Session, email: str, password: str, now: dt.datetime | None = No
 
 
 def session_auth(agent: Agent) -> str:
-    """What the cookie carries besides the id: changes whenever the password does.
+    """What the cookie carries besides the id: changes whenever the password does, and at
+    every sign-out (so a copied cookie dies with the session it was copied from).
 
     A keyed digest, not the hash itself: the cookie is signed, not encrypted.
     """
     key = str(current_app.config["SECRET_KEY"]).encode()
-    message = f"{agent.id}:{agent.password_hash}".encode()
+    message = f"{agent.id}:{agent.password_hash}:{agent.session_epoch}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 

@@ -41,6 +41,7 @@ from contactcenter.db import get_session, utcnow
 from contactcenter.errors import DomainError
 from contactcenter.messages import Channel
 from contactcenter.outbound import MAX_BODY, reply_to_resident
+from contactcenter.realtime import SIGNED_OUT, notify_agent_after_commit
 from contactcenter.routing.models import PRIORITY_RANK, Offer, OfferState, WorkItem, WorkState
 from contactcenter.routing.presence import set_presence
 from contactcenter.routing.scheduling import schedule_dispatch
@@ -161,6 +162,17 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Sign out everywhere: the agent's cookies stop working and their open consoles close."""
+    agent = signed_in_agent()
+    if agent is not None:
+        db = get_session()
+        db.execute(
+            sa.update(Agent)
+            .where(Agent.id == agent.id)
+            .values(session_epoch=Agent.session_epoch + 1)
+        )
+        notify_agent_after_commit(db, agent.id, SIGNED_OUT, {"agent_id": agent.id})
+        db.commit()
     session.clear()
     flash("You are signed out.", "success")
     return redirect(url_for("console.login"))

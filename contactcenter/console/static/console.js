@@ -158,6 +158,11 @@
     socket.on("offer", onOffer);
     socket.on("offer_gone", onOfferGone);
     socket.on("case_updated", onCaseUpdated);
+    // Signed out (here or in another browser): this console's session is over.
+    socket.on("signed_out", function () {
+      socket.disconnect();
+      window.location.assign(new URL("../login", base).href);
+    });
     // Page scripts (wallboard.js) hear this as a DOM event: the socket stays owned here.
     socket.on("board_changed", function (data) {
       document.dispatchEvent(new CustomEvent("console:board_changed", { detail: data }));
