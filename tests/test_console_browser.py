@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from contactcenter import realtime
-from contactcenter.agents.models import Presence
+from contactcenter.agents.models import Presence, Role
 from contactcenter.cases.models import Case
 from contactcenter.jurisdictions.models import Jurisdiction
 from tests import factories
@@ -116,3 +116,28 @@ def test_an_agent_answers_a_text_live_and_another_city_sees_nothing(
     assert response is not None and response.status == 404
     assert case.tracking_number not in other.content()
     other.context.close()
+
+
+def test_a_supervisor_sees_the_wallboard_change_without_a_reload(
+    browser_page: Any,
+    session: Session,
+    jurisdiction: Jurisdiction,
+    send_sms: Callable[..., Any],
+) -> None:
+    queue = factories.make_queue(session, jurisdiction, is_default=True)
+    supervisor, _ = factories.make_agent(session, [jurisdiction], role=Role.SUPERVISOR)
+    session.commit()
+    page = browser_page
+    _sign_in(page, supervisor.email)
+    page.goto(f"/console/wallboard?jurisdiction={jurisdiction.slug}")
+    waiting = page.locator(f"#queue-{queue.id} [data-figure=waiting]")
+    assert waiting.inner_text() == "0"
+    page.wait_for_timeout(300)  # the socket connects after the page loads
+
+    send_sms("Streetlight out on Elm Street", from_="+16135550143")
+
+    page.wait_for_function(
+        "sel => document.querySelector(sel).textContent.trim() === '1'",
+        arg=f"#queue-{queue.id} [data-figure=waiting]",
+    )
+    _shot(page, "console-wallboard")
