@@ -141,3 +141,35 @@ def test_a_supervisor_sees_the_wallboard_change_without_a_reload(
         arg=f"#queue-{queue.id} [data-figure=waiting]",
     )
     _shot(page, "console-wallboard")
+
+
+def test_the_console_reads_at_200_percent_zoom_and_starts_with_a_skip_link(
+    chromium: Any,
+    live_server: str,
+    session: Session,
+    jurisdiction: Jurisdiction,
+    send_sms: Callable[..., Any],
+) -> None:
+    """200 % zoom of a 1280-pixel screen is a 640-pixel layout: nothing may need sideways
+    scrolling. The first Tab reaches the skip link, which leads to the main content."""
+    agent, _ = factories.make_agent(session, [jurisdiction])
+    session.commit()
+    send_sms(HOSTILE, from_="+16135550144")
+    case = session.scalars(sa.select(Case)).one()
+    context = chromium.new_context(
+        base_url=live_server, viewport={"width": 640, "height": 800}, device_scale_factor=2
+    )
+    page = context.new_page()
+    _sign_in(page, agent.email)
+    for path in ("/console/", f"/console/cases/{case.id}", "/console/search?q=pothole"):
+        page.goto(path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at 200% zoom"
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim().toLowerCase()")
+    assert "skip" in focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    context.close()
