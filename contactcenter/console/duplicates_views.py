@@ -11,12 +11,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from contactcenter.agents.models import Role
 from contactcenter.auth import current_agent, jurisdiction_ids
 from contactcenter.cases.duplicates import confirm_duplicate, mark_duplicate, reject_duplicate
-from contactcenter.cases.models import Case, DuplicateStatus
+from contactcenter.cases.models import Case, DuplicateStatus, Interaction
 from contactcenter.cases.queries import MAX_ID, lock_case
 from contactcenter.console import bp
 from contactcenter.console.auth import login_required
@@ -29,6 +29,7 @@ from contactcenter.residents.models import ContactPoint, Resident
 from contactcenter.tracking import find_in_text
 
 MAX_TRACKING = 64
+MAX_HISTORY = 100
 
 
 @bp.context_processor
@@ -188,7 +189,7 @@ def resident_merge(resident_id: int) -> ResponseReturnValue:
 @bp.get("/residents/<int:resident_id>")
 @login_required()
 def resident(resident_id: int) -> ResponseReturnValue:
-    """A resident, their contact points, cases and merge history."""
+    """A resident, their contact points, cases, interactions on every channel, merges."""
     db = get_session()
     found = _resident(db, resident_id)
     cases = db.scalars(
@@ -198,10 +199,22 @@ def resident(resident_id: int) -> ResponseReturnValue:
         .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(100)
     ).all()
+    interactions = db.scalars(
+        sa.select(Interaction)
+        .where(
+            Interaction.resident_id == found.id,
+            Interaction.jurisdiction_id == found.jurisdiction_id,
+        )
+        .options(joinedload(Interaction.case))
+        .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+        .limit(MAX_HISTORY)
+    ).all()
     return render_template(
         "console/resident.html",
         resident=found,
         cases=cases,
+        interactions=interactions,
+        max_history=MAX_HISTORY,
         history=merge_history(db, found),
         timezone=_jurisdiction_value(db, found, Jurisdiction.timezone) or "UTC",
     )
