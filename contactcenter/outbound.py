@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
@@ -24,6 +25,7 @@ from contactcenter.messages import (
     CONTACT_KIND_OF_CHANNEL,
     Channel,
     ChannelAdapter,
+    ContactKind,
     DeliveryError,
     Direction,
     OutboundMessage,
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1600  # Twilio's limit for one (multi-segment) SMS
 DELIVERY_RETRIES = 3
+
+# The channel a reply to each kind of contact point goes out on (a phone number gets a text).
+REPLY_CHANNEL_OF_KIND = {ContactKind.PHONE: Channel.SMS, ContactKind.EMAIL: Channel.EMAIL}
 
 # Callbacks can arrive out of order; a status only ever moves forward.
 _RANK = {
@@ -100,6 +105,76 @@ def reply_to_resident(
 
     :raises Invalid: empty body, or the case has no channel we can answer on.
     """
+    text = _reply_text(body)
+    to_address, from_address = reply_route(session, case)
+    return _send_reply(session, case, case.origin_channel, to_address, from_address, text, agent)
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """One of the resident's contact points a reply can actually be sent to."""
+
+    contact_point_id: int
+    channel: Channel
+    address: str
+
+
+def reply_targets(session: Session, case: Case) -> list[ReplyTarget]:
+    """The resident's contact points we can send on: a channel adapter and a sender exist.
+
+    Offering an address no adapter can reach would only turn into an error after sending.
+    """
+    if case.resident_id is None:
+        return []
+    senders = {
+        channel
+        for channel in set(REPLY_CHANNEL_OF_KIND.values()) & set(adapters())
+        if owned_address(session, case.jurisdiction_id, channel) is not None
+    }
+    points = session.scalars(
+        sa.select(ContactPoint)
+        .where(
+            ContactPoint.resident_id == case.resident_id,
+            ContactPoint.jurisdiction_id == case.jurisdiction_id,
+            ContactPoint.is_valid.is_(True),
+        )
+        .order_by(ContactPoint.id)
+    )
+    targets = []
+    for point in points:
+        channel = REPLY_CHANNEL_OF_KIND.get(point.kind)
+        if channel in senders and channel is not None:
+            targets.append(ReplyTarget(point.id, channel, point.address))
+    return targets
+
+
+def reply_to_contact(
+    session: Session, case: Case, *, agent: Agent | None, body: str, contact_point_id: int
+) -> Interaction:
+    """Send ``body`` to one of the case's resident's contact points, picked by the agent.
+
+    Only the resident's own reachable points are accepted: a hand-made id of someone else's
+    address must never send them this case's details.
+
+    :raises Invalid: empty body, or the contact point is not one of the resident's reachable ones.
+    """
+    text = _reply_text(body)
+    target = next(
+        (t for t in reply_targets(session, case) if t.contact_point_id == contact_point_id), None
+    )
+    sender = (
+        owned_address(session, case.jurisdiction_id, target.channel) if target is not None else None
+    )
+    if target is None or sender is None:
+        raise Invalid(
+            "That address is not one of this resident's contact points.",
+            code="not_residents_contact",
+            fields={"to": "not the resident's"},
+        )
+    return _send_reply(session, case, target.channel, target.address, sender, text, agent)
+
+
+def _reply_text(body: str) -> str:
     text = body.strip()
     if not text:
         raise Invalid("A reply needs some text.", code="empty_reply", fields={"body": "required"})
@@ -109,11 +184,23 @@ def reply_to_resident(
             code="reply_too_long",
             fields={"body": f"max {MAX_BODY} characters"},
         )
-    to_address, from_address = reply_route(session, case)
+    return text
+
+
+def _send_reply(
+    session: Session,
+    case: Case,
+    channel: Channel,
+    to_address: str,
+    from_address: str,
+    text: str,
+    agent: Agent | None,
+) -> Interaction:
+    """Queue the reply (suppressed for an opted-out resident) and count it as a response."""
     interaction = queue_message(
         session,
         jurisdiction_id=case.jurisdiction_id,
-        channel=case.origin_channel,
+        channel=channel,
         to_address=to_address,
         from_address=from_address,
         body=text,

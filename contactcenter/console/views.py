@@ -38,9 +38,16 @@ from contactcenter.console.auth import (
     start_session,
 )
 from contactcenter.db import get_session, utcnow
-from contactcenter.errors import DomainError
+from contactcenter.errors import DomainError, Invalid
 from contactcenter.messages import Channel
-from contactcenter.outbound import MAX_BODY, reply_to_resident
+from contactcenter.outbound import (
+    MAX_BODY,
+    ReplyTarget,
+    reply_route,
+    reply_targets,
+    reply_to_contact,
+    reply_to_resident,
+)
 from contactcenter.realtime import SIGNED_OUT, notify_agent_after_commit
 from contactcenter.routing.models import PRIORITY_RANK, Offer, OfferState, WorkItem, WorkState
 from contactcenter.routing.presence import set_presence
@@ -367,12 +374,27 @@ def other_cases(db: Session, case: Case) -> Sequence[Case]:
     ).all()
 
 
+def reply_choices(db: Session, case: Case) -> tuple[str | None, list[ReplyTarget]]:
+    """The case's own reply address (the form's default), and the other points to pick from."""
+    try:
+        default: str | None = reply_route(db, case)[0]
+    except Invalid:
+        default = None
+    others = [
+        t
+        for t in reply_targets(db, case)
+        if not (t.channel == case.origin_channel and t.address == default)
+    ]
+    return default, others
+
+
 @bp.get("/cases/<int:case_id>")
 @login_required()
 def case(case_id: int) -> ResponseReturnValue:
     db = get_session()
     found = get_case(db, jurisdiction_ids(), case_id)
     entries = timeline(db, found)
+    reply_default, reply_others = reply_choices(db, found)
     return render_template(
         "console/case.html",
         case=found,
@@ -382,6 +404,8 @@ def case(case_id: int) -> ResponseReturnValue:
         transitions=sorted(TRANSITIONS[found.status]),
         timezone=found.jurisdiction.timezone,
         max_reply=MAX_BODY,
+        reply_default=reply_default,
+        reply_others=reply_others,
         max_note=MAX_NOTE,
         max_status_note=MAX_STATUS_NOTE,
     )
@@ -390,8 +414,10 @@ def case(case_id: int) -> ResponseReturnValue:
 @bp.post("/cases/<int:case_id>/reply")
 @login_required()
 def case_reply(case_id: int) -> ResponseReturnValue:
-    """A reply to the resident, or with "internal note" checked, a note they never see."""
+    """A reply to the resident (on the case's route, or to the contact point picked in "to"),
+    or with "internal note" checked, a note they never see."""
     body = request.form.get("body", "")
+    to = request.form.get("to", "").strip()
     internal = bool(request.form.get("internal"))
     if internal and len(body) > MAX_NOTE:
         flash(f"A note can be at most {MAX_NOTE} characters.", "error")
@@ -402,6 +428,11 @@ def case_reply(case_id: int) -> ResponseReturnValue:
         if internal:
             add_note(db, found, agent=current_agent(), body=body)
             done = "Internal note added."
+        elif to:
+            # A malformed id becomes 0, which is no contact point, so outbound refuses it.
+            point_id = int(to) if to.isascii() and to.isdigit() else 0
+            reply_to_contact(db, found, agent=current_agent(), body=body, contact_point_id=point_id)
+            done = "Reply sent to the resident."
         else:
             reply_to_resident(db, found, agent=current_agent(), body=body)
             done = "Reply sent to the resident."
