@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter import realtime
 from contactcenter.agents.models import Presence, Role
+from contactcenter.cases.canned import add_canned
 from contactcenter.cases.models import Case
 from contactcenter.jurisdictions.models import Jurisdiction
 from tests import factories
@@ -70,6 +71,13 @@ def test_an_agent_answers_a_text_live_and_another_city_sees_nothing(
     agent, _ = factories.make_available_agent(
         session, jurisdiction, [queue], presence=Presence.OFFLINE
     )
+    add_canned(
+        session,
+        jurisdiction.id,
+        title="Crew dispatched",
+        body="A crew is on its way to {tracking_number}.",
+        language="en",
+    )
     elsewhere = factories.make_jurisdiction(session, slug="shelbyville")
     outsider, _ = factories.make_agent(session, [elsewhere])
     session.commit()
@@ -94,20 +102,23 @@ def test_an_agent_answers_a_text_live_and_another_city_sees_nothing(
     _shot(page, "console-case")
 
     twilio_http.reset()
-    page.get_by_label("Message").fill("Thanks, a crew is on its way.")
+    page.get_by_label("Canned response").select_option(label="Crew dispatched (en)")
+    page.get_by_role("button", name="Insert").click()
+    reply = f"A crew is on its way to {case.tracking_number}."
+    assert page.get_by_label("Message").input_value() == reply  # filled in place
     page.get_by_role("button", name="Send").click()
     page.wait_for_load_state()
     run_jobs()  # with Redis, the reply leaves through an rq worker
-    assert "Thanks, a crew is on its way." in page.locator("#timeline").inner_text()
-    assert [m["Body"] for m in twilio_http.messages] == ["Thanks, a crew is on its way."]
+    assert reply in page.locator("#timeline").inner_text()
+    assert [m["Body"] for m in twilio_http.messages] == [reply]
     assert twilio_http.messages[0]["To"] == "+16135550142"
 
-    page.get_by_label("New status").select_option("resolved")
+    page.get_by_label("New status").select_option("closed")
     page.get_by_role("button", name="Change status").click()
     page.wait_for_load_state()
     run_jobs()
-    assert page.locator("#case-status").inner_text().lower() == "resolved"
-    assert "has been resolved" in twilio_http.messages[-1]["Body"]
+    assert page.locator("#case-status").inner_text().lower() == "closed"
+    assert "is now closed" in twilio_http.messages[-1]["Body"]
 
     other = chromium.new_context(base_url=live_server).new_page()
     _sign_in(other, outsider.email)
