@@ -472,3 +472,52 @@ def browser_page(chromium: Any, live_server: str) -> Iterator[Any]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# --- Sockets ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _embedded_app(
+    app: Flask, database_url: str, twilio_http: CapturingHttpClient
+) -> Iterator[Flask]:
+    """An app without a message queue on the suite's database (the suite's own, if it has none):
+    Flask-SocketIO's test client refuses a server with one."""
+    if app.extensions["jobs"].redis is None:
+        yield app
+        return
+    embedded = create_app(make_settings(database_url), twilio_http_client=twilio_http)
+    yield embedded
+    get_db(embedded).engine.dispose()
+
+
+@pytest.fixture
+def rt_app(app: Flask, _embedded_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app the sockets connect to; ``app`` is required so the tables are emptied after."""
+    from contactcenter import realtime
+
+    server = _embedded_app.extensions["realtime"]
+    # The test client drives the module's SocketIO object: point it at this app's server...
+    monkeypatch.setattr(realtime.socketio, "server", server)
+    handlers = (server.async_handlers, server.eio.async_handlers)
+    yield _embedded_app
+    _embedded_app.extensions["directory"].clear()
+    # ...and patches that server to deliver to itself: give real sockets their server back.
+    for patched in ("_send_packet", "_send_eio_packet"):
+        vars(server).pop(patched, None)
+    server.async_handlers, server.eio.async_handlers = handlers
+
+
+# --- Console: two cities ------------------------------------------------------------------
+
+
+@pytest.fixture
+def city(jurisdiction: Jurisdiction) -> Jurisdiction:
+    return jurisdiction
+
+
+@pytest.fixture
+def other_city(session: Session) -> Jurisdiction:
+    town = factories.make_jurisdiction(session, slug="shelbyville", name="Shelbyville")
+    session.commit()
+    return town

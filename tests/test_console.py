@@ -102,18 +102,6 @@ def offer_on(city: Jurisdiction, session: Session, agent: Agent, **work: Any) ->
 
 
 @pytest.fixture
-def city(jurisdiction: Jurisdiction) -> Jurisdiction:
-    return jurisdiction
-
-
-@pytest.fixture
-def other_city(session: Session) -> Jurisdiction:
-    city = factories.make_jurisdiction(session, slug="shelbyville", name="Shelbyville")
-    session.commit()
-    return city
-
-
-@pytest.fixture
 def queue(session: Session, city: Jurisdiction) -> Any:
     queue = factories.make_queue(session, city, "general", is_default=True)
     session.commit()

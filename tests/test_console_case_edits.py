@@ -35,18 +35,6 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-def city(jurisdiction: Jurisdiction) -> Jurisdiction:
-    return jurisdiction
-
-
-@pytest.fixture
-def other_city(session: Session) -> Jurisdiction:
-    city = factories.make_jurisdiction(session, slug="shelbyville", name="Shelbyville")
-    session.commit()
-    return city
-
-
-@pytest.fixture
 def general(session: Session, city: Jurisdiction) -> Queue:
     queue = factories.make_queue(session, city, "general", name="General", is_default=True)
     session.commit()

@@ -27,14 +27,12 @@ from tests import factories
 from tests.test_console import (
     PASSWORD,
     agent,
-    city,
-    other_city,
     queue,
     signed_in,
     text,
 )
 
-__all__ = ["agent", "city", "other_city", "queue", "signed_in"]  # fixtures, re-used
+__all__ = ["agent", "queue", "signed_in"]  # fixtures, re-used
 
 HOSTILE = "<script>alert(1)</script><b>x</b>"
 

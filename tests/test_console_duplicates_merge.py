@@ -29,18 +29,6 @@ from tests.test_console import PASSWORD, flashes, fresh, post_form, sign_in, tex
 HOSTILE = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def city(jurisdiction: Jurisdiction) -> Jurisdiction:
-    return jurisdiction
-
-
-@pytest.fixture
-def other_city(session: Session) -> Jurisdiction:
-    city = factories.make_jurisdiction(session, slug="shelbyville", name="Shelbyville")
-    session.commit()
-    return city
-
-
 def _staff(session: Session, city: Jurisdiction, email: str, role: Role) -> Agent:
     person, _token = factories.make_agent(
         session, [city], role=role, password=PASSWORD, email=email

@@ -17,7 +17,6 @@ from contactcenter.messages import ContactKind, Direction
 from contactcenter.residents.models import ContactPoint, Resident
 from tests.test_console import (
     agent,
-    city,
     flashes,
     fresh,
     location,
@@ -27,7 +26,7 @@ from tests.test_console import (
     text,
 )
 
-__all__ = ["agent", "city", "queue", "signed_in"]  # fixtures, re-used
+__all__ = ["agent", "queue", "signed_in"]  # fixtures, re-used
 
 FIRST_PHONE = "+16135550100"
 SECOND_PHONE = "+16135550199"

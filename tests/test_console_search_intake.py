@@ -31,18 +31,6 @@ MARGE_PHONE = "+16135550100"
 
 
 @pytest.fixture
-def city(jurisdiction: Jurisdiction) -> Jurisdiction:
-    return jurisdiction
-
-
-@pytest.fixture
-def other_city(session: Session) -> Jurisdiction:
-    town = factories.make_jurisdiction(session, slug="shelbyville", name="Shelbyville")
-    session.commit()
-    return town
-
-
-@pytest.fixture
 def queue(session: Session, city: Jurisdiction) -> Queue:
     general = factories.make_queue(session, city, "general", is_default=True)
     session.commit()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,12 +20,11 @@ from sqlalchemy.orm import Session
 
 from contactcenter import realtime
 from contactcenter.agents.models import Agent, Presence, Role
-from contactcenter.app import create_app
 from contactcenter.calls.models import Call, CallOutcome
 from contactcenter.cases.models import CaseEvent, DeliveryStatus, Interaction
 from contactcenter.console.auth import session_auth
 from contactcenter.console.wallboard import local_day_start, wallboard
-from contactcenter.db import get_db, utcnow
+from contactcenter.db import utcnow
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel, Direction
 from contactcenter.routing.models import Offer, OfferState, Queue, WorkItem, WorkState
@@ -33,9 +32,7 @@ from contactcenter.routing.presence import set_presence
 from contactcenter.routing.work import dispatch
 from contactcenter.sla.models import CaseClock, SlaPolicy
 from tests import factories
-from tests.conftest import make_settings
 from tests.test_console import post_form, sign_in, text
-from tests.twilio_http import CapturingHttpClient
 
 _sids = itertools.count(1)
 
@@ -139,18 +136,6 @@ def agent_in(
 ) -> Agent:
     agent, _ = factories.make_available_agent(session, city, queues, presence=presence, name=name)
     return agent
-
-
-@pytest.fixture
-def city(jurisdiction: Jurisdiction) -> Jurisdiction:
-    return jurisdiction
-
-
-@pytest.fixture
-def other_city(session: Session) -> Jurisdiction:
-    shelbyville = factories.make_jurisdiction(session, slug="shelbyville", name="Shelbyville")
-    session.commit()
-    return shelbyville
 
 
 def supervisor_of(session: Session, *cities: Jurisdiction, role: Role = Role.SUPERVISOR) -> Agent:
@@ -455,31 +440,6 @@ def test_reassigning_is_refused_to_an_agent_or_for_work_of_another_jurisdiction(
 
 # ---------------------------------------------------------------------------------------------
 # Live: board_changed on the supervisors' sockets
-
-
-@pytest.fixture(scope="module")
-def _embedded_app(
-    app: Flask, database_url: str, twilio_http: CapturingHttpClient
-) -> Iterator[Flask]:
-    """An app without a message queue (Flask-SocketIO's test client refuses one)."""
-    if app.extensions["jobs"].redis is None:
-        yield app
-        return
-    embedded = create_app(make_settings(database_url), twilio_http_client=twilio_http)
-    yield embedded
-    get_db(embedded).engine.dispose()
-
-
-@pytest.fixture
-def rt_app(app: Flask, _embedded_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    server = _embedded_app.extensions["realtime"]
-    monkeypatch.setattr(realtime.socketio, "server", server)
-    handlers = (server.async_handlers, server.eio.async_handlers)
-    yield _embedded_app
-    _embedded_app.extensions["directory"].clear()
-    for patched in ("_send_packet", "_send_eio_packet"):
-        vars(server).pop(patched, None)
-    server.async_handlers, server.eio.async_handlers = handlers
 
 
 def socket_of(rt_app: Flask, agent: Agent) -> SocketIOTestClient:

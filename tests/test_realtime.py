@@ -30,7 +30,6 @@ from werkzeug.serving import make_server
 
 from contactcenter import realtime
 from contactcenter.agents.models import Agent, Presence, Role
-from contactcenter.app import create_app
 from contactcenter.auth import hash_password
 from contactcenter.console.auth import session_auth
 from contactcenter.db import get_db, utcnow
@@ -38,7 +37,7 @@ from contactcenter.routing.models import Offer, OfferState, WorkItem
 from contactcenter.routing.scheduling import dispatch_job
 from contactcenter.routing.tick import run_tick
 from contactcenter.routing.work import dispatch, withdraw_offers
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, make_settings
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.factories import (
     make_agent,
     make_available_agent,
@@ -46,37 +45,8 @@ from tests.factories import (
     make_queue,
     make_work,
 )
-from tests.twilio_http import CapturingHttpClient
 
 Connect = Callable[[Agent | None], SocketIOTestClient]
-
-
-@pytest.fixture(scope="module")
-def _embedded_app(
-    app: Flask, database_url: str, twilio_http: CapturingHttpClient
-) -> Iterator[Flask]:
-    """An app without a message queue on the suite's database (the suite's own, if it has none)."""
-    if app.extensions["jobs"].redis is None:
-        yield app
-        return
-    embedded = create_app(make_settings(database_url), twilio_http_client=twilio_http)
-    yield embedded
-    get_db(embedded).engine.dispose()
-
-
-@pytest.fixture
-def rt_app(app: Flask, _embedded_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """The app the sockets connect to; ``app`` is required so the tables are emptied after."""
-    server = _embedded_app.extensions["realtime"]
-    # The test client drives the module's SocketIO object: point it at this app's server...
-    monkeypatch.setattr(realtime.socketio, "server", server)
-    handlers = (server.async_handlers, server.eio.async_handlers)
-    yield _embedded_app
-    _embedded_app.extensions["directory"].clear()
-    # ...and patches that server to deliver to itself: give real sockets their server back.
-    for patched in ("_send_packet", "_send_eio_packet"):
-        vars(server).pop(patched, None)
-    server.async_handlers, server.eio.async_handlers = handlers
 
 
 @pytest.fixture
