@@ -66,22 +66,35 @@ def _settings() -> Settings:
     return settings
 
 
-def _caller_safe(view: Callable[P, Response]) -> Callable[P, Response]:
-    """A caller is on the line: answer an apology rather than an error page."""
+def _answering(
+    trouble: Callable[[], VoiceResponse | str],
+) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
+    """A caller is on the line: on any failure, roll back and answer ``trouble()`` rather than
+    an error page (Twilio would read the caller its "application error")."""
 
-    @wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except Exception as exc:
-            get_session().rollback()
-            if isinstance(exc, DomainError):
-                log.warning("voice %s: %s %s", request.path, exc.code, exc.message)
-            else:
-                log.exception("voice %s failed", request.path)
-            return _xml(trouble_twiml(_settings().voice_fallback_number))
+    def decorator(view: Callable[P, Response]) -> Callable[P, Response]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except Exception as exc:
+                get_session().rollback()
+                if isinstance(exc, DomainError):
+                    log.warning("voice %s: %s %s", request.path, exc.code, exc.message)
+                else:
+                    log.exception("voice %s failed", request.path)
+                return _xml(trouble())
 
-    return wrapper
+        return wrapper
+
+    return decorator
+
+
+_caller_safe = _answering(lambda: trouble_twiml(_settings().voice_fallback_number))
+"""An apology, and the fallback number if one is set."""
+_on_hold = _answering(twiml.hold)
+"""For a caller on hold: Twilio allows no ``<Dial>`` there, so a moment of silence and the
+next round."""
 
 
 def _call_sid() -> str:
@@ -184,22 +197,6 @@ def _call_and_menu(session: Session) -> tuple[Call, LoadedMenu, str]:
         raise NotFound("The call has no menu.", code="menu_not_found")
     language = request.args.get("l", "")
     return call, loaded, language if language in loaded.menu.languages else call.language
-
-
-def _on_hold(view: Callable[P, Response]) -> Callable[P, Response]:
-    """Like :func:`_caller_safe`, for a caller on hold: Twilio allows no ``<Dial>`` there, so
-    trouble means a moment of silence and the next round."""
-
-    @wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except Exception:
-            get_session().rollback()
-            log.exception("voice %s failed", request.path)
-            return _xml(twiml.hold())
-
-    return wrapper
 
 
 @bp.post("/queue/wait")
