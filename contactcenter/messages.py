@@ -54,6 +54,13 @@ class InboundMessage:
     media_urls: tuple[str, ...] = ()
     latitude: float | None = None
     longitude: float | None = None
+    subject: str = ""
+    thread_refs: tuple[str, ...] = ()
+    """Provider ids of the earlier messages this one answers, nearest first (an email's
+    In-Reply-To, then its References newest first): how a reply finds its case."""
+    automated: bool = False
+    """Sent by a machine (an auto-reply, list mail, a bounce): never acknowledged, so two
+    robots can never answer each other forever."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,12 @@ class OutboundMessage:
     from_address: str
     body: str
     media_urls: tuple[str, ...] = field(default_factory=tuple)
+    subject: str = ""
+    message_id: str = ""
+    """The id the core gave this message up front (an email's Message-ID), so replies to it
+    thread before the provider has even answered."""
+    thread_refs: tuple[str, ...] = ()
+    """Earlier messages of the conversation, oldest first; the last is the one answered."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from contactcenter.cases.models import (
     Interaction,
     Priority,
 )
+from contactcenter.chats.models import ChatSession, ChatState
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
+from contactcenter.mail.models import Attachment, RawEmail, RawEmailState
 from contactcenter.residents.models import ContactPoint, Resident, ResidentMerge
 from contactcenter.routing.models import District, Offer, Queue, RuleSet, WorkItem
 from contactcenter.sla.models import CalendarRecord, CaseClock, SlaPolicy
@@ -21,6 +23,7 @@ from contactcenter.sla.models import CalendarRecord, CaseClock, SlaPolicy
 __all__ = [
     "Agent",
     "ApiToken",
+    "Attachment",
     "Awaiting",
     "CalendarRecord",
     "Call",
@@ -31,6 +34,8 @@ __all__ = [
     "CaseEvent",
     "CaseStatus",
     "ChannelAddress",
+    "ChatSession",
+    "ChatState",
     "ContactPoint",
     "DeliveryStatus",
     "Department",
@@ -43,6 +48,8 @@ __all__ = [
     "PresenceChange",
     "Priority",
     "Queue",
+    "RawEmail",
+    "RawEmailState",
     "Resident",
     "ResidentMerge",
     "Role",

@@ -142,6 +142,10 @@ class Interaction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str] = mapped_column(sa.String(998), default="", server_default="")
+    thread_refs: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    """See :attr:`contactcenter.messages.InboundMessage.thread_refs` (outbound: oldest first)."""
+    automated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     case: Mapped[Case | None] = relationship()
     resident: Mapped[Resident | None] = relationship()

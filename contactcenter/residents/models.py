@@ -55,6 +55,9 @@ class ContactPoint(Base):
     kind: Mapped[ContactKind] = mapped_column(CONTACT_KIND_ENUM)
     address: Mapped[str] = mapped_column(sa.String(320))
     is_valid: Mapped[bool] = mapped_column(default=True)
+    undeliverable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """Set when mail to this address bounced for good: nothing more is sent to it."""
+    undeliverable_reason: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     resident: Mapped[Resident] = relationship(back_populates="contact_points")
