@@ -49,6 +49,16 @@ class Settings:
     voice_fallback_number: str = ""
     voice_callback_offer_seconds: int = 90
     max_request_bytes: int = 64 * 1024
+    smtp_url: str = ""
+    smtp_listen: str = "127.0.0.1:2525"
+    email_max_bytes: int = 60 * 1024 * 1024
+    email_attachment_max_bytes: int = 25 * 1024 * 1024
+    email_process_seconds: int = 120
+    email_ack_limit_per_hour: int = 5
+    inbound_email_signing_key: str = ""
+    chat_max_wait_seconds: int = 120
+    chat_messages_rate: str = "30/minute"
+    chat_sessions_rate: str = "10/hour"
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -124,6 +134,22 @@ class Settings:
             raise ConfigError("VOICE_FALLBACK_NUMBER must be in E.164 form, e.g. +16135550123")
         if self.voice_callback_offer_seconds < 0:
             raise ConfigError("VOICE_CALLBACK_OFFER_SECONDS must be 0 or more")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ConfigError("SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (TLS)")
+        if not re.match(r"^[^:]+:[0-9]{1,5}$", self.smtp_listen):
+            raise ConfigError("SMTP_LISTEN must be host:port, e.g. 0.0.0.0:2525")
+        if self.email_max_bytes < 1024 or self.email_attachment_max_bytes < 0:
+            raise ConfigError("EMAIL_MAX_BYTES must be at least 1024")
+        if self.email_process_seconds < 1 or self.email_ack_limit_per_hour < 0:
+            raise ConfigError("EMAIL_PROCESS_SECONDS must be 1 or more")
+        if self.chat_max_wait_seconds < 0:
+            raise ConfigError("CHAT_MAX_WAIT_SECONDS must be 0 or more")
+        for name, rate in (
+            ("CHAT_MESSAGES_RATE", self.chat_messages_rate),
+            ("CHAT_SESSIONS_RATE", self.chat_sessions_rate),
+        ):
+            if not re.match(r"^[0-9]+ */ *(second|minute|hour|day)$", rate):
+                raise ConfigError(f"{name} must look like 30/minute")
         return self
 
     @property
