@@ -77,6 +77,9 @@ class OutboundMessage:
     thread before the provider has even answered."""
     thread_refs: tuple[str, ...] = ()
     """Earlier messages of the conversation, oldest first; the last is the one answered."""
+    automated: bool = False
+    """Sent by the system, not typed by an agent (an acknowledgement): email marks it
+    ``Auto-Submitted: auto-replied`` so well-behaved robots never answer it."""
 
 
 @dataclass(frozen=True)

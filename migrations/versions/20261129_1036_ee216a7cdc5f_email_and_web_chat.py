@@ -72,6 +72,7 @@ def upgrade() -> None:
     sa.Column('recipient', sa.String(length=320), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('data', sa.LargeBinary(), nullable=True),
+    sa.Column('text', sa.Text(), server_default='', nullable=False),
     sa.Column('state', sa.Enum('pending', 'filed', 'duplicate', 'bounce', 'ignored', 'quarantined', name='rawemailstate', native_enum=False, length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),
