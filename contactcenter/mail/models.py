@@ -45,7 +45,9 @@ class RawEmail(Base):
     """The jurisdiction's address it was delivered to (the envelope recipient)."""
     size: Mapped[int] = mapped_column(default=0)
     data: Mapped[bytes] = deferred(mapped_column(sa.LargeBinary))
-    text: Mapped[str] = deferred(mapped_column(sa.Text, default="", server_default=""))
+    text: Mapped[str] = deferred(
+        mapped_column(sa.Text, default="", server_default="", nullable=False)
+    )
     """The whole readable text, before quoted history and signature were trimmed from what
     agents see first (the interaction's body)."""
     state: Mapped[RawEmailState] = mapped_column(
