@@ -521,3 +521,109 @@ def other_city(session: Session) -> Jurisdiction:
     town = factories.make_jurisdiction(session, slug="shelbyville", name="Shelbyville")
     session.commit()
     return town
+
+
+# --- Email: a local SMTP server -----------------------------------------------------------
+
+
+@dataclass
+class CapturedMail:
+    """One message the sink accepted: the envelope and the bytes exactly as received."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> Any:
+        """The received bytes parsed by the standard library (an ``EmailMessage``), line ends
+        turned from the wire's CRLF into ``\\n`` so bodies compare like Python strings."""
+        from email import message_from_bytes
+        from email.policy import default
+
+        return message_from_bytes(self.data.replace(b"\r\n", b"\n"), policy=default)
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 that keeps what it is sent.
+
+    Set ``rcpt_reply`` or ``data_reply`` (e.g. ``"550 5.1.1 No such user"``, ``"451 4.3.0 Try
+    later"``) to make it refuse recipients or the message; ``logins`` records AUTH attempts
+    (any credentials are accepted)."""
+
+    host: str
+    port: int
+    messages: list[CapturedMail] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    rcpt_reply: str | None = None
+    data_reply: str | None = None
+    connections: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+
+class _SinkHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sink.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.sink.rcpt_reply:
+            return self.sink.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.sink.data_reply:
+            return self.sink.data_reply
+        data = envelope.original_content or envelope.content
+        self.sink.messages.append(
+            CapturedMail(envelope.mail_from, list(envelope.rcpt_tos), bytes(data))
+        )
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (aiosmtpd's controller cannot use port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A local aiosmtpd server on a free port capturing every message (``.messages``);
+    point ``Settings(smtp_url=smtp_sink.url)`` at it."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    sink = SmtpSink("127.0.0.1", free_port())
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        if isinstance(data, LoginPassword):
+            sink.logins.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=True)
+
+    controller = Controller(
+        _SinkHandler(sink),
+        hostname=sink.host,
+        port=sink.port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+        enable_SMTPUTF8=True,
+    )
+    controller.start()
+    yield sink
+    controller.stop()
