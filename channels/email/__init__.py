@@ -1,0 +1,1 @@
+"""The email channel: SMTP listener, inbound-parse webhook, MIME parsing and outbound mail."""
