@@ -117,6 +117,7 @@ def options_from_settings(settings: Settings) -> IntakeOptions:
     return IntakeOptions(
         conversation_window=dt.timedelta(minutes=settings.sms_conversation_minutes),
         keyword_replies=settings.sms_keyword_replies,
+        email_ack_limit_per_hour=settings.email_ack_limit_per_hour,
     )
 
 

@@ -27,6 +27,7 @@ from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.jurisdictions.service import active_service_types
 from contactcenter.language import guess_language
 from contactcenter.locations import as_location_answer, extract_location
+from contactcenter.mail.threads import case_of_thread, inbound_email_count
 from contactcenter.messages import CONTACT_KIND_OF_CHANNEL, Channel
 from contactcenter.notifications import service_label
 from contactcenter.outbound import queue_message
@@ -46,12 +47,17 @@ class Outcome(StrEnum):
     CONTINUED = "continued"
     COMMAND = "command"
     EMPTY = "empty"
+    IGNORED = "ignored"
+    """Machine-sent mail about no case of ours (an auto-reply, list mail): kept, no case."""
 
 
 @dataclass(frozen=True)
 class IntakeOptions:
     conversation_window: dt.timedelta = dt.timedelta(minutes=120)
     keyword_replies: bool = True
+    email_ack_limit_per_hour: int = 5
+    """A sender who emails more often than this in an hour gets no more acknowledgements:
+    two mail robots answering each other stop after a few rounds."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,12 @@ class _Conversation:
     jurisdiction: Jurisdiction
     resident: Resident
     language: str
+    quiet: bool = False
+    """Acknowledge nothing (a machine wrote, or a sender is over the acknowledgement limit)."""
 
     def reply(self, message_id: str, case: Case | None = None, **params: object) -> None:
+        if self.quiet:
+            return
         body = translate(self.language, message_id, city=self.jurisdiction.name, **params)
         queue_message(
             self.session,
@@ -108,12 +118,17 @@ def receive_inbound(
     )
     message.resident = resident
     language = _language(session, resident, jurisdiction, message.body)
-    convo = _Conversation(session, message, jurisdiction, resident, language)
+    quiet = _quiet(session, message, resident, options)
+    convo = _Conversation(session, message, jurisdiction, resident, language, quiet)
+    if message.automated:
+        # A robot's mail joins the case it answers, if any, and never starts anything.
+        case = _conversation_case(session, resident, message, options.conversation_window)
+        return IntakeResult(convo.attach(case), case, Outcome.IGNORED)
 
     command = parse_command(message.body) if message.body else None
     if command is not None:
         return _run_command(convo, command, options)
-    if not message.body.strip() and not message.media_urls:
+    if not message.body.strip() and not message.media_urls and not message.subject.strip():
         convo.reply(texts.HELP)
         return IntakeResult(convo.attach(None), None, Outcome.EMPTY)
 
@@ -147,18 +162,41 @@ def _language(session: Session, resident: Resident, jurisdiction: Jurisdiction, 
     return jurisdiction.default_language
 
 
+def _quiet(
+    session: Session, message: Interaction, resident: Resident, options: IntakeOptions
+) -> bool:
+    if message.automated:
+        return True
+    if message.channel is not Channel.EMAIL:
+        return False
+    # This message is not linked to the resident yet, so only earlier ones are counted.
+    earlier = inbound_email_count(session, resident.id, utcnow() - dt.timedelta(hours=1))
+    return earlier >= options.email_ack_limit_per_hour
+
+
 def _conversation_case(
     session: Session, resident: Resident, message: Interaction, window: dt.timedelta
 ) -> Case | None:
-    """The case this message continues: one it quotes, else the resident's recent open one."""
+    """The case this message continues.
+
+    An email reply's references name it (whoever replies in the thread); else a tracking
+    number quoted in the subject or text, if the case is the sender's; else, on channels
+    without threads (SMS), the resident's recently active case.
+    """
+    if message.channel is Channel.EMAIL:
+        threaded = case_of_thread(session, message.jurisdiction_id, message.thread_refs or ())
+        if threaded is not None and threaded.is_open:
+            return threaded
     if resident.id is None:
         return None  # a resident met just now has no cases yet
     base = sa.select(Case).where(Case.resident_id == resident.id, Case.status.in_(OPEN_STATUSES))
-    quoted = tracking.find_in_text(message.body)
+    quoted = tracking.find_in_text(f"{message.subject}\n{message.body}")
     if quoted is not None:
         case = session.scalars(base.where(Case.tracking_number == quoted)).one_or_none()
         if case is not None:
             return case
+    if message.channel is Channel.EMAIL:
+        return None  # a new email (no references, no tracking number) is a new request
     return session.scalars(
         base.where(Case.origin_channel == message.channel, Case.updated_at >= utcnow() - window)
         .order_by(Case.updated_at.desc(), Case.id.desc())
@@ -168,14 +206,15 @@ def _conversation_case(
 
 def _open_new_case(convo: _Conversation) -> IntakeResult:
     session, message = convo.session, convo.message
-    service_type = classify(active_service_types(session, convo.jurisdiction.id), message.body)
-    location = extract_location(message.body)
+    text = _request_text(message)
+    service_type = classify(active_service_types(session, convo.jurisdiction.id), text)
+    location = extract_location(text)
     case = open_case(
         session,
         jurisdiction=convo.jurisdiction,
         resident=convo.resident,
         channel=message.channel,
-        description=message.body.strip(),
+        description=text,
         service_type=service_type,
         department=None,
         address_text=location or "",
@@ -186,6 +225,8 @@ def _open_new_case(convo: _Conversation) -> IntakeResult:
     )
     route_case(session, case)
     interaction = convo.attach(case)
+    if convo.quiet:
+        return IntakeResult(interaction, case, Outcome.NEW_CASE)
     ack = translate(
         convo.language, texts.ACK_NEW, city=convo.jurisdiction.name, tracking=case.tracking_number
     )
@@ -202,6 +243,15 @@ def _open_new_case(convo: _Conversation) -> IntakeResult:
         resident=convo.resident,
     )
     return IntakeResult(interaction, case, Outcome.NEW_CASE)
+
+
+def _request_text(message: Interaction) -> str:
+    """What the resident asked: an email's subject often says it all ("Pothole on Elm St")."""
+    body = message.body.strip()
+    subject = (message.subject or "").strip()
+    if subject and subject.casefold() not in body.casefold():
+        return f"{subject}\n\n{body}".strip()
+    return body
 
 
 def _run_command(convo: _Conversation, command: Command, options: IntakeOptions) -> IntakeResult:

@@ -21,6 +21,7 @@ from contactcenter.db import get_db, utcnow
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.jobs import OUTBOUND_QUEUE, enqueue_after_commit
 from contactcenter.jurisdictions.service import owned_address
+from contactcenter.mail.threads import outbound_headers
 from contactcenter.messages import (
     CONTACT_KIND_OF_CHANNEL,
     Channel,
@@ -36,6 +37,7 @@ from contactcenter.sla.clock import record_first_response
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1600  # Twilio's limit for one (multi-segment) SMS
+MAX_EMAIL_BODY = 100_000  # a chat transcript by email can be long
 DELIVERY_RETRIES = 3
 
 # The channel a reply to each kind of contact point goes out on (a phone number gets a text).
@@ -70,8 +72,9 @@ def queue_message(
     resident: Resident | None = None,
     agent: Agent | None = None,
 ) -> Interaction:
-    """Record an outbound message and deliver it after commit (unless the resident opted out)."""
-    suppressed = channel is Channel.SMS and resident is not None and resident.sms_opted_out
+    """Record an outbound message and deliver it after commit (unless the resident opted out,
+    or mail to the address bounced for good)."""
+    why_not = _suppressed(session, jurisdiction_id, channel, to_address, resident)
     interaction = Interaction(
         jurisdiction_id=jurisdiction_id,
         case=case,
@@ -81,13 +84,20 @@ def queue_message(
         direction=Direction.OUTBOUND,
         from_address=from_address,
         to_address=to_address,
-        body=body[:MAX_BODY],
-        delivery_status=DeliveryStatus.SUPPRESSED if suppressed else DeliveryStatus.QUEUED,
-        error_code="opted_out" if suppressed else "",
+        body=body[: MAX_EMAIL_BODY if channel is Channel.EMAIL else MAX_BODY],
+        delivery_status=DeliveryStatus.SUPPRESSED if why_not else DeliveryStatus.QUEUED,
+        error_code=why_not,
     )
+    if channel is Channel.EMAIL:
+        # Made now, not by the mail server: a reply to this message must find its case
+        # even if it arrives before the delivery job has recorded anything.
+        headers = outbound_headers(session, jurisdiction_id, case, from_address)
+        interaction.provider_id = headers.message_id
+        interaction.subject = headers.subject
+        interaction.thread_refs = list(headers.thread_refs)
     session.add(interaction)
     session.flush()
-    if not suppressed:
+    if not why_not:
         enqueue_after_commit(
             session,
             deliver_interaction,
@@ -96,6 +106,30 @@ def queue_message(
             queue=OUTBOUND_QUEUE,
         )
     return interaction
+
+
+def _suppressed(
+    session: Session,
+    jurisdiction_id: int,
+    channel: Channel,
+    to_address: str,
+    resident: Resident | None,
+) -> str:
+    """Why nothing may be sent to ``to_address`` (an error code), or "" when it may."""
+    if channel is Channel.SMS and resident is not None and resident.sms_opted_out:
+        return "opted_out"
+    if channel is Channel.EMAIL:
+        bounced = session.scalar(
+            sa.select(ContactPoint.id).where(
+                ContactPoint.jurisdiction_id == jurisdiction_id,
+                ContactPoint.kind == ContactKind.EMAIL,
+                ContactPoint.address == to_address.lower(),
+                ContactPoint.undeliverable_at.is_not(None),
+            )
+        )
+        if bounced is not None:
+            return "undeliverable"
+    return ""
 
 
 def reply_to_resident(
@@ -274,6 +308,12 @@ def deliver_interaction(interaction_id: int) -> None:
             from_address=interaction.from_address,
             body=interaction.body,
             media_urls=tuple(interaction.media_urls or ()),
+            subject=interaction.subject,
+            message_id=interaction.provider_id or ""
+            if interaction.channel is Channel.EMAIL
+            else "",
+            thread_refs=tuple(interaction.thread_refs or ()),
+            automated=interaction.agent_id is None,
         )
         try:
             receipt = adapters()[interaction.channel].send(message)

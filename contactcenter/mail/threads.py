@@ -1,0 +1,115 @@
+"""Email conversations: which case a reply belongs to, and the headers that keep ours threaded.
+
+A resident's mail client threads by ``Message-ID`` / ``In-Reply-To`` / ``References``. Every
+email interaction stores its Message-ID as its ``provider_id`` (ours is made when the reply is
+queued, before it is sent), so a reply's references lead straight back to its case, and our
+replies carry the whole chain so the resident sees one conversation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter.cases.models import Case, Interaction
+from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.messages import Channel, Direction
+
+MAX_REFERENCES = 20
+"""References kept on our replies: the first message and the newest ones (RFC 5322 §3.6.4
+allows trimming the middle; mail clients thread on the first and the last)."""
+_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|fw|fwd|tr|rv|réf)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class EmailHeaders:
+    subject: str
+    message_id: str
+    thread_refs: tuple[str, ...]
+
+
+def case_of_thread(session: Session, jurisdiction_id: int, refs: Sequence[str]) -> Case | None:
+    """The case of the nearest message in ``refs`` (nearest first) that we know, if any."""
+    if not refs:
+        return None
+    rows = session.execute(
+        sa.select(Interaction.provider_id, Interaction.case_id).where(
+            Interaction.channel == Channel.EMAIL,
+            Interaction.jurisdiction_id == jurisdiction_id,
+            Interaction.provider_id.in_(list(refs)),
+            Interaction.case_id.is_not(None),
+        )
+    ).all()
+    case_of = {row.provider_id: row.case_id for row in rows}
+    for ref in refs:
+        if ref in case_of:
+            return session.get(Case, case_of[ref])
+    return None
+
+
+def inbound_email_count(session: Session, resident_id: int | None, since: dt.datetime) -> int:
+    """How many emails this resident sent since ``since`` (for the acknowledgement limit)."""
+    if resident_id is None:
+        return 0
+    count: int = (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Interaction)
+            .where(
+                Interaction.resident_id == resident_id,
+                Interaction.channel == Channel.EMAIL,
+                Interaction.direction == Direction.INBOUND,
+                Interaction.created_at >= since,
+            )
+        )
+        or 0
+    )
+    return count
+
+
+def outbound_headers(
+    session: Session, jurisdiction_id: int, case: Case | None, from_address: str
+) -> EmailHeaders:
+    """Subject, a fresh Message-ID and the references for a message we send on ``case``."""
+    domain = from_address.rpartition("@")[2] or "localhost"
+    message_id = f"{uuid.uuid4().hex}@{domain}"
+    if case is None or case.id is None:
+        jurisdiction = session.get_one(Jurisdiction, jurisdiction_id)
+        return EmailHeaders(f"{jurisdiction.name} 3-1-1", message_id, ())
+    # The message being answered may be linked to the case in this very transaction.
+    session.flush()
+    rows = session.execute(
+        sa.select(Interaction.provider_id, Interaction.direction, Interaction.subject)
+        .where(
+            Interaction.case_id == case.id,
+            Interaction.channel == Channel.EMAIL,
+            Interaction.provider_id.is_not(None),
+        )
+        .order_by(Interaction.id)
+    ).all()
+    refs = [row.provider_id for row in rows]
+    if len(refs) > MAX_REFERENCES:
+        refs = refs[:1] + refs[-(MAX_REFERENCES - 1) :]
+    first_subject = next(
+        (row.subject for row in rows if row.direction == Direction.INBOUND and row.subject), ""
+    )
+    return EmailHeaders(_subject(session, case, first_subject), message_id, tuple(refs))
+
+
+def _subject(session: Session, case: Case, resident_subject: str) -> str:
+    """``Re: <the resident's subject> [311 #1234-5678]``: the tracking number in the subject
+    lets a reply find its case even when a mail client drops the references."""
+    tag = f"[311 #{case.tracking_number}]"
+    base = _REPLY_PREFIX.sub("", resident_subject).strip()
+    if base:
+        subject = f"Re: {base}" if tag in base else f"Re: {base} {tag}"
+    else:
+        jurisdiction = session.get_one(Jurisdiction, case.jurisdiction_id)
+        subject = f"{jurisdiction.name} 3-1-1 {tag}"
+    return subject[:998]
