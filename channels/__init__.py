@@ -15,11 +15,12 @@ from contactcenter.messages import Channel, ChannelAdapter
 
 def build_registry(settings: Settings, http_client: Any = None) -> dict[Channel, ChannelAdapter]:
     """Adapters by channel; ``http_client`` replaces Twilio's HTTP transport (tests, dev)."""
+    from channels.email.sender import EmailAdapter
     from channels.sms.adapter import SmsAdapter
     from channels.twilio_client import make_client
 
     client = make_client(settings, http_client)
-    return {Channel.SMS: SmsAdapter(client, settings)}
+    return {Channel.SMS: SmsAdapter(client, settings), Channel.EMAIL: EmailAdapter(settings)}
 
 
 def build_call_control(settings: Settings, http_client: Any = None) -> CallControl:
