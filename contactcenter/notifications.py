@@ -10,7 +10,9 @@ from contactcenter import texts
 from contactcenter.cases.models import Case, CaseStatus, Interaction
 from contactcenter.errors import Invalid
 from contactcenter.i18n import translate
-from contactcenter.outbound import queue_message, reply_route
+from contactcenter.jurisdictions.service import owned_address
+from contactcenter.messages import Channel
+from contactcenter.outbound import queue_message, reply_route, reply_targets
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,11 @@ def notify_status_change(
         message = texts.CASE_REOPENED
     else:
         return None
-    try:
-        to_address, from_address = reply_route(session, case)
-    except Invalid:
+    route = _notification_route(session, case)
+    if route is None:
         log.info("case %s has no channel to notify the resident on", case.id)
         return None
+    channel, to_address, from_address = route
     language = resident_language(case)
     body = translate(
         language,
@@ -60,10 +62,26 @@ def notify_status_change(
     return queue_message(
         session,
         jurisdiction_id=case.jurisdiction_id,
-        channel=case.origin_channel,
+        channel=channel,
         to_address=to_address,
         from_address=from_address,
         body=body,
         case=case,
         resident=case.resident,
     )
+
+
+def _notification_route(session: Session, case: Case) -> tuple[Channel, str, str] | None:
+    """(channel, to, from) for news of the case: its own channel, except that a web chat is
+    long closed by the time a case is resolved, so chat cases are told by text or email at
+    the phone number or address the resident left (the chat's own room as a last resort)."""
+    if case.origin_channel is Channel.WEBCHAT:
+        for target in reply_targets(session, case):
+            sender = owned_address(session, case.jurisdiction_id, target.channel)
+            if sender is not None:
+                return target.channel, target.address, sender
+    try:
+        to_address, from_address = reply_route(session, case)
+    except Invalid:
+        return None
+    return case.origin_channel, to_address, from_address

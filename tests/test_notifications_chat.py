@@ -1,0 +1,72 @@
+"""A web chat is long over when its case is resolved: the news goes where the resident said."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from contactcenter.cases.models import CaseStatus, Interaction
+from contactcenter.cases.service import change_status
+from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.messages import Channel, ContactKind, Direction
+from contactcenter.residents.models import ContactPoint, Resident
+from tests import factories
+
+
+def _chat_resident(
+    session: Session, city: Jurisdiction, *extra: tuple[ContactKind, str]
+) -> Resident:
+    resident = Resident(jurisdiction_id=city.id)
+    session.add(resident)
+    points = [(ContactKind.CHAT, "visitor-abc"), *extra]
+    for kind, address in points:
+        session.add(
+            ContactPoint(jurisdiction_id=city.id, resident=resident, kind=kind, address=address)
+        )
+    session.flush()
+    return resident
+
+
+def _notices(session: Session, case_id: int) -> list[Interaction]:
+    return list(
+        session.scalars(
+            sa.select(Interaction).where(
+                Interaction.case_id == case_id, Interaction.direction == Direction.OUTBOUND
+            )
+        )
+    )
+
+
+def test_a_resolved_chat_case_is_told_by_text_at_the_number_the_resident_left(
+    app: Flask, session: Session, city: Jurisdiction
+) -> None:
+    resident = _chat_resident(session, city, (ContactKind.PHONE, "+16135550142"))
+    case = factories.make_case(
+        session, city, resident=resident, channel=Channel.WEBCHAT, status=CaseStatus.OPEN
+    )
+
+    with app.app_context():
+        change_status(session, case, CaseStatus.RESOLVED, agent=None)
+        session.commit()
+
+    (notice,) = _notices(session, case.id)
+    assert notice.channel == Channel.SMS
+    assert notice.to_address == "+16135550142"
+    assert case.tracking_number in notice.body
+
+
+def test_a_chat_case_without_a_phone_or_email_is_told_in_the_chat(
+    app: Flask, session: Session, city: Jurisdiction
+) -> None:
+    resident = _chat_resident(session, city)
+    case = factories.make_case(
+        session, city, resident=resident, channel=Channel.WEBCHAT, status=CaseStatus.OPEN
+    )
+
+    with app.app_context():
+        change_status(session, case, CaseStatus.RESOLVED, agent=None)
+        session.commit()
+
+    notices = _notices(session, case.id)
+    assert [n.channel for n in notices] in ([], [Channel.WEBCHAT])
