@@ -142,6 +142,85 @@
     });
   }
 
+  // Web chat: "Resident is typing…" under the timeline, and the agent's own typing in the
+  // reply box goes to the resident's window (never while writing an internal note).
+  function wireChatTyping(socket) {
+    var note = document.getElementById("resident-typing");
+    var caseId = currentCaseId();
+    if (!note || !caseId) {
+      return;
+    }
+    var hideTimer = null;
+    var idleTimer = null;
+    var lastSent = 0;
+
+    function showResidentTyping(on) {
+      clearTimeout(hideTimer);
+      note.textContent = on ? "Resident is typing…" : "";
+      if (on) {
+        // A lost "stopped" never leaves the line on for good.
+        hideTimer = setTimeout(function () {
+          note.textContent = "";
+        }, 8000);
+      }
+    }
+
+    function sendTyping(on) {
+      clearTimeout(idleTimer);
+      if (!socket.connected) {
+        return;
+      }
+      if (on) {
+        idleTimer = setTimeout(function () {
+          sendTyping(false);
+        }, 4000);
+        if (Date.now() - lastSent < 3000) {
+          return;
+        }
+        lastSent = Date.now();
+      } else if (!lastSent) {
+        return;
+      } else {
+        lastSent = 0;
+      }
+      socket.emit("chat_typing", { case_id: caseId, typing: on });
+    }
+
+    socket.on("chat_typing", function (data) {
+      if (data && Number(data.case_id) === caseId) {
+        showResidentTyping(Boolean(data.typing));
+      }
+    });
+    socket.on("case_updated", function (data) {
+      if (data && Number(data.case_id) === caseId) {
+        showResidentTyping(false); // their message arrived
+      }
+    });
+    var box = document.getElementById("reply-body");
+    if (!box) {
+      return;
+    }
+    var internal = document.getElementById("reply-internal");
+    box.addEventListener("input", function () {
+      sendTyping(Boolean(box.value) && !(internal && internal.checked));
+    });
+    box.addEventListener("blur", function () {
+      sendTyping(false);
+    });
+    if (internal) {
+      internal.addEventListener("change", function () {
+        if (internal.checked) {
+          sendTyping(false);
+        }
+      });
+    }
+    if (box.form) {
+      box.form.addEventListener("submit", function () {
+        sendTyping(false);
+      });
+    }
+  }
+
   function connect() {
     // WebSocket only: no long-polling, so any web process can hold the connection.
     var socket = window.io({ transports: ["websocket"] });
@@ -158,6 +237,7 @@
     socket.on("offer", onOffer);
     socket.on("offer_gone", onOfferGone);
     socket.on("case_updated", onCaseUpdated);
+    wireChatTyping(socket);
     // Signed out (here or in another browser): this console's session is over.
     socket.on("signed_out", function () {
       socket.disconnect();
