@@ -1,0 +1,251 @@
+/*
+ * The 3-1-1 chat loader: the one script a city puts on its pages.
+ *
+ *   <script src="https://311.example.org/chat/widget.js" data-key="PUBLIC_KEY"
+ *           data-language="fr" async></script>
+ *
+ * It adds a launcher button and, when pressed, an iframe with the chat panel served by the
+ * contact center (the origin this script came from). Nothing else of the host page is touched:
+ * no stylesheet (styles are set on the two elements, which a strict CSP allows), no globals
+ * but one guard, and messages from the frame are trusted only from that frame and origin.
+ * No dependencies, no build step.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || window.__ccChat311) {
+    return; // included twice: one launcher is enough
+  }
+  window.__ccChat311 = true;
+
+  var LABELS = {
+    en: { open: "Chat with 3-1-1", unread: "{n} new", title: "3-1-1 chat" },
+    fr: { open: "Clavarder avec le 3-1-1", unread: "{n} nouveau(x)", title: "Clavardage 3-1-1" },
+    es: { open: "Chatear con el 3-1-1", unread: "{n} nuevo(s)", title: "Chat 3-1-1" },
+  };
+  var SMALL = "(max-width: 600px)";
+  var USED_KEY = "cc-chat-used";
+  var Z = "2147483000";
+
+  var source = new URL(script.src, window.location.href);
+  var origin = source.origin;
+  var key = script.getAttribute("data-key") || "";
+  var language = (script.getAttribute("data-language") || document.documentElement.lang || "en")
+    .slice(0, 2)
+    .toLowerCase();
+  var labels = LABELS[language] || LABELS.en;
+  var small = window.matchMedia ? window.matchMedia(SMALL) : { matches: false };
+
+  var launcher = null;
+  var frame = null;
+  var frameReady = false;
+  var isOpen = false;
+  var unread = 0;
+
+  function css(element, styles) {
+    Object.keys(styles).forEach(function (name) {
+      element.style.setProperty(name, styles[name], "important");
+    });
+  }
+
+  function remember(used) {
+    try {
+      if (used) {
+        window.sessionStorage.setItem(USED_KEY, "1");
+      }
+      return window.sessionStorage.getItem(USED_KEY) === "1";
+    } catch (refused) {
+      return false;
+    }
+  }
+
+  function frameUrl() {
+    var url = new URL("frame", source);
+    url.search = "";
+    url.searchParams.set("key", key);
+    url.searchParams.set("lang", language);
+    return url.href;
+  }
+
+  function post(action) {
+    if (frame && frame.contentWindow && frameReady) {
+      frame.contentWindow.postMessage({ type: "cc-chat", action: action }, origin);
+    }
+  }
+
+  function updateLauncher() {
+    launcher.textContent = unread
+      ? labels.open + " (" + labels.unread.replace("{n}", String(unread)) + ")"
+      : labels.open;
+    launcher.setAttribute("aria-expanded", isOpen ? "true" : "false");
+    // On a phone the open panel covers the page, the launcher with it.
+    css(launcher, { display: isOpen && small.matches ? "none" : "inline-block" });
+  }
+
+  function placeFrame() {
+    if (!frame) {
+      return;
+    }
+    var common = {
+      position: "fixed",
+      border: "0",
+      margin: "0",
+      padding: "0",
+      background: "#ffffff",
+      "z-index": Z,
+      display: isOpen ? "block" : "none",
+      "color-scheme": "normal",
+    };
+    var place = small.matches
+      ? {
+          top: "0",
+          left: "0",
+          right: "0",
+          bottom: "0",
+          width: "100%",
+          height: "100%",
+          "max-width": "none",
+          "max-height": "none",
+          "border-radius": "0",
+          "box-shadow": "none",
+        }
+      : {
+          top: "auto",
+          left: "auto",
+          right: "16px",
+          bottom: "80px",
+          width: "380px",
+          height: "600px",
+          "max-width": "calc(100vw - 32px)",
+          "max-height": "calc(100vh - 96px)",
+          "border-radius": "12px",
+          "box-shadow": "0 4px 24px rgba(0, 0, 0, 0.3)",
+        };
+    css(frame, Object.assign(common, place));
+  }
+
+  function makeFrame() {
+    if (frame) {
+      return;
+    }
+    frame = document.createElement("iframe");
+    frame.id = "cc-chat-frame";
+    frame.title = labels.title;
+    frame.src = frameUrl();
+    frame.addEventListener("load", function () {
+      frameReady = true;
+      if (isOpen) {
+        post("open");
+      }
+    });
+    placeFrame();
+    document.body.appendChild(frame);
+    launcher.setAttribute("aria-controls", frame.id);
+  }
+
+  function open() {
+    remember(true);
+    makeFrame();
+    isOpen = true;
+    unread = 0;
+    placeFrame();
+    updateLauncher();
+    frame.focus(); // focus moves into the panel; the frame picks the field on "open"
+    post("open");
+  }
+
+  function close() {
+    if (!isOpen) {
+      return;
+    }
+    isOpen = false;
+    placeFrame();
+    updateLauncher();
+    post("close");
+    launcher.focus();
+  }
+
+  function onMessage(event) {
+    var data = event.data;
+    if (!frame || event.source !== frame.contentWindow || event.origin !== origin) {
+      return;
+    }
+    if (!data || data.type !== "cc-chat") {
+      return;
+    }
+    if (data.action === "close") {
+      close();
+    } else if (data.action === "unread") {
+      unread = isOpen ? 0 : Math.max(0, Math.min(99, Number(data.count) || 0));
+      updateLauncher();
+    }
+  }
+
+  function setFocusRing(on) {
+    css(launcher, {
+      outline: on ? "3px solid #0b0c0c" : "none",
+      "box-shadow": on ? "0 0 0 6px #ffdd00" : "0 2px 12px rgba(0, 0, 0, 0.3)",
+    });
+  }
+
+  function start() {
+    launcher = document.createElement("button");
+    launcher.type = "button";
+    launcher.id = "cc-chat-launcher";
+    css(launcher, {
+      position: "fixed",
+      right: "16px",
+      bottom: "16px",
+      "z-index": Z,
+      margin: "0",
+      padding: "12px 20px",
+      "min-height": "48px",
+      border: "2px solid #ffffff",
+      "border-radius": "24px",
+      background: "#0b5394",
+      color: "#ffffff",
+      font: "600 16px/1.25 system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif",
+      cursor: "pointer",
+      "outline-offset": "2px",
+    });
+    setFocusRing(false);
+    launcher.addEventListener("focus", function () {
+      setFocusRing(true);
+    });
+    launcher.addEventListener("blur", function () {
+      setFocusRing(false);
+    });
+    launcher.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && isOpen) {
+        close();
+      }
+    });
+    launcher.addEventListener("click", function () {
+      if (isOpen) {
+        close();
+      } else {
+        open();
+      }
+    });
+    updateLauncher();
+    document.body.appendChild(launcher);
+    window.addEventListener("message", onMessage);
+    var onResize = function () {
+      placeFrame();
+      updateLauncher();
+    };
+    if (small.addEventListener) {
+      small.addEventListener("change", onResize);
+    }
+    if (remember(false)) {
+      makeFrame(); // a chat may be going on in this tab: load it now, to count unread replies
+    }
+  }
+
+  if (document.body) {
+    start();
+  } else {
+    document.addEventListener("DOMContentLoaded", start);
+  }
+})();
