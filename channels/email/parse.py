@@ -8,15 +8,16 @@ the bytes rather than trusted (an HTML attachment is never reported as ``text/ht
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import datetime
-import email.header
 import email.policy
 import email.utils
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 
 import puremagic
 from inscriptis import get_text
@@ -25,7 +26,7 @@ from channels.email.reports import DeliveryReport, delivery_report
 from channels.email.trim import trim_reply
 
 MAX_PARTS = 500  # MIME parts walked per message; the rest are ignored (and noted as a defect)
-MAX_DEPTH = 30  # multipart / message nesting levels followed
+MAX_DEPTH = 100  # multipart / message nesting levels followed
 MAX_SUBJECT = 998
 MAX_FILENAME = 255
 MAX_THREAD_REFS = 50
@@ -58,6 +59,9 @@ _CHARSET_ALIASES = {
     "x-unknown": "utf-8",
     "unknown-8bit": "utf-8",
 }
+_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t\r]*$", re.MULTILINE)
+MAX_BOUNDARY_SEARCH = 20_000  # characters searched for the boundary a broken multipart really uses
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,40})\?([bBqQ])\?([^?\s]*)\?=")
 _MSGID_IN_BRACKETS = re.compile(r"<([^<>\s]{1,998})>")
 _VALID_ID = re.compile(r"^[\x21-\x7e]+@[\x21-\x7e]+$")
 _NULL_SENDERS = ("mailer-daemon", "postmaster")
@@ -101,13 +105,15 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
     Attachments over ``max_attachment_bytes`` keep their metadata with ``data=b""`` (the caller
     records that it was dropped).
     """
-    message = _parse_bytes(raw)
+    message, parse_defect = _parse_bytes(raw)
     walk = _Walk(max_attachment_bytes)
+    if parse_defect:
+        walk.defects.append(parse_defect)
     walk.run(message)
 
     from_name, from_address = _from(message)
     subject = _subject(message)
-    text = "\n\n".join(chunk for chunk in walk.texts() if chunk.strip())
+    text = "\n\n".join(chunk.strip("\n").rstrip() for chunk in walk.texts() if chunk.strip())
     report = _safe_report(message, from_address, subject)
     automated_reason = _automated_reason(message, from_address, report)
     reply_text = _safe_trim(text)
@@ -149,7 +155,10 @@ def thread_refs(parsed: ParsedEmail) -> tuple[str, ...]:
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Bytes in a declared charset -> text; a bad or unknown label decodes with replacement."""
+    """Bytes in a declared charset -> text; a bad or unknown label decodes with replacement.
+
+    Bytes that are not valid in the declared charset but are valid UTF-8 are read as UTF-8.
+    """
     label = (charset or "").strip().strip('"').lower()
     label = _CHARSET_ALIASES.get(label, label)
     if label:
@@ -163,9 +172,15 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         except UnicodeDecodeError:
             return data.decode("cp1252", errors="replace")
     try:
-        return data.decode(label, errors="replace")
+        return data.decode(label)
+    except UnicodeDecodeError:
+        pass
     except Exception:  # a codec that is not a text codec (e.g. "base64"), or one that misbehaves
         return data.decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")  # mislabelled UTF-8 is by far the commonest wrong label
+    except UnicodeDecodeError:
+        return data.decode(label, errors="replace")
 
 
 def clean_text(text: str) -> str:
@@ -187,27 +202,56 @@ def unsurrogate(text: str) -> str:
 
 
 def decode_words(value: str) -> str:
-    """An unstructured header value with RFC 2047 encoded words -> one line of text."""
-    value = unsurrogate(value)
-    value = value.translate(_CONTROL_ALL) if "=?" not in value else value
-    text = value
-    if "=?" in value:
-        try:
-            chunks = email.header.decode_header(value)
-        except Exception:
-            chunks = [(value, None)]
-        pieces = []
-        for chunk, charset in chunks:
-            if isinstance(chunk, bytes):
-                if charset is None:
-                    pieces.append(chunk.decode("raw-unicode-escape", errors="replace"))
-                else:
-                    pieces.append(decode_bytes(chunk, charset))
-            else:
-                pieces.append(chunk)
-        text = "".join(pieces)
-    text = re.sub(r"\r?\n[ \t]*", " ", text)
-    return text.translate(_CONTROL_ALL).strip()
+    """An unstructured header value with RFC 2047 encoded words -> one line of text.
+
+    Whitespace between adjacent encoded words is dropped (RFC 2047 section 6.2) and their bytes
+    are joined before decoding, since senders split multibyte characters across words.
+    """
+    value = re.sub(r"\r?\n[ \t]*", " ", unsurrogate(value))
+    if "=?" not in value:
+        return value.translate(_CONTROL_ALL).strip()
+    pieces: list[str] = []
+    pending: bytearray = bytearray()
+    pending_charset = ""
+    position = 0
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[position : match.start()]
+        if between.strip() or not pending:
+            if pending:
+                pieces.append(decode_bytes(bytes(pending), pending_charset))
+                pending = bytearray()
+            pieces.append(between)
+        charset = match.group(1).split("*", 1)[0]
+        data = _word_bytes(match.group(2), match.group(3))
+        if data is None:
+            if pending:
+                pieces.append(decode_bytes(bytes(pending), pending_charset))
+                pending = bytearray()
+            pieces.append(match.group(0))
+        else:
+            if pending and charset.lower() != pending_charset.lower():
+                pieces.append(decode_bytes(bytes(pending), pending_charset))
+                pending = bytearray()
+            pending += data
+            pending_charset = charset
+        position = match.end()
+    if pending:
+        pieces.append(decode_bytes(bytes(pending), pending_charset))
+    pieces.append(value[position:])
+    return "".join(pieces).translate(_CONTROL_ALL).strip()
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes | None:
+    try:
+        if encoding in "bB":
+            return base64.b64decode(payload + "=" * (-len(payload) % 4))
+        return re.sub(
+            rb"=([0-9A-Fa-f]{2})",
+            lambda hexpair: bytes([int(hexpair.group(1), 16)]),
+            payload.replace("_", " ").encode("ascii", errors="replace"),
+        )
+    except (ValueError, binascii.Error):
+        return None
 
 
 def header_text(message: Message, name: str) -> str:
@@ -246,14 +290,18 @@ def _raw_headers(message: Message, name: str) -> list[str]:
 # --- headers ------------------------------------------------------------------------------------
 
 
-def _parse_bytes(raw: bytes) -> Message:
+def _parse_bytes(raw: bytes) -> tuple[Message, str]:
+    """The parsed message, and a defect note when only its headers could be parsed."""
     try:
-        return BytesParser(policy=email.policy.default).parsebytes(raw)
+        return BytesParser(policy=email.policy.default).parsebytes(raw), ""
+    except Exception as error:  # in practice RecursionError on absurdly deep nesting
+        note = f"MIME structure could not be parsed ({type(error).__name__}): body kept as text"
+    try:
+        return BytesHeaderParser(policy=email.policy.default).parsebytes(raw), note
     except Exception:
-        # The feed parser is lenient, so this is a last resort: headers only, body as text.
         fallback = EmailMessage()
         fallback.set_content(raw.decode("utf-8", errors="replace"))
-        return fallback
+        return fallback, note
 
 
 def _subject(message: Message) -> str:
@@ -532,6 +580,8 @@ class _Walk:
             content_type = _content_type(part)
             disposition = _disposition(part)
             children = self._children(part, content_type, disposition)
+            if children is None and content_type.startswith("multipart/"):
+                children = _recovered_parts(part)
             if children is not None:
                 if depth >= MAX_DEPTH:
                     self.defects.append(
@@ -573,6 +623,8 @@ class _Walk:
 
     def _leaf(self, part: Message, content_type: str, disposition: str, scope: int) -> None:
         filename = _filename(part)
+        if content_type.startswith("multipart/"):
+            content_type = "text/plain"  # its boundary is nowhere to be found: keep it readable
         is_body = (
             content_type in ("text/plain", "text/html")
             and disposition != "attachment"
@@ -603,6 +655,32 @@ class _Walk:
                 inline=disposition == "inline" or bool(_raw_header(part, "Content-ID")),
             )
         )
+
+
+def _recovered_parts(part: Message) -> list[Message] | None:
+    """Sub-parts of a multipart whose declared boundary never occurs, split on the one that does."""
+    try:
+        payload = part.get_payload()
+    except Exception:
+        return None
+    if not isinstance(payload, str):
+        return None
+    match = _BOUNDARY_LINE.search(payload[:MAX_BOUNDARY_SEARCH])
+    if match is None:
+        return None
+    boundary = match.group(1)
+    if f"--{boundary}" not in payload[match.end() :]:
+        return None
+    head = f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+    data = (head + payload).encode("utf-8", errors="surrogateescape")
+    try:
+        recovered = BytesParser(policy=email.policy.default).parsebytes(data)
+        children = recovered.get_payload()
+    except Exception:
+        return None
+    if not isinstance(children, list) or not children:
+        return None
+    return [child for child in children if isinstance(child, Message)]
 
 
 def html_to_text(html: str) -> str:
