@@ -14,6 +14,7 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
+import contactcenter.console.attachments  # noqa: E402 - email attachments, original mail
 import contactcenter.console.canned  # noqa: E402 - canned responses
 import contactcenter.console.case_edits  # noqa: E402 - case edits, transfer
 import contactcenter.console.duplicates_views  # noqa: E402 - duplicates, resident merges
