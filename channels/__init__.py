@@ -32,8 +32,9 @@ def build_call_control(settings: Settings, http_client: Any = None) -> CallContr
 
 
 def blueprints() -> list[Any]:
+    from channels.email.webhook import bp as email_bp
     from channels.sms.webhooks import bp as sms_bp
     from channels.voice.views import bp as voice_token_bp
     from channels.voice.views import console_bp as console_voice_bp
 
-    return [sms_bp, voice_token_bp, console_voice_bp]
+    return [sms_bp, email_bp, voice_token_bp, console_voice_bp]

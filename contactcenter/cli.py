@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
+from channels.email.cli import mail_cli
 from contactcenter import migrate
 from contactcenter.config import Settings
 from contactcenter.db import get_db
@@ -185,6 +186,7 @@ def requeue(older_than: int) -> None:
     """
     import datetime as dt
 
+    from channels.email.ingest import requeue_pending
     from contactcenter.inbox import requeue_unprocessed
     from contactcenter.outbound import requeue_stuck_deliveries
 
@@ -192,7 +194,11 @@ def requeue(older_than: int) -> None:
     with get_db().session() as session:
         inbound = requeue_unprocessed(session, older_than=age)
         outbound = requeue_stuck_deliveries(session, older_than=age)
-    click.echo(f"requeued {len(inbound)} inbound and {len(outbound)} outbound messages")
+        mail = requeue_pending(session, older_than=age)
+    click.echo(
+        f"requeued {len(inbound)} inbound and {len(outbound)} outbound messages"
+        f" and {len(mail)} raw emails"
+    )
 
 
 @cli.group()
@@ -273,3 +279,4 @@ def token_create(email: str, name: str) -> None:
 
 
 cli.add_command(ivr_cli)
+cli.add_command(mail_cli)

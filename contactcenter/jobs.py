@@ -34,6 +34,9 @@ class PendingJob:
     args: tuple[Any, ...]
     retries: int
     queue: str = DEFAULT_QUEUE
+    timeout: int | None = None
+    """Seconds the job may run on a worker before rq stops it (rq's default when None).
+    Inline jobs are not stopped: the process running them has no worker to do it."""
 
 
 class JobRunner:
@@ -74,7 +77,7 @@ class JobRunner:
 def _prepare(job: PendingJob) -> Any:
     retry = Retry(max=job.retries, interval=[10, 60, 300][: job.retries]) if job.retries else None
     # Our jobs return nothing worth keeping: result_ttl=0 spares Redis a write per job.
-    return Queue.prepare_data(job.func, job.args, retry=retry, result_ttl=0)
+    return Queue.prepare_data(job.func, job.args, retry=retry, result_ttl=0, timeout=job.timeout)
 
 
 def enqueue_after_commit(
@@ -83,8 +86,9 @@ def enqueue_after_commit(
     *args: Any,
     retries: int = 0,
     queue: str = DEFAULT_QUEUE,
+    timeout: int | None = None,
 ) -> None:
-    session.info.setdefault(_PENDING, []).append(PendingJob(func, args, retries, queue))
+    session.info.setdefault(_PENDING, []).append(PendingJob(func, args, retries, queue, timeout))
 
 
 def is_pending(session: Session, func: Callable[..., Any], *args: Any) -> bool:

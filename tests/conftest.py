@@ -627,3 +627,21 @@ def smtp_sink() -> Iterator[SmtpSink]:
     controller.start()
     yield sink
     controller.stop()
+
+# --- Email: inbound -------------------------------------------------------------------------
+
+CITY_MAILBOX = "311@springfield.example"
+
+
+@pytest.fixture
+def mail_city(session: Session, jurisdiction: Jurisdiction) -> Jurisdiction:
+    """The test city (``jurisdiction``) receiving mail at ``CITY_MAILBOX``."""
+    from contactcenter.jurisdictions.models import ChannelAddress
+    from contactcenter.messages import Channel
+
+    session.add(
+        ChannelAddress(jurisdiction_id=jurisdiction.id, channel=Channel.EMAIL, address=CITY_MAILBOX)
+    )
+    session.commit()
+    return jurisdiction
+
