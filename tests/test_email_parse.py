@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from channels.email.parse import ParsedEmail, parse_email, safe_filename, thread_refs
+from channels.email.parse import (
+    ParsedEmail,
+    html_to_text,
+    parse_email,
+    safe_filename,
+    sniff_type,
+    thread_refs,
+)
 from channels.email.trim import trim_reply
 from tests.conftest import TESTDATA
 
@@ -658,3 +665,47 @@ def test_the_parser_is_pure_and_needs_no_app() -> None:
         "sys.exit(any(m in sys.modules for m in ('flask', 'sqlalchemy')))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0  # noqa: S603
+
+
+@pytest.mark.parametrize(
+    ("data", "declared", "expected"),
+    [
+        (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script/></svg>',
+            "image/svg+xml",
+            "application/octet-stream",
+        ),
+        (b'<?xml version="1.0"?><doc/>', "application/xml", "application/octet-stream"),
+        (b"<html><body><script>alert(1)</script></body></html>", "text/html", "text/plain"),
+        (b"hi <b>there", "text/html", "text/plain"),
+        (b"a,b\n1,2\n", "text/csv", "text/csv"),
+        (b"plain words", "text/x-unheard-of", "text/plain"),
+        (b"opaque", "application/x-msdownload", "application/octet-stream"),
+        (b"%PDF-1.4\n%...", "application/octet-stream", "application/pdf"),
+    ],
+)
+def test_attachment_types_come_from_the_bytes_and_are_never_active(
+    data: bytes, declared: str, expected: str
+) -> None:
+    assert sniff_type(data, declared) == expected
+
+
+def test_html_too_deep_for_the_converter_still_gives_its_words() -> None:
+    html = "<div>" * 50_000 + "Deep &amp; words<script>alert(1)</script>" + "</div>" * 50_000
+    started = time.perf_counter()
+    assert html_to_text(html) == "Deep & words"
+    assert time.perf_counter() - started < 2
+
+
+def test_a_huge_html_body_is_converted_in_bounded_time() -> None:
+    row = "<tr><td>cell <b>bold</b></td><td><a href='x'>link</a></td></tr>"
+    raw = (
+        "From: a@example.org\r\nSubject: big html\r\nContent-Type: text/html\r\n\r\n"
+        f"<table>{row * 200_000}</table>"
+    ).encode()
+    started = time.perf_counter()
+    parsed = parse_email(raw)
+    assert time.perf_counter() - started < 5
+    assert parsed.text.startswith("cell bold")
+    assert len(parsed.html) > 10_000_000
+    assert any("only its start" in defect for defect in parsed.defects)
