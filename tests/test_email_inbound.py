@@ -509,3 +509,32 @@ def test_a_message_over_the_processing_time_limit_is_quarantined(
     [raw] = raws(session)
     assert raw.state == RawEmailState.QUARANTINED
     assert raw.error.startswith("JobTimeoutException")
+
+
+def test_a_database_failure_asks_the_sender_to_try_again_later(
+    session, mail_city, listener, monkeypatch
+):
+    import channels.email.listener as smtp_listener
+
+    real_accept = smtp_listener.accept
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is down"))
+
+    monkeypatch.setattr(smtp_listener, "accept", broken)
+    with smtplib.SMTP(listener.host, listener.port, timeout=10) as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.sendmail(RESIDENT, [CITY_MAILBOX], mail())
+        assert refused.value.smtp_code == 451
+        monkeypatch.setattr(smtp_listener, "accept", real_accept)
+        assert smtp.sendmail(RESIDENT, [CITY_MAILBOX], mail()) == {}  # the retry gets through
+    assert len(raws(session)) == 1
+
+
+def test_recipients_per_message_are_limited(session, mail_city, listener):
+    from channels.email.listener import MAX_RECIPIENTS
+
+    with smtplib.SMTP(listener.host, listener.port, timeout=10) as smtp:
+        refused = smtp.sendmail(RESIDENT, [CITY_MAILBOX] * (MAX_RECIPIENTS + 3), mail())
+    assert refused == {CITY_MAILBOX: (452, b"4.5.3 Too many recipients")}
+    assert len(raws(session)) == 1  # one copy per address, however often it was named

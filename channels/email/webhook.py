@@ -11,6 +11,10 @@ set or the signature is missing or wrong; 400 for missing fields; 406 for a reci
 jurisdiction owns (Mailgun's "rejected, do not retry"); 413 over ``EMAIL_MAX_BYTES``. Any
 other answer makes Mailgun retry for hours, so a retried POST is harmless: the second copy is
 filed as a duplicate of the first (same Message-ID).
+
+Mailgun's signature covers the timestamp and token only, not the message: serve this route
+over HTTPS so a signed request cannot be captured and replayed with other contents. The
+timestamp's age is not checked, because Mailgun's retries of one POST go on for 8 hours.
 """
 
 from __future__ import annotations
