@@ -7,13 +7,28 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
 
 from channels.email.sender import EmailAdapter, SmtpServer
-from contactcenter.messages import Channel, DeliveryError, OutboundMessage
+from contactcenter.cases.models import Case, DeliveryStatus, Interaction
+from contactcenter.db import get_db
+from contactcenter.inbox import accept_and_commit, process_inbound
+from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
+from contactcenter.messages import (
+    Channel,
+    DeliveryError,
+    Direction,
+    InboundMessage,
+    OutboundMessage,
+)
+from contactcenter.outbound import queue_message, reply_to_resident
+from tests import factories
 from tests.conftest import SmtpSink, free_port, make_settings
 
 CITY = "311@springfield.example"
@@ -298,3 +313,230 @@ def test_the_development_outbox_refuses_what_the_real_one_would() -> None:
         EmailAdapter(make_settings("sqlite://")).send(outbound(subject="x\r\nBcc: y@z.example"))
 
     assert refused.value.code == "bad_header"
+
+
+# --- Through the outbound job -----------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_app(app: Flask, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """The suite's app with its email adapter sending to ``smtp_sink`` (SMTP_URL set)."""
+    monkeypatch.setitem(app.extensions["channels"], Channel.EMAIL, adapter_for(smtp_sink.url))
+    return app
+
+
+@pytest.fixture
+def email_in(
+    smtp_app: Flask, session: Session, city: Jurisdiction, run_jobs: Callable[[], None]
+) -> Callable[..., Interaction]:
+    """A resident's email handed to the inbox and intake, as the email channel does after
+    parsing; the acknowledgement it causes is delivered before this returns."""
+    session.add(ChannelAddress(jurisdiction_id=city.id, channel=Channel.EMAIL, address=CITY))
+    session.commit()
+
+    def send(body: str, *, subject: str, message_id: str, refs: tuple[str, ...] = ()) -> Any:
+        message = InboundMessage(
+            channel=Channel.EMAIL,
+            provider_id=message_id,
+            from_address=RESIDENT,
+            to_address=CITY,
+            body=body,
+            subject=subject,
+            thread_refs=refs,
+        )
+        with smtp_app.app_context(), get_db().session() as own:
+            accepted = accept_and_commit(own, message)
+            process_inbound(accepted.interaction_id)
+        run_jobs()
+        session.expire_all()
+        return session.get_one(Interaction, accepted.interaction_id)
+
+    return send
+
+
+def outbound_of(session: Session, case_id: int | None) -> list[Interaction]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            sa.select(Interaction)
+            .where(Interaction.case_id == case_id, Interaction.direction == Direction.OUTBOUND)
+            .order_by(Interaction.id)
+        )
+    )
+
+
+def agent_reply(
+    app: Flask, session: Session, case_id: int | None, body: str, run_jobs: Callable[[], None]
+) -> Interaction:
+    """An agent's reply on the case's channel, queued and committed as the console does."""
+    with app.app_context():
+        case = session.get_one(Case, case_id)
+        agent, _token = factories.make_agent(session, [case.jurisdiction])
+        interaction = reply_to_resident(session, case, agent=agent, body=body)
+        session.commit()
+    run_jobs()
+    session.expire_all()
+    return session.get_one(Interaction, interaction.id)
+
+
+def test_a_conversation_threads_in_the_residents_mail_client(
+    smtp_app: Flask,
+    email_in: Callable[..., Interaction],
+    smtp_sink: SmtpSink,
+    session: Session,
+    run_jobs: Callable[[], None],
+) -> None:
+    first = email_in(
+        "Il y a un énorme nid-de-poule devant l'école.",
+        subject="Nid-de-poule 🚧 devant l'école",
+        message_id="first.message@mail.example.org",
+    )
+    case = session.get_one(Case, first.case_id)
+    tag = f"[311 #{case.tracking_number}]"
+
+    # The acknowledgement: automatic, in the resident's thread, with the tracking number.
+    [ack_mail] = [m.message for m in smtp_sink.messages]
+    [ack] = outbound_of(session, case.id)
+    assert ack.delivery_status == DeliveryStatus.SENT
+    assert ack_mail["Message-ID"] == f"<{ack.provider_id}>"
+    assert ack_mail["In-Reply-To"] == "<first.message@mail.example.org>"
+    assert ack_mail["References"] == "<first.message@mail.example.org>"
+    assert ack_mail["Subject"] == f"Re: Nid-de-poule 🚧 devant l'école {tag}"
+    assert ack_mail["Auto-Submitted"] == "auto-replied"
+    assert ack_mail["X-Auto-Response-Suppress"] == "All"
+    assert ack_mail["To"] == RESIDENT and ack_mail["From"] == CITY
+
+    # The resident answers the acknowledgement; an agent answers them.
+    second = email_in(
+        "Toujours là ce matin !",
+        subject=f"Re: Nid-de-poule 🚧 devant l'école {tag}",
+        message_id="second.message@mail.example.org",
+        refs=(ack.provider_id, "first.message@mail.example.org"),
+    )
+    assert second.case_id == case.id
+    reply = agent_reply(smtp_app, session, case.id, BODY.strip(), run_jobs)
+
+    reply_mail = smtp_sink.messages[-1].message
+    assert reply.delivery_status == DeliveryStatus.SENT
+    assert reply_mail["Message-ID"] == f"<{reply.provider_id}>"
+    # References: every message of the conversation before this one, oldest first.
+    earlier = session.scalars(
+        sa.select(Interaction.provider_id)
+        .where(Interaction.case_id == case.id, Interaction.id < reply.id)
+        .order_by(Interaction.id)
+    ).all()
+    assert earlier[:3] == ["first.message@mail.example.org", ack.provider_id, second.provider_id]
+    refs = reply_mail["References"].split()
+    assert refs == [f"<{ref}>" for ref in earlier]
+    assert reply_mail["In-Reply-To"] == refs[-1]
+    assert reply_mail["Subject"] == f"Re: Nid-de-poule 🚧 devant l'école {tag}"
+    assert "Auto-Submitted" not in reply_mail
+    assert "X-Auto-Response-Suppress" not in reply_mail
+    assert text_of(reply_mail).strip() == BODY.strip()
+
+
+def test_a_refused_recipient_fails_the_reply_with_the_smtp_code(
+    smtp_app: Flask,
+    email_in: Callable[..., Interaction],
+    smtp_sink: SmtpSink,
+    session: Session,
+    run_jobs: Callable[[], None],
+) -> None:
+    first = email_in("Pothole", subject="Pothole", message_id="p1@mail.example.org")
+    smtp_sink.rcpt_reply = "550 5.1.1 No such user here"
+
+    reply = agent_reply(smtp_app, session, first.case_id, "A crew is on the way.", run_jobs)
+
+    assert reply.delivery_status == DeliveryStatus.FAILED
+    assert reply.error_code == "smtp_5xx"
+
+
+@pytest.mark.parametrize(
+    ("trouble", "code"),
+    [("greylisted", "smtp_4xx"), ("server down", "smtp_unreachable")],
+)
+def test_a_temporary_failure_leaves_the_reply_queued_for_a_retry(
+    email_in: Callable[..., Interaction],
+    smtp_sink: SmtpSink,
+    smtp_app: Flask,
+    session: Session,
+    run_jobs: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+    trouble: str,
+    code: str,
+) -> None:
+    first = email_in("Pothole", subject="Pothole", message_id="p2@mail.example.org")
+    if trouble == "greylisted":
+        smtp_sink.rcpt_reply = "451 4.7.1 Greylisted, try again later"
+    else:
+        down = adapter_for(f"smtp://127.0.0.1:{free_port()}")
+        monkeypatch.setitem(smtp_app.extensions["channels"], Channel.EMAIL, down)
+
+    reply = agent_reply(smtp_app, session, first.case_id, "A crew is on the way.", run_jobs)
+
+    assert reply.delivery_status == DeliveryStatus.QUEUED
+    assert reply.error_code == code
+    runner = smtp_app.extensions["jobs"]
+    if runner.queue is not None:  # rq holds the job for a later attempt
+        from rq.registry import ScheduledJobRegistry
+
+        registries = [ScheduledJobRegistry(queue=q) for q in runner.queues.values()]  # type: ignore[no-untyped-call]
+        assert any(registry.get_job_ids() for registry in registries)
+
+
+def test_a_line_break_in_a_stored_subject_fails_the_message_instead_of_sending_it(
+    smtp_app: Flask,
+    smtp_sink: SmtpSink,
+    session: Session,
+    city: Jurisdiction,
+    run_jobs: Callable[[], None],
+) -> None:
+    with smtp_app.app_context():
+        interaction = queue_message(
+            session,
+            jurisdiction_id=city.id,
+            channel=Channel.EMAIL,
+            to_address=RESIDENT,
+            from_address=CITY,
+            body="hello",
+        )
+        interaction.subject = "Hello\r\nBcc: victim@example.net"
+        session.commit()
+    run_jobs()
+    session.expire_all()
+
+    failed = session.get_one(Interaction, interaction.id)
+    assert (failed.delivery_status, failed.error_code) == (DeliveryStatus.FAILED, "bad_header")
+    assert smtp_sink.connections == 0
+
+
+def test_without_smtp_url_the_job_logs_the_mail_and_marks_it_sent(
+    app: Flask,
+    session: Session,
+    city: Jurisdiction,
+    run_jobs: Callable[[], None],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_smtp(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the development outbox must not connect")
+
+    monkeypatch.setattr(smtplib, "SMTP", no_smtp)
+    assert isinstance(app.extensions["channels"][Channel.EMAIL], EmailAdapter)
+    with caplog.at_level(logging.INFO, logger="contactcenter.dev_outbox"), app.app_context():
+        interaction = queue_message(
+            session,
+            jurisdiction_id=city.id,
+            channel=Channel.EMAIL,
+            to_address=RESIDENT,
+            from_address=CITY,
+            body="Votre demande est reçue ✅",
+        )
+        session.commit()
+        run_jobs()
+    session.expire_all()
+
+    sent = session.get_one(Interaction, interaction.id)
+    assert sent.delivery_status == DeliveryStatus.SENT
+    assert f"DEV OUTBOX (not sent) email to={RESIDENT}" in caplog.text
+    assert sent.provider_id is not None and sent.provider_id in caplog.text
