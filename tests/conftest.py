@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -602,10 +603,11 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    """A local aiosmtpd server on a free port capturing every message (``.messages``);
-    point ``Settings(smtp_url=smtp_sink.url)`` at it."""
+@contextmanager
+def running_smtp_sink(**options: Any) -> Iterator[SmtpSink]:
+    """An :class:`SmtpSink` served while the block runs; ``options`` go to aiosmtpd's
+    ``Controller`` (``tls_context=`` offers STARTTLS, ``ssl_context=`` is TLS from the start,
+    ``auth_require_tls=True`` hides AUTH until then)."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -616,17 +618,28 @@ def smtp_sink() -> Iterator[SmtpSink]:
             sink.logins.append((data.login.decode(), data.password.decode()))
         return AuthResult(success=True)
 
+    settings: dict[str, Any] = {
+        "authenticator": authenticate,
+        "auth_require_tls": False,
+        "enable_SMTPUTF8": True,
+    }
     controller = Controller(
-        _SinkHandler(sink),
-        hostname=sink.host,
-        port=sink.port,
-        authenticator=authenticate,
-        auth_require_tls=False,
-        enable_SMTPUTF8=True,
+        _SinkHandler(sink), hostname=sink.host, port=sink.port, **(settings | options)
     )
     controller.start()
-    yield sink
-    controller.stop()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A local aiosmtpd server on a free port capturing every message (``.messages``);
+    point ``Settings(smtp_url=smtp_sink.url)`` at it."""
+    with running_smtp_sink() as sink:
+        yield sink
+
 
 # --- Email: inbound -------------------------------------------------------------------------
 

@@ -5,9 +5,13 @@ injection refused, and the development outbox that logs instead of sending."""
 from __future__ import annotations
 
 import logging
+import shutil
 import smtplib
 import socket
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,6 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from channels.email import sender
 from channels.email.sender import EmailAdapter, SmtpServer
 from contactcenter.cases.models import Case, DeliveryStatus, Interaction
 from contactcenter.db import get_db
@@ -29,7 +34,7 @@ from contactcenter.messages import (
 )
 from contactcenter.outbound import queue_message, reply_to_resident
 from tests import factories
-from tests.conftest import SmtpSink, free_port, make_settings
+from tests.conftest import SmtpSink, free_port, make_settings, running_smtp_sink
 
 CITY = "311@springfield.example"
 RESIDENT = "marge@example.org"
@@ -195,6 +200,80 @@ def test_an_internationalized_address_goes_out_with_smtputf8(smtp_sink: SmtpSink
     assert sent.rcpt_tos == ["josé@exemple.example"]
     assert sent.message["To"] == "josé@exemple.example"
     assert text_of(sent.message) == BODY
+
+
+@dataclass(frozen=True)
+class Certificate:
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+    """Trusts only this certificate, as ``create_default_context`` trusts the system's CAs."""
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the TLS tests make their certificate with the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    names = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        [*request, "-keyout", str(key), "-out", str(cert), *names],
+        check=True,
+        capture_output=True,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return Certificate(server, ssl.create_default_context(cafile=str(cert)))
+
+
+def test_starttls_is_used_when_offered_and_the_password_only_crosses_it(
+    certificate: Certificate,
+) -> None:
+    with running_smtp_sink(
+        tls_context=certificate.server, require_starttls=True, auth_require_tls=True
+    ) as sink:
+        url = f"smtp://relay:secret@{sink.host}:{sink.port}"
+        adapter_for(url, tls_context=certificate.client).send(outbound())
+
+    assert sink.logins == [("relay", "secret")]
+    assert len(sink.messages) == 1
+
+
+def test_smtps_is_tls_from_the_first_byte(certificate: Certificate) -> None:
+    with running_smtp_sink(ssl_context=certificate.server) as sink:
+        url = f"smtps://relay:secret@{sink.host}:{sink.port}"
+        adapter_for(url, tls_context=certificate.client).send(outbound())
+
+    assert sink.logins == [("relay", "secret")]
+    assert len(sink.messages) == 1
+
+
+def test_an_untrusted_certificate_is_not_accepted_and_the_message_waits(
+    certificate: Certificate,
+) -> None:
+    with (
+        running_smtp_sink(tls_context=certificate.server) as sink,
+        pytest.raises(DeliveryError) as refused,
+    ):
+        adapter_for(f"smtp://relay:secret@{sink.host}:{sink.port}").send(outbound())
+
+    assert (refused.value.code, refused.value.permanent) == ("smtp_unreachable", False)
+    assert sink.logins == [] and sink.messages == []
+
+
+def test_no_password_in_clear_to_a_remote_server_that_offers_no_tls(
+    smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sink is on 127.0.0.1; the adapter is told it is a remote host.
+    monkeypatch.setattr(sender, "_is_loopback", lambda host: False)
+
+    with pytest.raises(DeliveryError) as refused:
+        adapter_for(f"smtp://relay:secret@{smtp_sink.host}:{smtp_sink.port}").send(outbound())
+
+    assert (refused.value.code, refused.value.permanent) == ("smtp_no_tls", False)
+    assert smtp_sink.logins == [] and smtp_sink.messages == []
 
 
 # --- Refusals ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ embedded demo) the message is rendered the same way and logged instead of sent.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import re
 import smtplib
@@ -179,9 +180,17 @@ class SmtpServer:
 class EmailAdapter:
     channel = Channel.EMAIL
 
-    def __init__(self, settings: Settings, *, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``tls_context`` replaces the system's trusted certificates (tests, private CAs)."""
         self.server = SmtpServer.from_url(settings.smtp_url) if settings.smtp_url else None
         self.timeout = timeout
+        self.tls_context = tls_context
 
     def send(self, message: OutboundMessage) -> ProviderReceipt:
         rendered = render(message)
@@ -204,10 +213,19 @@ class EmailAdapter:
         try:
             with self._connect(server, rendered.sender) as smtp:
                 smtp.ehlo()
-                if not server.implicit_tls and smtp.has_extn("starttls"):
-                    smtp.starttls(context=ssl.create_default_context())
+                encrypted = server.implicit_tls
+                if not encrypted and smtp.has_extn("starttls"):
+                    smtp.starttls(context=self._tls())
                     smtp.ehlo()
+                    encrypted = True
                 if server.username:
+                    if not encrypted and not _is_loopback(server.host):
+                        # Someone between us and the server may have removed STARTTLS from
+                        # its answer; the password must not cross the network in clear.
+                        raise DeliveryError(
+                            f"{server.host} offers no TLS; not sending the password in clear",
+                            code="smtp_no_tls",
+                        )
                     smtp.login(server.username, server.password)
                 smtp.send_message(
                     rendered.mail, from_addr=rendered.sender, to_addrs=[rendered.recipient]
@@ -241,11 +259,23 @@ class EmailAdapter:
                 server.port,
                 local_hostname=local_hostname,
                 timeout=self.timeout,
-                context=ssl.create_default_context(),
+                context=self._tls(),
             )
         return smtplib.SMTP(
             server.host, server.port, local_hostname=local_hostname, timeout=self.timeout
         )
+
+    def _tls(self) -> ssl.SSLContext:
+        return self.tls_context or ssl.create_default_context()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _refused(code: int, reply: Any) -> DeliveryError:
