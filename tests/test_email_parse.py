@@ -1,7 +1,8 @@
 """MIME parsing, reply trimming and report detection for the email channel (pure functions).
 
 Real-world mail from two open-source corpora (flanker, mail-parser) checks that nothing readable is
-lost; a hand-written hostile corpus in tests/data/email/ checks the defences.
+lost; a hand-written hostile corpus in tests/data/email/ checks the defences. Time limits are on
+CPU time (``time.process_time``) so a busy test machine does not make them flaky.
 """
 
 from __future__ import annotations
@@ -213,9 +214,9 @@ def test_trim_reply_keeps_the_reply_and_drops_the_quote(name: str) -> None:
     if not path.exists():
         pytest.skip(f"shared test data not found at {path}")
     first, marker = REPLIES[name]
-    started = time.perf_counter()
+    started = time.process_time()
     trimmed = trim_reply(path.read_text(encoding="utf-8"))
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
     assert trimmed.startswith(first)
     assert marker not in trimmed
 
@@ -247,10 +248,10 @@ def test_trim_reply_leaves_text_that_only_looks_like_a_signature(name: str) -> N
 def test_every_reply_body_trims_quickly() -> None:
     for path in _shared(REPLY_DIR, "*.txt"):
         text = path.read_text(encoding="utf-8")
-        started = time.perf_counter()
+        started = time.process_time()
         trim_reply(text)
         trim_reply(text * 50)
-        assert time.perf_counter() - started < 1, path.name
+        assert time.process_time() - started < 1, path.name
 
 
 def test_trim_reply_is_linear_on_hostile_input() -> None:
@@ -262,9 +263,9 @@ def test_trim_reply_is_linear_on_hostile_input() -> None:
         ("On Monday\n" * 30_000) + "wrote:",
     ]
     for text in hostile:
-        started = time.perf_counter()
+        started = time.process_time()
         assert trim_reply(text)
-        assert time.perf_counter() - started < 1
+        assert time.process_time() - started < 1
 
 
 @pytest.mark.parametrize(
@@ -468,9 +469,9 @@ def test_two_hundred_attachments_are_all_kept() -> None:
 
 
 def test_thousands_of_parts_are_capped_not_fatal() -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     parsed = parse_email(_many_attachments(3000, 10))
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
     assert 0 < len(parsed.attachments) < 3000
     assert any("MIME parts" in defect for defect in parsed.defects)
 
@@ -489,9 +490,9 @@ def _nested(levels: int) -> bytes:
 
 @pytest.mark.parametrize("levels", [100, 2000])
 def test_deep_nesting_is_bounded(levels: int) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     parsed = parse_email(_nested(levels))
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
     assert parsed.subject == "deep"
     assert "innermost words" in parsed.text
     if levels > 100:
@@ -507,9 +508,9 @@ def test_max_attachment_bytes_keeps_metadata_but_drops_the_data() -> None:
 
 def test_a_fifty_megabyte_message_with_twenty_attachments_parses_in_under_five_seconds() -> None:
     raw = _many_attachments(20, 2_500_000)
-    started = time.perf_counter()
+    started = time.process_time()
     parsed = parse_email(raw)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(parsed.attachments) == 20
     assert sum(len(a.data) for a in parsed.attachments) == 50_000_000
     assert elapsed < 5, f"{elapsed:.2f} s"
@@ -692,9 +693,9 @@ def test_attachment_types_come_from_the_bytes_and_are_never_active(
 
 def test_html_too_deep_for_the_converter_still_gives_its_words() -> None:
     html = "<div>" * 50_000 + "Deep &amp; words<script>alert(1)</script>" + "</div>" * 50_000
-    started = time.perf_counter()
+    started = time.process_time()
     assert html_to_text(html) == "Deep & words"
-    assert time.perf_counter() - started < 2
+    assert time.process_time() - started < 2
 
 
 def test_a_huge_html_body_is_converted_in_bounded_time() -> None:
@@ -703,9 +704,9 @@ def test_a_huge_html_body_is_converted_in_bounded_time() -> None:
         "From: a@example.org\r\nSubject: big html\r\nContent-Type: text/html\r\n\r\n"
         f"<table>{row * 200_000}</table>"
     ).encode()
-    started = time.perf_counter()
+    started = time.process_time()
     parsed = parse_email(raw)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
     assert parsed.text.startswith("cell bold")
     assert len(parsed.html) > 10_000_000
     assert any("only its start" in defect for defect in parsed.defects)

@@ -31,6 +31,7 @@ MAX_DEPTH = 100  # multipart / message nesting levels followed
 MAX_SUBJECT = 998
 MAX_FILENAME = 255
 MAX_THREAD_REFS = 50
+MAX_REFERENCES = 500  # newest References kept; threading only ever looks at the last few
 MAX_REF_LENGTH = 128
 MAX_ID_LENGTH = 998
 MAX_HTML_TO_TEXT = 1_000_000  # characters of HTML handed to the converter
@@ -99,6 +100,13 @@ _HARMLESS_TEXT = frozenset(
 
 @dataclass(frozen=True)
 class ParsedAttachment:
+    """One attachment or inline part.
+
+    ``filename`` is decoded and stripped of any path ("" if none); ``declared_type`` is what the
+    sender claimed; ``content_type`` is sniffed from the bytes and never ``text/html`` or another
+    type a browser would run; ``inline`` means Content-Disposition inline or a Content-ID.
+    """
+
     filename: str
     declared_type: str
     content_type: str
@@ -108,6 +116,14 @@ class ParsedAttachment:
 
 @dataclass(frozen=True)
 class ParsedEmail:
+    """Everything the email channel needs from one message; see :func:`parse_email`.
+
+    Ids are without angle brackets; addresses are addr-specs (``to_addresses`` lower-cased,
+    ``from_address`` with its domain lower-cased); ``text`` is all readable text (plain parts
+    preferred, else HTML converted) and ``reply_text`` the same with quoted history and signature
+    trimmed; ``html`` is kept for admins and never rendered.
+    """
+
     message_id: str
     from_address: str
     from_name: str
@@ -152,7 +168,7 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
         subject=subject,
         date=_date(header_text(message, "Date")),
         in_reply_to=_message_ids(header_text(message, "In-Reply-To")),
-        references=_message_ids(header_text(message, "References")),
+        references=_message_ids(header_text(message, "References"))[-MAX_REFERENCES:],
         text=text,
         reply_text=reply_text,
         html=walk.html,

@@ -40,6 +40,10 @@ _STATUS = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
 
 @dataclass(frozen=True)
 class DeliveryReport:
+    """``kind`` is "bounce" (permanent failure), "delay", "complaint" (ARF), "receipt" (MDN) or
+    "other"; ``failed_recipients`` are lower-cased (bounces only); ``original_message_id`` is the
+    id of the message reported on, without brackets ("" if unknown)."""
+
     kind: str
     failed_recipients: tuple[str, ...]
     original_message_id: str
