@@ -287,20 +287,21 @@ Message-ID: <{original_id}>
     )
 
 
-def test_a_bounce_marks_the_address_undeliverable_and_the_reply_failed(session, mail_city, send):
-    resident = Resident(jurisdiction_id=mail_city.id)
+def _resident_with_reply(session: Session, city: Jurisdiction) -> Interaction:
+    """A resident known by email, and our reply to them (Message-ID reply-7@...)."""
+    resident = Resident(jurisdiction_id=city.id)
     session.add(resident)
     session.flush()
     session.add(
         ContactPoint(
-            jurisdiction_id=mail_city.id,
+            jurisdiction_id=city.id,
             resident_id=resident.id,
             kind=ContactKind.EMAIL,
             address=RESIDENT,
         )
     )
     reply = Interaction(
-        jurisdiction_id=mail_city.id,
+        jurisdiction_id=city.id,
         resident_id=resident.id,
         channel=Channel.EMAIL,
         direction=Direction.OUTBOUND,
@@ -312,6 +313,11 @@ def test_a_bounce_marks_the_address_undeliverable_and_the_reply_failed(session, 
     )
     session.add(reply)
     session.commit()
+    return reply
+
+
+def test_a_bounce_marks_the_address_undeliverable_and_the_reply_failed(session, mail_city, send):
+    reply = _resident_with_reply(session, mail_city)
     cases_before = session.scalar(sa.select(sa.func.count()).select_from(Case))
 
     send(_bounce("reply-7@springfield.example", RESIDENT), sender="")
@@ -320,10 +326,57 @@ def test_a_bounce_marks_the_address_undeliverable_and_the_reply_failed(session, 
     assert raw.state == RawEmailState.BOUNCE and raw.interaction_id is None
     contact = session.scalars(sa.select(ContactPoint)).one()
     assert contact.undeliverable_at is not None
-    assert "5.1.1" in contact.undeliverable_reason or contact.undeliverable_reason
+    assert "user unknown" in contact.undeliverable_reason
     session.refresh(reply)
     assert (reply.delivery_status, reply.error_code) == (DeliveryStatus.FAILED, "bounced")
     assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == cases_before
+    assert inbound_emails(session) == []
+
+
+def test_a_spam_complaint_stops_mail_to_the_address_and_opens_nothing(session, mail_city, send):
+    reply = _resident_with_reply(session, mail_city)
+    complaint = crlf(
+        f"""From: scomp@aol.net
+To: {CITY_MAILBOX}
+Subject: Email Feedback Report
+Message-ID: <arf-1@aol.net>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="b2"
+
+--b2
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--b2
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: AOL SComp
+Version: 1
+
+--b2
+Content-Type: message/rfc822
+
+From: {CITY_MAILBOX}
+To: {RESIDENT}
+Subject: Re: Pothole
+Message-ID: <reply-7@springfield.example>
+
+We are on it.
+
+--b2--
+""".encode()
+    )
+    send(complaint, sender="")
+
+    [raw] = raws(session)
+    assert raw.state == RawEmailState.IGNORED and raw.interaction_id is None
+    contact = session.scalars(sa.select(ContactPoint)).one()
+    assert contact.undeliverable_at is not None
+    assert contact.undeliverable_reason == "complaint"
+    session.refresh(reply)
+    assert reply.delivery_status == DeliveryStatus.SENT  # it was delivered: they complained
     assert inbound_emails(session) == []
 
 
