@@ -45,3 +45,23 @@ STATUS_LABELS = {
     "resolved": N_("resolved"),
     "closed": N_("closed"),
 }
+
+# Web chat: what the chat window says on the city's behalf.
+CHAT_WAITING = N_("Thanks, an agent will be with you shortly.")
+CHAT_AGENT_JOINED = N_("{agent} joined the chat.")
+CHAT_WITH_AGENT = N_("You are chatting with {agent}.")
+CHAT_HANDED_OFF_SMS = N_(
+    "No agent is free right now. Your request {tracking} is recorded; "
+    "we will answer by text message."
+)
+CHAT_HANDED_OFF_EMAIL = N_(
+    "No agent is free right now. Your request {tracking} is recorded; we will answer by email."
+)
+CHAT_HANDED_OFF_KEEP = N_(
+    "No agent is free right now. Your request {tracking} is recorded; "
+    "please keep your tracking number to follow it up."
+)
+CHAT_ENDED = N_("This chat has ended. Your tracking number is {tracking}.")
+CHAT_TRANSCRIPT_SUBJECT = N_("Your chat with {city} 3-1-1 (request {tracking})")
+CHAT_TRANSCRIPT_INTRO = N_("Your chat with {city} 3-1-1 about request {tracking}:")
+CHAT_TRANSCRIPT_YOU = N_("You")
