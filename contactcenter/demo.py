@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from contactcenter.agents.models import Agent, Role
 from contactcenter.auth import hash_password, issue_token
 from contactcenter.cases.canned import CannedResponse
+from contactcenter.chats.settings import chat_settings, update_chat_settings
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.jurisdictions.service import owned_address
 from contactcenter.messages import Channel
@@ -28,6 +29,8 @@ DEMO_SMS_NUMBER = "+16135550311"
 DEMO_VOICE_NUMBER = DEMO_SMS_NUMBER
 """The 3-1-1 number answers both texts and calls."""
 DEMO_AGENT_EMAIL = "agent@demo.example"
+DEMO_CHAT_KEY = "demo-chat-key"
+DEMO_CHAT_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
 
 DEPARTMENTS = [
     ("311", "3-1-1 Contact Centre", True),
@@ -237,6 +240,18 @@ class DemoCredentials:
     agent_id: int
 
 
+def _seed_chat(session: Session, jurisdiction: Jurisdiction) -> None:
+    """The web chat's public key, and the local pages that may embed it."""
+    if owned_address(session, jurisdiction.id, Channel.WEBCHAT) is None:
+        session.add(
+            ChannelAddress(
+                jurisdiction_id=jurisdiction.id, channel=Channel.WEBCHAT, address=DEMO_CHAT_KEY
+            )
+        )
+    if not chat_settings(jurisdiction).allowed_origins:
+        update_chat_settings(jurisdiction, {"allowed_origins": list(DEMO_CHAT_ORIGINS)})
+
+
 def seed_demo(session: Session) -> DemoCredentials:
     """Create (or refresh) the demo jurisdiction; a new agent password and token each time."""
     jurisdiction = session.scalars(
@@ -278,6 +293,7 @@ def seed_demo(session: Session) -> DemoCredentials:
                 jurisdiction_id=jurisdiction.id, channel=Channel.VOICE, address=DEMO_VOICE_NUMBER
             )
         )
+    _seed_chat(session, jurisdiction)
     _seed_canned(session, jurisdiction)
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
     if agent is None:

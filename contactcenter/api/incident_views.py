@@ -31,6 +31,7 @@ from contactcenter.cases.duplicates import (
 )
 from contactcenter.cases.models import Case, Incident
 from contactcenter.cases.queries import get_case
+from contactcenter.chats.settings import chat_settings, update_chat_settings
 from contactcenter.db import get_session
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
@@ -201,3 +202,22 @@ def detection_settings_update() -> dict[str, Any]:
     settings = update_detection_settings(jurisdiction, body)
     session.commit()
     return _settings_json(jurisdiction, settings)
+
+
+@bp.get("/settings/chat")
+@require_staff(Role.SUPERVISOR)
+def chat_settings_show() -> dict[str, Any]:
+    jurisdiction = _jurisdiction()
+    return {"jurisdiction": jurisdiction.slug, "data": chat_settings(jurisdiction).model_dump()}
+
+
+@bp.put("/settings/chat")
+@require_staff(Role.SUPERVISOR)
+def chat_settings_update() -> dict[str, Any]:
+    """Replace the web chat settings: the origins that may embed the chat, its hours."""
+    body = _body()
+    session = get_session()
+    jurisdiction = _jurisdiction()
+    settings = update_chat_settings(jurisdiction, body)
+    session.commit()
+    return {"jurisdiction": jurisdiction.slug, "data": settings.model_dump()}

@@ -30,6 +30,8 @@ from contactcenter.auth import current_agent, jurisdiction_ids, require_staff, s
 from contactcenter.calls.queueing import work_assigned
 from contactcenter.cases.queries import get_case, lock_case
 from contactcenter.cases.service import wait_on_resident
+from contactcenter.chats.service import chat_work_completed
+from contactcenter.chats.service import work_assigned as chat_assigned
 from contactcenter.db import get_session
 from contactcenter.errors import Forbidden, Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
@@ -390,6 +392,7 @@ def offer_accept(offer_id: int) -> dict[str, Any]:
     agent = current_agent()
     item = accept_offer(session, offer_id, agent)
     work_assigned(session, item, agent)  # a call: ring the agent once this commits
+    chat_assigned(session, item, agent)  # a chat: the resident hears who joined
     session.commit()
     return {"data": work_json(item)}
 
@@ -428,6 +431,7 @@ def work_next() -> tuple[dict[str, Any], int]:
     item = claim_next(session, agent)
     if item is not None:
         work_assigned(session, item, agent)
+        chat_assigned(session, item, agent)
     session.commit()
     if item is None:
         return {"data": None, "message": "Nothing is waiting for you."}, 200
@@ -439,6 +443,7 @@ def work_next() -> tuple[dict[str, Any], int]:
 def work_complete(item_id: int) -> dict[str, Any]:
     session = get_session()
     item = complete_work(session, item_id, current_agent())
+    chat_work_completed(session, item)  # a chat: the resident's window hears it ended
     schedule_dispatch(session, [item.jurisdiction_id])
     session.commit()
     return {"data": work_json(item)}

@@ -23,8 +23,10 @@ from contactcenter.auth import (
     require_staff,
 )
 from contactcenter.calls.models import Call
+from contactcenter.cases.models import CaseStatus
 from contactcenter.cases.queries import CaseFilters, case_timeline, get_case, list_cases, lock_case
 from contactcenter.cases.service import add_note, change_status
+from contactcenter.chats.service import end_chats_of_case
 from contactcenter.db import get_session
 from contactcenter.errors import Unauthorized
 from contactcenter.messages import Channel
@@ -90,6 +92,8 @@ def case_status(case_id: int) -> dict[str, Any]:
     session = get_session()
     case = lock_case(session, jurisdiction_ids(), case_id)
     event = change_status(session, case, body.status, agent=current_agent(), note=body.note)
+    if body.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        end_chats_of_case(session, case, by="agent")  # the resident's window hears it ended
     session.commit()
     return {"data": case_summary(case), "event": event_json(event)}
 

@@ -27,6 +27,8 @@ from contactcenter.calls.queueing import work_assigned
 from contactcenter.cases.models import Case, CaseEvent, CaseStatus, Interaction
 from contactcenter.cases.queries import case_timeline, get_case, lock_case
 from contactcenter.cases.service import TRANSITIONS, add_note, change_status
+from contactcenter.chats.service import end_chats_of_case, live_chat_of_case
+from contactcenter.chats.service import work_assigned as chat_assigned
 from contactcenter.console import bp
 from contactcenter.console.auth import (
     SIGN_IN_REFUSED,
@@ -287,6 +289,7 @@ def offer_accept(offer_id: int) -> ResponseReturnValue:
     try:
         item = accept_offer(db, offer_id, agent)
         work_assigned(db, item, agent)  # a call: ring the agent once this commits
+        chat_assigned(db, item, agent)  # a chat: the resident hears who joined
     except DomainError as exc:
         db.rollback()
         flash(exc.message, "error")
@@ -408,6 +411,7 @@ def case(case_id: int) -> ResponseReturnValue:
         reply_others=reply_others,
         max_note=MAX_NOTE,
         max_status_note=MAX_STATUS_NOTE,
+        live_chat=live_chat_of_case(db, found.id),
     )
 
 
@@ -445,6 +449,21 @@ def case_reply(case_id: int) -> ResponseReturnValue:
     return redirect(url_for("console.case", case_id=case_id))
 
 
+@bp.post("/cases/<int:case_id>/chat/end")
+@login_required()
+def case_chat_end(case_id: int) -> ResponseReturnValue:
+    """End the case's web chat (the case itself stays as it is)."""
+    db = get_session()
+    found = lock_case(db, jurisdiction_ids(), case_id)
+    ended = end_chats_of_case(db, found, by="agent")
+    db.commit()
+    if ended:
+        flash("The chat has ended.", "success")
+    else:
+        flash("This case has no open chat.", "error")
+    return redirect(url_for("console.case", case_id=case_id))
+
+
 @bp.post("/cases/<int:case_id>/status")
 @login_required()
 def case_status(case_id: int) -> ResponseReturnValue:
@@ -458,6 +477,8 @@ def case_status(case_id: int) -> ResponseReturnValue:
     found = lock_case(db, jurisdiction_ids(), case_id)
     try:
         change_status(db, found, new_status, agent=current_agent(), note=note)
+        if new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+            end_chats_of_case(db, found, by="agent")  # the resident's window hears it ended
     except DomainError as exc:
         db.rollback()
         flash(exc.message, "error")

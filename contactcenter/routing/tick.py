@@ -1,5 +1,5 @@
 """The periodic tick: expire unanswered offers, move work on to its next target queue,
-check SLA clocks.
+check SLA clocks, hand off web chats nobody took in time.
 
 It runs every few seconds on rq's scheduler (each tick schedules the next). Everything it
 does is conditional and skips rows another worker holds, so any number of workers may run
@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent, Presence
+from contactcenter.chats.service import hand_off_overdue
 from contactcenter.db import get_db, utcnow
 from contactcenter.jobs import JobRunner
 from contactcenter.routing.presence import set_presence
@@ -39,6 +40,7 @@ def run_tick(session: Session, now: dt.datetime | None = None) -> set[int]:
             set_presence(session, agent, Presence.AWAY, reason="missed offer", now=now)
     touched |= advance_targets(session, now)
     touched |= check_clocks(session, now)
+    touched |= hand_off_overdue(session, now)
     return touched
 
 
