@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Socket.IO handlers must exist before the first app attaches its server (the app factory
+# imports this package first): Flask-SocketIO gives every later server the handlers it knew
+# before any server existed, but a handler added afterwards only to the server of that moment.
+from channels.webchat import socket as _webchat_socket  # noqa: F401
 from contactcenter.calls.control import CallControl
 from contactcenter.config import Settings
 from contactcenter.messages import Channel, ChannelAdapter
@@ -18,9 +22,14 @@ def build_registry(settings: Settings, http_client: Any = None) -> dict[Channel,
     from channels.email.sender import EmailAdapter
     from channels.sms.adapter import SmsAdapter
     from channels.twilio_client import make_client
+    from channels.webchat.adapter import WebchatAdapter
 
     client = make_client(settings, http_client)
-    return {Channel.SMS: SmsAdapter(client, settings), Channel.EMAIL: EmailAdapter(settings)}
+    return {
+        Channel.SMS: SmsAdapter(client, settings),
+        Channel.EMAIL: EmailAdapter(settings),
+        Channel.WEBCHAT: WebchatAdapter(),
+    }
 
 
 def build_call_control(settings: Settings, http_client: Any = None) -> CallControl:
@@ -36,5 +45,7 @@ def blueprints() -> list[Any]:
     from channels.sms.webhooks import bp as sms_bp
     from channels.voice.views import bp as voice_token_bp
     from channels.voice.views import console_bp as console_voice_bp
+    from channels.webchat import api as _webchat_api  # noqa: F401 (routes on the webchat bp)
+    from channels.webchat.views import bp as webchat_bp
 
-    return [sms_bp, email_bp, voice_token_bp, console_voice_bp]
+    return [sms_bp, email_bp, voice_token_bp, console_voice_bp, webchat_bp]

@@ -1,0 +1,107 @@
+"""The chat window's JSON API under ``/chat/api`` (see the web chat protocol).
+
+Every route but the first needs ``Authorization: Bearer <token>``, the signed token
+``POST /chat/api/sessions`` returned; the chat is found from the token, never from anything
+else the window sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+
+from channels.webchat.views import bp
+from contactcenter.chats import service
+from contactcenter.chats.models import ChatSession
+from contactcenter.db import get_session
+from contactcenter.errors import Invalid
+from contactcenter.ratelimit import rate_limits
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("Expected a JSON object.", code="invalid_body")
+    return body
+
+
+def _token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _chat(*, lock: bool = False) -> ChatSession:
+    return service.chat_for_token(get_session(), _token(), lock=lock)
+
+
+def _state(chat: ChatSession) -> dict[str, Any]:
+    session = get_session()
+    return {
+        "session": service.session_json(session, chat),
+        "messages": service.history(session, chat),
+    }
+
+
+@bp.post("/api/sessions")
+def sessions() -> tuple[dict[str, Any], int]:
+    body = _body()
+    answers = service.ChatAnswers.from_json(body)
+    session = get_session()
+    jurisdiction = service.jurisdiction_for_key(session, answers.key)
+    rate_limits().check(
+        "chat_sessions",
+        f"{jurisdiction.id}:{request.remote_addr or ''}",
+        "Too many chats from this address; please try again later.",
+    )
+    chat = service.start_chat(session, jurisdiction, answers, current_app.config["SETTINGS"])
+    session.commit()
+    return {"token": service.make_token(chat), **_state(chat)}, 201
+
+
+@bp.get("/api/session")
+def current() -> dict[str, Any]:
+    return _state(_chat())
+
+
+@bp.post("/api/messages")
+def messages() -> tuple[dict[str, Any], int]:
+    body = _body()
+    chat = _chat(lock=True)
+    rate_limits().check(
+        "chat_messages",
+        chat.visitor_id,
+        "You are sending messages too fast; please wait a moment.",
+    )
+    session = get_session()
+    interaction = service.resident_message(session, chat, body.get("client_id"), body.get("body"))
+    session.commit()
+    return {"message": service.message_json(interaction, chat.visitor_id, {})}, 201
+
+
+@bp.post("/api/typing")
+def typing() -> Response:
+    body = _body()
+    chat = _chat()
+    if rate_limits().hit("chat_typing", chat.visitor_id):
+        service.resident_typing(chat, bool(body.get("typing")))
+    return Response(status=204)
+
+
+@bp.post("/api/transcript")
+def transcript() -> tuple[dict[str, Any], int]:
+    chat = _chat(lock=True)
+    session = get_session()
+    sent_to = service.email_transcript(session, chat)
+    session.commit()
+    return {"sent_to": sent_to}, 202
+
+
+@bp.post("/api/end")
+def end() -> dict[str, Any]:
+    chat = _chat(lock=True)
+    session = get_session()
+    service.end_chat(session, chat, by="resident")
+    session.commit()
+    return {"session": service.session_json(session, chat)}
