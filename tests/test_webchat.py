@@ -361,7 +361,7 @@ def test_a_bad_or_expired_token_is_unauthorized(client, agent, monkeypatch):
     monkeypatch.setattr(service, "TOKEN_MAX_AGE", -1)  # every token is now too old
     response = client.get("/chat/api/session", headers=_auth(token))
     assert response.status_code == 401
-    assert response.get_json()["error"]["code"] == "invalid_token"
+    assert response.get_json()["error"]["code"] == "unauthorized"
 
 
 def test_messages_past_the_rate_limit_are_refused(client, app, agent):

@@ -90,7 +90,7 @@ def chat_for_token(session: Session, token: str, *, lock: bool = False) -> ChatS
     except (BadSignature, SignatureExpired):
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("v"), str):
-        raise Unauthorized("This chat session is not valid any more.", code="invalid_token")
+        raise Unauthorized("This chat session is not valid any more.")
     query = sa.select(ChatSession).where(
         ChatSession.visitor_id == data["v"], ChatSession.jurisdiction_id == data.get("j")
     )
@@ -98,7 +98,7 @@ def chat_for_token(session: Session, token: str, *, lock: bool = False) -> ChatS
         query = query.with_for_update()
     chat = session.scalars(query).one_or_none()
     if chat is None:
-        raise Unauthorized("This chat session is not valid any more.", code="invalid_token")
+        raise Unauthorized("This chat session is not valid any more.")
     return chat
 
 
