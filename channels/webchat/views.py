@@ -74,12 +74,14 @@ def frame_config(jurisdiction: Jurisdiction, key: str, language: str) -> dict[st
     }
 
 
-def frame_policy(origins: tuple[str, ...]) -> str:
+def frame_policy(origins: tuple[str, ...], host: str) -> str:
+    """Only our own scripts and connections (the socket's ws/wss named too: older browsers do
+    not count them as 'self'); framed only by the city's origins."""
     ancestors = " ".join(origins) if origins else "'none'"
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        f"frame-ancestors {ancestors}"
+        f"connect-src 'self' ws://{host} wss://{host}; object-src 'none'; base-uri 'none'; "
+        f"form-action 'self'; frame-ancestors {ancestors}"
     )
 
 
@@ -91,7 +93,7 @@ def frame() -> Response:
     html = render_template("webchat/frame.html", config=frame_config(jurisdiction, key, language))
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = frame_policy(
-        chat_settings(jurisdiction).allowed_origins
+        chat_settings(jurisdiction).allowed_origins, request.host
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"

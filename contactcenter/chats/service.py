@@ -1017,8 +1017,6 @@ def email_transcript(session: Session, chat: ChatSession) -> str:
         case=chat.case,
         resident=chat.case.resident,
     )
-    # queue_message keeps a text message's length; an email carries the whole transcript.
-    interaction.body = body
     interaction.subject = translate(
         chat.language,
         texts.CHAT_TRANSCRIPT_SUBJECT,
