@@ -658,3 +658,48 @@ def mail_city(session: Session, jurisdiction: Jurisdiction) -> Jurisdiction:
     session.commit()
     return jurisdiction
 
+
+# --- Web chat: a city's website on another origin -----------------------------------------
+
+
+@dataclass
+class CitySite:
+    """A stand-in for a city's website, on an origin (and site) other than the app's: the chat
+    widget is embedded from there, as it is in production."""
+
+    origin: str
+    pages: dict[str, str] = field(default_factory=dict)
+
+    def publish(self, path: str, html: str) -> str:
+        """Serve ``html`` at ``path``; returns the page's URL."""
+        self.pages[path] = html
+        return self.origin + path
+
+
+@pytest.fixture(scope="session")
+def city_site() -> Iterator[CitySite]:
+    """Pages served over real HTTP at ``http://localhost:<port>`` (the app is on 127.0.0.1)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    pages: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            html = pages.get(self.path.split("?", 1)[0])
+            body = (html or "Not found").encode()
+            self.send_response(200 if html is not None else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="city-site", daemon=True)
+    thread.start()
+    yield CitySite(f"http://localhost:{server.server_port}", pages)
+    server.shutdown()
+    server.server_close()

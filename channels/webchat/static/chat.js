@@ -37,7 +37,6 @@
       starting: "Starting…",
       conversation: "Conversation",
       tracking: "Tracking number: {number}",
-      with_agent: "You are chatting with {name}.",
       you: "You",
       agent: "Agent",
       system: "3-1-1",
@@ -92,7 +91,6 @@
       starting: "Démarrage…",
       conversation: "Conversation",
       tracking: "Numéro de suivi : {number}",
-      with_agent: "Vous clavardez avec {name}.",
       you: "Vous",
       agent: "Agent",
       system: "3-1-1",
@@ -147,7 +145,6 @@
       starting: "Iniciando…",
       conversation: "Conversación",
       tracking: "Número de seguimiento: {number}",
-      with_agent: "Está chateando con {name}.",
       you: "Usted",
       agent: "Agente",
       system: "3-1-1",
@@ -217,32 +214,84 @@
 
   // --- Small helpers -----------------------------------------------------------------------
 
-  // Storage can be refused (privacy settings, partitioned third-party frames): then the chat
-  // still works, only a reload starts over.
+  // Browsers that block third-party storage (third-party cookies off, private windows) refuse
+  // this frame its sessionStorage. Then the loader keeps our few keys in the city page's own
+  // sessionStorage ("store" messages, sent only to that page's origin) and hands them back
+  // when the frame loads, so a reload still continues the chat. Failing both, the chat works
+  // from memory and a reload starts over.
   const memory = new Map();
+  const ownStorage = (() => {
+    try {
+      window.sessionStorage.getItem(TOKEN_KEY);
+      return window.sessionStorage;
+    } catch (refused) {
+      return null;
+    }
+  })();
+  const pageKeepsStorage = !ownStorage && embedded && parentOrigin() !== "*";
   const store = {
     get(key) {
-      try {
-        return window.sessionStorage.getItem(key);
-      } catch (refused) {
-        return memory.has(key) ? memory.get(key) : null;
+      if (ownStorage) {
+        return ownStorage.getItem(key);
       }
+      return memory.has(key) ? memory.get(key) : null;
     },
     set(key, value) {
-      try {
-        window.sessionStorage.setItem(key, value);
-      } catch (refused) {
-        memory.set(key, value);
+      if (ownStorage) {
+        try {
+          ownStorage.setItem(key, value);
+        } catch (full) {
+          memory.set(key, value);
+        }
+        return;
+      }
+      memory.set(key, value);
+      if (pageKeepsStorage) {
+        tellPage({ action: "store", key, value });
       }
     },
     remove(key) {
-      try {
-        window.sessionStorage.removeItem(key);
-      } catch (refused) {
-        memory.delete(key);
+      if (ownStorage) {
+        ownStorage.removeItem(key);
+        return;
+      }
+      memory.delete(key);
+      if (pageKeepsStorage) {
+        tellPage({ action: "store", key, value: null });
       }
     },
   };
+
+  // What the page kept for us (see above); resolves at once when we have our own storage,
+  // or after a short wait when the page does not answer (an older loader).
+  function loadPageStorage() {
+    if (!pageKeepsStorage) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, 1500);
+      function done() {
+        clearTimeout(timer);
+        window.removeEventListener("message", onValues);
+        resolve();
+      }
+      function onValues(event) {
+        const data = event.data;
+        if (event.source !== window.parent || !data || data.type !== "cc-chat" || data.action !== "storage") {
+          return;
+        }
+        const values = data.values && typeof data.values === "object" ? data.values : {};
+        Object.keys(values).forEach((key) => {
+          if (typeof values[key] === "string") {
+            memory.set(key, values[key]);
+          }
+        });
+        done();
+      }
+      window.addEventListener("message", onValues);
+      tellPage({ action: "storage-request" });
+    });
+  }
 
   function pickLanguage(wanted) {
     const code = String(wanted || "").slice(0, 2).toLowerCase();
@@ -580,11 +629,9 @@
     const tracking = $("cc-tracking");
     tracking.hidden = !session.tracking_number;
     setText(tracking, session.tracking_number ? t("tracking", { number: session.tracking_number }) : "");
-    setText($("cc-agent"), session.state === "active" && agentName() ? t("with_agent", { name: agentName() }) : "");
     const notice = session.notice || (session.state === "ended" ? t("ended") : "");
-    if ($("cc-notice").textContent !== notice) {
-      setText($("cc-notice"), notice); // only a change is announced
-    }
+    // Not a live region: the same sentence arrives in the log as a system message.
+    setText($("cc-notice"), notice);
     const ended = session.state === "ended";
     $("cc-transcript").hidden = !session.can_email_transcript;
     $("cc-end").hidden = ended;
@@ -1143,7 +1190,6 @@
     $("cc-close").hidden = !embedded;
     fillLanguages();
     fillServices();
-    const focusAfter = restoreDraft();
     applyStrings();
     $("cc-intake").addEventListener("submit", startChat);
     $("cc-composer").addEventListener("submit", onComposerSubmit);
@@ -1155,13 +1201,16 @@
     $("cc-new").addEventListener("click", newChat);
     $("cc-close").addEventListener("click", closePanel);
     window.addEventListener("message", onPageMessage);
-    restore().then(() => {
-      if (focusAfter && $(focusAfter)) {
-        $(focusAfter).focus();
-      } else if (state.open && document.activeElement === document.body) {
-        focusDefault();
-      }
-    });
+    loadPageStorage()
+      .then(restore)
+      .then(() => {
+        const focusAfter = restoreDraft();
+        if (focusAfter && $(focusAfter)) {
+          $(focusAfter).focus();
+        } else if (state.open && [document.body, $("cc-title")].indexOf(document.activeElement) >= 0) {
+          focusDefault();
+        }
+      });
   }
 
   init();

@@ -26,6 +26,10 @@
   };
   var SMALL = "(max-width: 600px)";
   var USED_KEY = "cc-chat-used";
+  // What the frame may ask this page to keep when its own storage is blocked (see chat.js).
+  var FRAME_KEYS = ["cc-chat-token", "cc-chat-outbox", "cc-chat-intake-id", "cc-chat-draft"];
+  var FRAME_PREFIX = "cc-chat-frame:";
+  var MAX_VALUE = 200000;
   var Z = "2147483000";
 
   var source = new URL(script.src, window.location.href);
@@ -58,6 +62,36 @@
     } catch (refused) {
       return false;
     }
+  }
+
+  function keepForFrame(key, value) {
+    if (FRAME_KEYS.indexOf(key) < 0) {
+      return;
+    }
+    try {
+      if (typeof value === "string" && value.length <= MAX_VALUE) {
+        window.sessionStorage.setItem(FRAME_PREFIX + key, value);
+      } else if (value === null) {
+        window.sessionStorage.removeItem(FRAME_PREFIX + key);
+      }
+    } catch (refused) {
+      // Nowhere to keep it: a reload will start the chat over.
+    }
+  }
+
+  function keptForFrame() {
+    var values = {};
+    FRAME_KEYS.forEach(function (name) {
+      try {
+        var value = window.sessionStorage.getItem(FRAME_PREFIX + name);
+        if (value !== null) {
+          values[name] = value;
+        }
+      } catch (refused) {
+        // nothing kept
+      }
+    });
+    return values;
   }
 
   function frameUrl() {
@@ -176,6 +210,14 @@
     }
     if (data.action === "close") {
       close();
+    } else if (data.action === "store") {
+      keepForFrame(String(data.key), data.value);
+    } else if (data.action === "storage-request") {
+      // Only to our frame's origin: these values include the chat's session token.
+      frame.contentWindow.postMessage(
+        { type: "cc-chat", action: "storage", values: keptForFrame() },
+        origin
+      );
     } else if (data.action === "unread") {
       unread = isOpen ? 0 : Math.max(0, Math.min(99, Number(data.count) || 0));
       updateLauncher();

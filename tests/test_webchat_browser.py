@@ -1,0 +1,300 @@
+"""The web chat widget in a real browser (Debian's Chromium), embedded in a city's page that is
+served from another origin than the contact center, as in production.
+
+A resident chats with an agent who works in the console in a second browser context; the
+resident reloads and the conversation continues. A page from an origin the city did not allow
+cannot show the chat (the browser enforces the frame's ``frame-ancestors``). On a phone-sized
+screen the panel fills the screen and everything works with the keyboard alone.
+
+Skipped, with the reason, where Chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from contactcenter import realtime
+from contactcenter.agents.models import Presence
+from contactcenter.cases.models import Case
+from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
+from contactcenter.messages import Channel
+from tests import factories
+from tests.conftest import CitySite
+from tests.test_console_browser import _go_available, _shot, _sign_in
+
+KEY = "springfield-chat-7f3a"
+HOSTILE = "Pothole <img src=x onerror=alert(1)><b>deep</b> at 12 Main St"
+FRAME = "iframe[title='3-1-1 chat']"
+MAILBOX = "311@chat.springfield.example"
+
+
+@pytest.fixture(autouse=True)
+def _sockets_of_this_app(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One SocketIO object serves the newest app in a process; the suite builds several.
+    monkeypatch.setattr(realtime.socketio, "server", app.extensions["realtime"])
+
+
+def _offer_chat(session: Session, city: Jurisdiction, allowed_origins: list[str]) -> None:
+    """Give the city a public chat key, usable from ``allowed_origins``, and a mailbox."""
+    session.add(ChannelAddress(jurisdiction_id=city.id, channel=Channel.WEBCHAT, address=KEY))
+    # A mailbox of its own, so transcripts can be emailed from it.
+    session.add(ChannelAddress(jurisdiction_id=city.id, channel=Channel.EMAIL, address=MAILBOX))
+    settings = city.settings if isinstance(city.settings, dict) else {}
+    city.settings = {**settings, "chat": {"allowed_origins": allowed_origins}}
+    session.commit()
+
+
+def _city_page(app: Flask, site: CitySite, live_server: str, path: str) -> str:
+    """The demo city page (one script tag: the widget), published on the city's site."""
+    html = app.jinja_env.get_template("webchat/demo_page.html").render(
+        base_url=live_server, key=KEY, language="en"
+    )
+    return site.publish(path, html)
+
+
+def _open_widget(page: Any) -> Any:
+    page.get_by_role("button", name=re.compile("^Chat with 3-1-1")).click()
+    chat = page.frame_locator(FRAME)
+    chat.locator("#cc-panel").wait_for()
+    return chat
+
+
+def _focused_id(page: Any) -> str:
+    """The id of the element focused inside the chat frame ("" when focus is elsewhere)."""
+    frame = page.frame_locator(FRAME).locator(":root")
+    return str(frame.evaluate("() => document.hasFocus() ? document.activeElement.id : ''"))
+
+
+def test_a_resident_chats_with_an_agent_reloads_and_the_conversation_continues(
+    app: Flask,
+    chromium: Any,
+    live_server: str,
+    city_site: CitySite,
+    session: Session,
+    jurisdiction: Jurisdiction,
+    run_jobs: Callable[[], None],
+) -> None:
+    queue = factories.make_queue(session, jurisdiction, is_default=True)
+    agent, _ = factories.make_available_agent(
+        session, jurisdiction, [queue], presence=Presence.OFFLINE, name="Alex Agent"
+    )
+    _offer_chat(session, jurisdiction, [city_site.origin])
+    url = _city_page(app, city_site, live_server, "/roads")
+
+    console_context = chromium.new_context(base_url=live_server)
+    console = console_context.new_page()
+    console.set_default_timeout(10_000)
+    _sign_in(console, agent.email)
+    _go_available(console)
+
+    resident_context = chromium.new_context()
+    resident = resident_context.new_page()
+    resident.set_default_timeout(10_000)
+    resident.goto(url)
+    chat = _open_widget(resident)
+    resident.wait_for_function(  # focus moved into the panel, on its first field
+        "() => document.activeElement && document.activeElement.tagName === 'IFRAME'"
+    )
+    chat.get_by_label("Topic").wait_for()
+    assert _focused_id(resident) == "cc-service"
+
+    chat.get_by_label("Topic").select_option("pothole")
+    chat.get_by_label("Describe the problem").fill(HOSTILE)
+    chat.get_by_label("Address or place (optional)").fill("12 Main St")
+    chat.get_by_label("Email (optional)").fill("resident@example.org")
+    chat.get_by_label("Your name (optional)").fill("Pat")
+    _shot(resident, "chat-intake")
+    chat.get_by_role("button", name="Start chat").click()
+
+    log = chat.get_by_role("log")
+    composer = chat.get_by_label("Your message")
+    composer.wait_for()
+    case = session.scalars(sa.select(Case)).one()
+    tracking = chat.locator("#cc-tracking")
+    tracking.wait_for()
+    assert case.tracking_number in tracking.inner_text()
+    run_jobs()  # with Redis, routing offers the chat from an rq worker
+
+    offer = console.locator("#offers li.offer")
+    offer.wait_for()  # offered over the socket, like any other work
+    offer.get_by_role("button", name=re.compile("^Accept")).click()
+    console.wait_for_url(re.compile(rf"/console/cases/{case.id}$"))
+    timeline = console.locator("#timeline")
+    assert "<img src=x onerror=alert(1)><b>deep</b>" in timeline.inner_text()
+    assert timeline.locator("img, b").count() == 0
+    chat.locator("#cc-notice", has_text="You are chatting with Alex Agent.").wait_for()
+
+    console.get_by_label("Message").press_sequentially("On it")
+    chat.get_by_text("Alex Agent is typing…").wait_for()
+    console.get_by_label("Message").fill("A crew is on its way to 12 Main St.")
+    console.get_by_role("button", name="Send").click()
+    console.wait_for_load_state()
+    run_jobs()  # with Redis, the reply leaves through an rq worker
+    log.get_by_text("A crew is on its way to 12 Main St.").wait_for()
+    assert log.locator("img, b").count() == 0
+    _shot(resident, "chat-conversation")
+
+    resident.reload()
+    chat = _open_widget(resident)
+    log = chat.get_by_role("log")
+    log.get_by_text("A crew is on its way to 12 Main St.").wait_for()
+    assert HOSTILE in log.inner_text()  # the intake's words, as text
+    composer = chat.get_by_label("Your message")
+    composer.press_sequentially("Thanks")
+    console.get_by_text("Resident is typing…").wait_for()
+    composer.press_sequentially(", it is next to the school.")
+    composer.press("Enter")
+    log.locator(".msg-resident:not([data-pending])", has_text="next to the school").wait_for()
+    console.locator("#timeline", has_text="Thanks, it is next to the school.").wait_for()
+    _shot(console, "console-chat-case")
+
+    chat.get_by_role("button", name="Email me the transcript").click()
+    chat.get_by_text(re.compile(r"The transcript was sent to r\S*@example\.org")).wait_for()
+    run_jobs()
+    chat.get_by_role("button", name="End chat").click()
+    chat.get_by_role("button", name="Start a new chat").wait_for()
+    _shot(resident, "chat-ended")
+    assert chat.get_by_label("Your message").count() == 0 or not composer.is_visible()
+
+    resident_context.close()
+    console_context.close()
+
+
+def test_a_page_of_an_origin_the_city_did_not_allow_cannot_show_the_chat(
+    app: Flask,
+    chromium: Any,
+    live_server: str,
+    city_site: CitySite,
+    session: Session,
+    jurisdiction: Jurisdiction,
+) -> None:
+    _offer_chat(session, jurisdiction, ["https://www.springfield.example"])
+    url = _city_page(app, city_site, live_server, "/elsewhere")
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url)
+
+    with (
+        page.expect_console_message(lambda m: "frame-ancestors" in m.text) as refused,
+        page.expect_response(lambda r: "/chat/frame?" in r.url) as served,
+    ):
+        page.get_by_role("button", name=re.compile("^Chat with 3-1-1")).click()
+    # The server did answer; the browser refused to show its page inside this one.
+    assert served.value.status == 200
+    assert "frame-ancestors https://www.springfield.example" in (
+        served.value.headers.get("content-security-policy", "")
+    )
+    assert "springfield.example" in refused.value.text
+    frame = page.frame_locator(FRAME)
+    assert frame.locator("#cc-panel").count() == 0
+    assert frame.locator("#chat-config").count() == 0
+    context.close()
+
+
+def test_on_a_phone_the_panel_fills_the_screen_and_works_with_the_keyboard_alone(
+    app: Flask,
+    chromium: Any,
+    live_server: str,
+    city_site: CitySite,
+    session: Session,
+    jurisdiction: Jurisdiction,
+) -> None:
+    _offer_chat(session, jurisdiction, [city_site.origin])
+    url = _city_page(app, city_site, live_server, "/phone")
+    context = chromium.new_context(viewport={"width": 360, "height": 640}, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url)
+
+    launcher = page.get_by_role("button", name=re.compile("^Chat with 3-1-1"))
+    launcher.focus()
+    page.keyboard.press("Enter")
+    chat = page.frame_locator(FRAME)
+    chat.get_by_label("Topic").wait_for()
+    box = page.locator(FRAME).bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 360, "height": 640}
+    page.wait_for_function("() => document.activeElement.tagName === 'IFRAME'")
+    page.frame_locator(FRAME).locator("#cc-service:focus").wait_for()
+
+    # Every field has a label (a name for screen readers), and nothing scrolls sideways.
+    root = chat.locator(":root")
+    unlabelled = root.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, button')]
+            .filter(el => el.type !== 'hidden' && !el.closest('[hidden]'))
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                          && !el.textContent.trim())
+            .map(el => el.id || el.outerHTML)"""
+    )
+    assert unlabelled == []
+    for name in ("Language", "Topic", "Describe the problem", "Phone (optional)"):
+        assert chat.get_by_label(name, exact=True).count() == 1
+    assert root.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+
+    # The keyboard alone: topic, description, four optional fields, "Start chat".
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Streetlight out on Elm Street")
+    for _ in range(5):
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    composer = chat.get_by_label("Your message")
+    composer.wait_for()
+    chat.locator("#cc-message:focus").wait_for()
+    chat.locator("#cc-notice").wait_for()  # nobody is signed in: the resident is told
+    assert chat.get_by_role("log").get_attribute("aria-live") == "polite"
+    page.keyboard.type("Is anyone there?")
+    page.keyboard.press("Enter")
+    chat.get_by_role("log").locator(
+        ".msg-resident:not([data-pending])", has_text="Is anyone there?"
+    ).wait_for()
+    _shot(page, "chat-phone")
+    composer_box = composer.bounding_box()
+    assert composer_box is not None and composer_box["y"] + composer_box["height"] <= 640
+
+    page.keyboard.press("Escape")
+    page.locator(FRAME).wait_for(state="hidden")
+    launcher.wait_for()
+    page.wait_for_function("() => document.activeElement.id === 'cc-chat-launcher'")
+    context.close()
+
+
+def test_the_language_picker_translates_the_panel_and_keeps_what_was_typed(
+    app: Flask,
+    chromium: Any,
+    live_server: str,
+    city_site: CitySite,
+    session: Session,
+    jurisdiction: Jurisdiction,
+) -> None:
+    _offer_chat(session, jurisdiction, [city_site.origin])
+    url = _city_page(app, city_site, live_server, "/languages")
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url)
+    chat = _open_widget(page)
+    chat.get_by_label("Describe the problem").fill("Nid-de-poule <b>énorme</b>")
+
+    chat.get_by_label("Language").select_option("fr")
+    chat.get_by_label("Décrivez le problème").wait_for()
+    assert chat.get_by_label("Décrivez le problème").input_value() == "Nid-de-poule <b>énorme</b>"
+    assert chat.locator("html").get_attribute("lang") == "fr"
+    chat.locator("#cc-language:focus").wait_for()
+    chat.get_by_role("button", name="Commencer le clavardage").click()
+
+    log = chat.get_by_role("log", name="Conversation")
+    log.get_by_text("Nid-de-poule <b>énorme</b>").wait_for()  # the resident's words, untranslated
+    assert log.locator("b").count() == 0
+    chat.get_by_label("Langue").select_option("es")  # in the chat: no reload, nothing lost
+    chat.get_by_label("Su mensaje").wait_for()
+    log = chat.get_by_role("log", name="Conversación")
+    assert log.get_by_text("Nid-de-poule <b>énorme</b>").count() == 1
+    context.close()
