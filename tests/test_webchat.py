@@ -548,8 +548,10 @@ def test_another_jurisdictions_agent_cannot_act_on_the_chat(
     assert client.get(f"/api/v1/cases/{chat.case_id}", headers=_auth(token)).status_code == 404
     browser = client.application.test_client()
     _sign_in(client.application, browser, stranger)
-    response = browser.post(f"/console/cases/{chat.case_id}/chat/end")
-    assert response.status_code in (400, 404)  # no CSRF token, or no such case for them
+    csrf = _csrf(browser.get("/console/").text)
+    response = browser.post(f"/console/cases/{chat.case_id}/chat/end", data={"csrf_token": csrf})
+    assert response.status_code == 404
+    assert browser.get(f"/console/cases/{chat.case_id}").status_code == 404
     assert _chat(session).state == ChatState.WAITING
 
 
@@ -691,6 +693,20 @@ def test_a_socket_message_is_acknowledged_and_reaches_the_agent(chatting, sessio
     assert _received(agent_socket, "case_updated", "/") == [{"case_id": chat.case_id}]
     # Other tabs of the resident hear it too (the window dedupes by id / client_id).
     assert [m["client_id"] for m in _received(resident, "message")] == ["s1"]
+
+
+def test_a_message_over_http_reaches_the_agent_too(chatting, session, rt_app):
+    resident, agent_socket, _browser, token = chatting()
+    agent_socket.get_received()
+
+    response = rt_app.test_client().post(
+        "/chat/api/messages", json={"client_id": "h1", "body": "Hello?"}, headers=_auth(token)
+    )
+
+    assert response.status_code == 201
+    chat = _chat(session)
+    assert _received(agent_socket, "case_updated", "/") == [{"case_id": chat.case_id}]
+    assert [m["client_id"] for m in _received(resident, "message")][-1] == "h1"
 
 
 def test_an_agents_console_reply_reaches_the_window(chatting, session):

@@ -32,8 +32,10 @@ def _token() -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _chat(*, lock: bool = False) -> ChatSession:
-    return service.chat_for_token(get_session(), _token(), lock=lock)
+def _chat() -> ChatSession:
+    """The token's chat. Not row-locked: every change to it is a conditional UPDATE, taken
+    after its work item, as an agent accepting it takes them."""
+    return service.chat_for_token(get_session(), _token())
 
 
 def _state(chat: ChatSession) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def current() -> dict[str, Any]:
 @bp.post("/api/messages")
 def messages() -> tuple[dict[str, Any], int]:
     body = _body()
-    chat = _chat(lock=True)
+    chat = _chat()
     rate_limits().check(
         "chat_messages",
         chat.visitor_id,
@@ -91,7 +93,7 @@ def typing() -> Response:
 
 @bp.post("/api/transcript")
 def transcript() -> tuple[dict[str, Any], int]:
-    chat = _chat(lock=True)
+    chat = _chat()
     session = get_session()
     sent_to = service.email_transcript(session, chat)
     session.commit()
@@ -100,7 +102,7 @@ def transcript() -> tuple[dict[str, Any], int]:
 
 @bp.post("/api/end")
 def end() -> dict[str, Any]:
-    chat = _chat(lock=True)
+    chat = _chat()
     session = get_session()
     service.end_chat(session, chat, by="resident")
     session.commit()

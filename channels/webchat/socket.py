@@ -57,7 +57,7 @@ def _on_message(data: Any = None) -> dict[str, Any]:
     """A message from the window; the ack carries the stored message (or the error)."""
     session = get_session()
     try:
-        chat = service.chat_for_token(session, _tokens.get(request.sid, ""), lock=True)  # type: ignore[attr-defined]
+        chat = service.chat_for_token(session, _tokens.get(request.sid, ""))  # type: ignore[attr-defined]
         data = data if isinstance(data, dict) else {}
         rate_limits().check("chat_messages", chat.visitor_id, "You are sending messages too fast.")
         interaction = service.resident_message(

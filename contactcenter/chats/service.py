@@ -83,7 +83,7 @@ def make_token(chat: ChatSession) -> str:
     return str(_serializer().dumps({"v": chat.visitor_id, "j": chat.jurisdiction_id}))
 
 
-def chat_for_token(session: Session, token: str, *, lock: bool = False) -> ChatSession:
+def chat_for_token(session: Session, token: str) -> ChatSession:
     """:raises Unauthorized: the token is missing, forged, expired or names no chat."""
     try:
         data = _serializer().loads(token, max_age=TOKEN_MAX_AGE) if token else None
@@ -94,8 +94,6 @@ def chat_for_token(session: Session, token: str, *, lock: bool = False) -> ChatS
     query = sa.select(ChatSession).where(
         ChatSession.visitor_id == data["v"], ChatSession.jurisdiction_id == data.get("j")
     )
-    if lock:
-        query = query.with_for_update()
     chat = session.scalars(query).one_or_none()
     if chat is None:
         raise Unauthorized("This chat session is not valid any more.")
@@ -785,6 +783,7 @@ def hand_off(session: Session, chat: ChatSession, now: dt.datetime | None = None
     False if the chat is no longer waiting (an agent took it meanwhile).
     """
     now = now or utcnow()
+    item = _chat_item(session, chat, lock=True)  # item, then chat: as an accepting agent does
     moved = session.execute(
         sa.update(ChatSession)
         .where(ChatSession.id == chat.id, ChatSession.state == ChatState.WAITING)
@@ -794,7 +793,6 @@ def hand_off(session: Session, chat: ChatSession, now: dt.datetime | None = None
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return False
     session.refresh(chat)
-    item = _chat_item(session, chat, lock=True)
     if item is not None:
         _end_item(session, item, now, from_states=(WorkState.WAITING, WorkState.OFFERED))
     _unpark(session, chat, item, now)
@@ -892,6 +890,9 @@ def end_chat(
     The agent's capacity is freed; a chat nobody took leaves its case waiting for an answer.
     """
     now = now or utcnow()
+    # The work item first, then the chat: the order an accepting agent takes them in.
+    item = _chat_item(session, chat, lock=True)
+    session.refresh(chat)
     previous = chat.state
     moved = session.execute(
         sa.update(ChatSession)
@@ -909,7 +910,6 @@ def end_chat(
         session.refresh(chat)
         return False
     session.refresh(chat)
-    item = _chat_item(session, chat, lock=True)
     if item is not None:
         was_waiting = item.state != WorkState.ASSIGNED
         _end_item(session, item, now, from_states=LIVE_WORK_STATES)
