@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from contactcenter import realtime
 from contactcenter.agents.models import Presence
-from contactcenter.cases.models import Case
+from contactcenter.cases.models import Case, Interaction
+from contactcenter.db import get_session
 from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
 from contactcenter.messages import Channel
 from tests import factories
@@ -297,4 +298,52 @@ def test_the_language_picker_translates_the_panel_and_keeps_what_was_typed(
     chat.get_by_label("Su mensaje").wait_for()
     log = chat.get_by_role("log", name="Conversación")
     assert log.get_by_text("Nid-de-poule <b>énorme</b>").count() == 1
+    context.close()
+
+
+def test_replies_are_counted_on_the_closed_launcher_and_messages_typed_offline_are_sent_later(
+    app: Flask,
+    chromium: Any,
+    live_server: str,
+    city_site: CitySite,
+    session: Session,
+    jurisdiction: Jurisdiction,
+    run_jobs: Callable[[], None],
+) -> None:
+    from contactcenter.outbound import reply_to_resident
+
+    _offer_chat(session, jurisdiction, [city_site.origin])
+    url = _city_page(app, city_site, live_server, "/later")
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url)
+    chat = _open_widget(page)
+    chat.get_by_label("Describe the problem").fill("Graffiti on the library wall")
+    chat.get_by_role("button", name="Start chat").click()
+    chat.get_by_label("Your message").wait_for()
+    page.keyboard.press("Escape")
+    page.locator(FRAME).wait_for(state="hidden")
+
+    with app.app_context():  # as the console's reply does
+        db = get_session()
+        case = db.scalars(sa.select(Case)).one()
+        reply_to_resident(db, case, agent=None, body="We will clean it this week.")
+        db.commit()
+    run_jobs()
+    page.get_by_role("button", name="Chat with 3-1-1 (1 new)").wait_for()
+
+    chat = _open_widget(page)
+    chat.get_by_role("log").get_by_text("We will clean it this week.").wait_for()
+    assert page.locator("#cc-chat-launcher").inner_text() == "Chat with 3-1-1"  # all read
+    context.set_offline(True)
+    chat.get_by_text("Connection lost").wait_for()
+    chat.get_by_label("Your message").fill("Thank you!")
+    chat.get_by_label("Your message").press("Enter")
+    chat.locator(".msg[data-pending]", has_text="Thank you!").wait_for()
+    context.set_offline(False)
+    chat.locator(".msg-resident:not([data-pending])", has_text="Thank you!").wait_for()
+    assert chat.get_by_text("Connection lost").count() == 0
+    stored = session.scalars(sa.select(Interaction.body).where(Interaction.body == "Thank you!"))
+    assert len(stored.all()) == 1
     context.close()
