@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
 from contactcenter import realtime
@@ -239,11 +240,24 @@ def test_on_a_phone_the_panel_fills_the_screen_and_works_with_the_keyboard_alone
         assert chat.get_by_label(name, exact=True).count() == 1
     assert root.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
 
-    # The keyboard alone: topic, description, four optional fields, "Start chat".
+    # The keyboard alone: topic, description, address, a wrong phone number, "Start chat"...
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Tab")
     page.keyboard.type("Streetlight out on Elm Street")
-    for _ in range(5):
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.type("12")
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    # ...which is refused: the field says why (in its description) and has the focus.
+    phone = chat.get_by_label("Phone (optional)")
+    chat.locator("#cc-phone:focus").wait_for()
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(phone).to_have_accessible_description("Enter a valid phone number.")
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Backspace")
+    for _ in range(3):
         page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     composer = chat.get_by_label("Your message")
