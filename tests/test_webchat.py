@@ -150,23 +150,24 @@ def test_the_description_is_classified_when_no_topic_is_chosen(client, session, 
     assert case.service_type is not None and case.service_type.code == "missed-pickup"
 
 
-@pytest.mark.parametrize(
-    ("answers", "field"),
-    [
-        ({"description": "   "}, "description"),
-        ({"description": "x" * 2001}, "description"),
-        ({"address": "x" * 501}, "address"),
-        ({"name": "x" * 201}, "name"),
-        ({"phone": "not a phone"}, "phone"),
-        ({"email": "nobody-at-example"}, "email"),
-        ({"service_code": "no-such-topic"}, "service_code"),
-        ({"client_id": "x" * 65}, "client_id"),
-    ],
-)
-def test_bad_answers_are_refused_with_the_field(client, session, chat_city, answers, field):
-    response = _start(client, **answers)
-    assert response.status_code == 400
-    assert field in response.get_json()["error"]["fields"]
+BAD_ANSWERS = [
+    ({"description": "   "}, "description"),
+    ({"description": "x" * 2001}, "description"),
+    ({"address": "x" * 501}, "address"),
+    ({"name": "x" * 201}, "name"),
+    ({"phone": "not a phone"}, "phone"),
+    ({"email": "nobody-at-example"}, "email"),
+    ({"service_code": "no-such-topic"}, "service_code"),
+    ({"client_id": "x" * 65}, "client_id"),
+    ({"phone": 6135550142}, "phone"),
+]
+
+
+def test_bad_answers_are_refused_with_the_field(client, session, chat_city):
+    for answers, field in BAD_ANSWERS:
+        response = _start(client, **answers)
+        assert response.status_code == 400, answers
+        assert field in response.get_json()["error"]["fields"], answers
     assert session.scalar(sa.select(sa.func.count(ChatSession.id))) == 0
 
 
@@ -331,20 +332,22 @@ def test_resident_messages_go_on_the_case_once_per_client_id(client, session, ag
     assert all(i.channel == Channel.WEBCHAT for i in inbound)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
+def test_bad_messages_are_refused(client, agent):
+    token = _started(client)["token"]
+    for body in (
         {"client_id": "m1", "body": ""},
         {"client_id": "m1", "body": "x" * 2001},
         {"client_id": "", "body": "hi"},
         {"client_id": "x" * 65, "body": "hi"},
         {"body": "hi"},
-    ],
-)
-def test_bad_messages_are_refused(client, agent, body):
-    token = _started(client)["token"]
-    response = client.post("/chat/api/messages", json=body, headers=_auth(token))
-    assert response.status_code == 400
+        {"client_id": 5, "body": "hi"},
+        {"client_id": "m1", "body": ["hi"]},
+    ):
+        response = client.post("/chat/api/messages", json=body, headers=_auth(token))
+        assert response.status_code == 400, body
+        assert response.get_json()["error"]["code"] == "invalid_message"
+    refused = client.post("/chat/api/messages", data="nope", headers=_auth(token))
+    assert refused.status_code == 400
 
 
 def test_a_bad_or_expired_token_is_unauthorized(client, agent, monkeypatch):
