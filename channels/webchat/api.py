@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, request
+from sqlalchemy.exc import IntegrityError
 
 from channels.webchat.views import bp
 from contactcenter.chats import service
@@ -57,8 +58,17 @@ def sessions() -> tuple[dict[str, Any], int]:
         f"{jurisdiction.id}:{request.remote_addr or ''}",
         "Too many chats from this address; please try again later.",
     )
-    chat = service.start_chat(session, jurisdiction, answers, current_app.config["SETTINGS"])
-    session.commit()
+    settings = current_app.config["SETTINGS"]
+    try:
+        chat = service.start_chat(session, jurisdiction, answers, settings)
+        session.commit()
+    except IntegrityError:
+        # A retry raced its first attempt (same client_id): the first one's chat is the answer.
+        session.rollback()
+        if not answers.client_id:
+            raise
+        chat = service.start_chat(session, jurisdiction, answers, settings)
+        session.commit()
     return {"token": service.make_token(chat), **_state(chat)}, 201
 
 

@@ -46,7 +46,12 @@ from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
 from contactcenter.jurisdictions.service import active_service_types, owned_address
 from contactcenter.messages import Channel, ContactKind, Direction
 from contactcenter.outbound import queue_message
-from contactcenter.realtime import CASE_UPDATED, notify_agent, notify_agent_after_commit
+from contactcenter.realtime import (
+    CASE_UPDATED,
+    notify_agent,
+    notify_agent_after_commit,
+    notify_supervisors_after_commit,
+)
 from contactcenter.residents.addresses import NormalizedAddress, normalize_email, normalize_phone
 from contactcenter.residents.models import ContactPoint, Resident
 from contactcenter.routing.context import context_for
@@ -485,6 +490,7 @@ def _end_item(
     if item is None:
         return False
     withdraw_offers(session, [item.id], now)
+    notify_supervisors_after_commit(session, item.jurisdiction_id)
     target = WorkState.COMPLETED if item.state == WorkState.ASSIGNED else WorkState.CANCELLED
     done = session.execute(
         sa.update(WorkItem)
