@@ -347,7 +347,9 @@
       state.open = true;
       state.unread = 0;
       tellPage({ action: "unread", count: 0 });
-      focusDefault();
+      if (data.focus !== false) {
+        focusDefault();
+      }
     } else if (data.action === "close") {
       state.open = false;
     }

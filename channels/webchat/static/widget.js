@@ -102,9 +102,13 @@
     return url.href;
   }
 
-  function post(action) {
+  function post(action, extra) {
     if (frame && frame.contentWindow && frameReady) {
-      frame.contentWindow.postMessage({ type: "cc-chat", action: action }, origin);
+      var message = { type: "cc-chat", action: action };
+      Object.keys(extra || {}).forEach(function (name) {
+        message[name] = extra[name];
+      });
+      frame.contentWindow.postMessage(message, origin);
     }
   }
 
@@ -168,9 +172,16 @@
     frame.title = labels.title;
     frame.src = frameUrl();
     frame.addEventListener("load", function () {
+      var first = !frameReady;
       frameReady = true;
       if (isOpen) {
-        post("open");
+        // The first load finishes an "open" the frame could not hear yet: focus goes in.
+        // Later loads (the frame reloaded itself, to change language) only say it is open,
+        // and the frame puts the focus back where it was.
+        post("open", { focus: first });
+        if (!first && document.activeElement === frame) {
+          frame.contentWindow.focus();
+        }
       }
     });
     placeFrame();
