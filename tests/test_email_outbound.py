@@ -498,16 +498,12 @@ def test_a_conversation_threads_in_the_residents_mail_client(
     reply_mail = smtp_sink.messages[-1].message
     assert reply.delivery_status == DeliveryStatus.SENT
     assert reply_mail["Message-ID"] == f"<{reply.provider_id}>"
-    # References: every message of the conversation before this one, oldest first.
-    earlier = session.scalars(
-        sa.select(Interaction.provider_id)
-        .where(Interaction.case_id == case.id, Interaction.id < reply.id)
-        .order_by(Interaction.id)
-    ).all()
-    assert earlier[:3] == ["first.message@mail.example.org", ack.provider_id, second.provider_id]
+    # References: the conversation oldest first, up to the resident's newest message, which
+    # is what the agent answers (In-Reply-To), not our acknowledgement of it.
     refs = reply_mail["References"].split()
-    assert refs == [f"<{ref}>" for ref in earlier]
-    assert reply_mail["In-Reply-To"] == refs[-1]
+    expected = ["first.message@mail.example.org", ack.provider_id, second.provider_id]
+    assert refs == [f"<{ref}>" for ref in expected]
+    assert reply_mail["In-Reply-To"] == f"<{second.provider_id}>"
     assert reply_mail["Subject"] == f"Re: Nid-de-poule 🚧 devant l'école {tag}"
     assert "Auto-Submitted" not in reply_mail
     assert "X-Auto-Response-Suppress" not in reply_mail

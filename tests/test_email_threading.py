@@ -110,6 +110,9 @@ def test_a_reply_through_the_references_continues_its_case_even_from_another_add
     assert reply.case_id == first.case_id
     assert cc.case_id == first.case_id
     chain = replies_to(session, first.case_id)
+    # An answer's In-Reply-To (the last reference) is the resident's message, never our own
+    # acknowledgement sent in between.
+    assert chain[1].thread_refs == [first.provider_id, ack.provider_id, reply.provider_id]
     # Each answer carries the whole conversation, oldest first, ending with what it answers.
     assert chain[-1].thread_refs[-1] == cc.provider_id
     assert chain[-1].thread_refs[0] == first.provider_id

@@ -93,7 +93,13 @@ def outbound_headers(
         )
         .order_by(Interaction.id)
     ).all()
-    refs = [row.provider_id for row in rows]
+    # End with the resident's newest message: that is what we answer (In-Reply-To is the
+    # last reference), not an acknowledgement of ours sent since.
+    last_inbound = max(
+        (i for i, row in enumerate(rows) if row.direction == Direction.INBOUND), default=None
+    )
+    kept = rows if last_inbound is None else rows[: last_inbound + 1]
+    refs = [row.provider_id for row in kept]
     if len(refs) > MAX_REFERENCES:
         refs = refs[:1] + refs[-(MAX_REFERENCES - 1) :]
     first_subject = next(
