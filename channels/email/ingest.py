@@ -39,6 +39,8 @@ from contactcenter.residents.addresses import normalize_email
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 500
+MAX_BODY_CHARS = 100_000
+"""What agents see of a message's text at most; the raw mail keeps all of it (``text``)."""
 NO_SENDER = "no sender: the message has no usable From address"
 
 
@@ -188,7 +190,7 @@ def _file(
         provider_id=parsed.message_id or "sha256:" + hashlib.sha256(data).hexdigest(),
         from_address=sender.address,
         to_address=raw.recipient,
-        body=parsed.reply_text or parsed.text,
+        body=(parsed.reply_text or parsed.text)[:MAX_BODY_CHARS],
         subject=parsed.subject,
         thread_refs=thread_refs(parsed),
         automated=parsed.automated,
