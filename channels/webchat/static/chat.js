@@ -548,7 +548,7 @@
     }
   }
 
-  async function startChat(event) {
+  async function startChat(event, retried) {
     event.preventDefault();
     const button = $("cc-start");
     if (button.disabled) {
@@ -587,6 +587,12 @@
         } else {
           showAlert(error.message || t("generic_error"));
         }
+      } else if (result.status === 409 && errorCode(result) === "client_id_reused" && !retried) {
+        // An earlier try did start a chat whose answer was lost, and the answers changed
+        // since: start afresh with these ones.
+        store.remove(INTAKE_ID_KEY);
+        button.disabled = false;
+        await startChat(event, true);
       } else if (result.status === 404) {
         showAlert(t("unavailable"));
       } else if (result.status === 429) {
