@@ -64,6 +64,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.incident_announcement": {"text": "Crews are on site."},
     "api.detection_settings_update": {"duplicate_radius_m": 40},
     "api.resident_flags": {"flags": ["vulnerable"]},
+    "api.mail_quarantine_retry": {},
     "ivr_admin.menu_save": {"source": json.dumps(MENU)},
     "ivr_admin.menu_check": {"source": json.dumps(MENU)},
 }
@@ -77,6 +78,7 @@ OTHER_ARGUMENTS = {
     "incident_id": 0,
     "resident_id": 0,
     "call_id": 0,
+    "raw_id": 0,
     "code": "general",
 }
 # Blueprints (endpoint prefixes) of the staff API: the api blueprint, and staff routes that
@@ -404,8 +406,8 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
 
     # Routes for supervisors and admins, or about agents, offers and queues, have their own
     # jurisdiction tests in test_routing_api.py, the voice menu in test_ivr_menus.py, calls in
-    # test_call_api.py; the voice token (test_voice_control.py) holds no case data. This sweep
-    # is about cases.
+    # test_call_api.py, quarantined mail in test_email_inbound.py; the voice token
+    # (test_voice_control.py) holds no case data. This sweep is about cases.
     routes = [
         (rule, method)
         for rule, method in protected_routes(app)
@@ -417,6 +419,7 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
                 f"{API}/voice/",
                 f"{API}/ivr/",
                 f"{API}/calls",
+                f"{API}/mail/",
             )
         )
         and rule.rule != f"{API}/agents"
