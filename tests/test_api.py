@@ -63,6 +63,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.incident_resolve": {},
     "api.incident_announcement": {"text": "Crews are on site."},
     "api.detection_settings_update": {"duplicate_radius_m": 40},
+    "api.chat_settings_update": {"allowed_origins": ["https://www.example.org"]},
     "api.resident_flags": {"flags": ["vulnerable"]},
     "api.mail_quarantine_retry": {},
     "ivr_admin.menu_save": {"source": json.dumps(MENU)},
