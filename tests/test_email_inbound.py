@@ -5,6 +5,7 @@ Redis; a real rq worker in burst mode with it)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import smtplib
 import threading
 import time
@@ -604,3 +605,58 @@ def test_recipients_per_message_are_limited(session, mail_city, listener):
         refused = smtp.sendmail(RESIDENT, [CITY_MAILBOX] * (MAX_RECIPIENTS + 3), mail())
     assert refused == {CITY_MAILBOX: (452, b"4.5.3 Too many recipients")}
     assert len(raws(session)) == 1  # one copy per address, however often it was named
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"),
+    reason="needs TEST_DATABASE_URL (PostgreSQL): concurrent sessions only race on a real server",
+)
+def test_two_workers_filing_the_same_message_id_at_once_file_it_once(app, session, mail_city):
+    from contactcenter.mail.service import file_email, store_raw_email
+    from contactcenter.messages import InboundMessage
+
+    data = mail(message_id="<race@example.org>")
+    with app.app_context():
+        setup = get_db().session()
+        ids = [
+            store_raw_email(
+                setup, data=data, recipient=CITY_MAILBOX, envelope_from=RESIDENT, source="smtp"
+            ).id
+            for _ in range(2)
+        ]
+        setup.commit()
+        setup.close()
+    message = InboundMessage(
+        channel=Channel.EMAIL,
+        provider_id="race@example.org",
+        from_address=RESIDENT,
+        to_address=CITY_MAILBOX,
+        body="There is a pothole at 12 Main St.",
+        subject="Pothole",
+    )
+    outcome: dict[str, object] = {}
+
+    def second_worker() -> None:
+        with app.app_context():
+            db = get_db().session()
+            raw = db.get_one(RawEmail, ids[1])
+            outcome["result"] = file_email(db, raw, message, [], text="")
+            db.commit()
+            db.close()
+
+    with app.app_context():
+        first = get_db().session()
+        assert file_email(first, first.get_one(RawEmail, ids[0]), message, [], text="")
+        racer = threading.Thread(target=second_worker)
+        racer.start()
+        time.sleep(0.5)
+        assert racer.is_alive()  # waiting on the first worker's uncommitted row
+        first.commit()
+        first.close()
+    racer.join(timeout=10)
+
+    assert outcome == {"result": None}
+    winner, loser = raws(session)
+    assert (winner.state, loser.state) == (RawEmailState.FILED, RawEmailState.DUPLICATE)
+    assert loser.interaction_id == winner.interaction_id
+    assert len(inbound_emails(session)) == 1

@@ -134,9 +134,11 @@ def file_email(
         updated_at=now,
         processed_at=now,
     )
-    session.add(interaction)
     try:
+        # Added inside the savepoint, so that its rollback also takes the row out of the
+        # session (else the next query's autoflush would insert it again).
         with session.begin_nested():
+            session.add(interaction)
             session.flush()
     except IntegrityError:
         again = _interaction_by_provider_id(session, message.provider_id)
