@@ -347,6 +347,7 @@ def test_replies_are_counted_on_the_closed_launcher_and_messages_typed_offline_a
         db.commit()
     run_jobs()
     page.get_by_role("button", name="Chat with 3-1-1 (1 new)").wait_for()
+    expect(page.get_by_role("status")).to_have_text("New message in the 3-1-1 chat.")
 
     chat = _open_widget(page)
     chat.get_by_role("log").get_by_text("We will clean it this week.").wait_for()

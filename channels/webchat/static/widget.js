@@ -20,9 +20,24 @@
   window.__ccChat311 = true;
 
   var LABELS = {
-    en: { open: "Chat with 3-1-1", unread: "{n} new", title: "3-1-1 chat" },
-    fr: { open: "Clavarder avec le 3-1-1", unread: "{n} nouveau(x)", title: "Clavardage 3-1-1" },
-    es: { open: "Chatear con el 3-1-1", unread: "{n} nuevo(s)", title: "Chat 3-1-1" },
+    en: {
+      open: "Chat with 3-1-1",
+      unread: "{n} new",
+      title: "3-1-1 chat",
+      news: "New message in the 3-1-1 chat.",
+    },
+    fr: {
+      open: "Clavarder avec le 3-1-1",
+      unread: "{n} nouveau(x)",
+      title: "Clavardage 3-1-1",
+      news: "Nouveau message dans le clavardage 3-1-1.",
+    },
+    es: {
+      open: "Chatear con el 3-1-1",
+      unread: "{n} nuevo(s)",
+      title: "Chat 3-1-1",
+      news: "Nuevo mensaje en el chat 3-1-1.",
+    },
   };
   var SMALL = "(max-width: 600px)";
   var USED_KEY = "cc-chat-used";
@@ -42,6 +57,7 @@
   var small = window.matchMedia ? window.matchMedia(SMALL) : { matches: false };
 
   var launcher = null;
+  var status = null; // a live region: screen readers hear of replies while the panel is closed
   var frame = null;
   var frameReady = false;
   var isOpen = false;
@@ -194,6 +210,7 @@
     makeFrame();
     isOpen = true;
     unread = 0;
+    status.textContent = "";
     placeFrame();
     updateLauncher();
     frame.focus(); // focus moves into the panel; the frame picks the field on "open"
@@ -230,7 +247,12 @@
         origin
       );
     } else if (data.action === "unread") {
-      unread = isOpen ? 0 : Math.max(0, Math.min(99, Number(data.count) || 0));
+      var count = isOpen ? 0 : Math.max(0, Math.min(99, Number(data.count) || 0));
+      if (count > unread) {
+        status.textContent = "";
+        status.textContent = labels.news;
+      }
+      unread = count;
       updateLauncher();
     }
   }
@@ -281,8 +303,22 @@
         open();
       }
     });
+    status = document.createElement("span");
+    status.setAttribute("role", "status");
+    css(status, {
+      position: "absolute",
+      width: "1px",
+      height: "1px",
+      margin: "-1px",
+      padding: "0",
+      overflow: "hidden",
+      clip: "rect(0 0 0 0)",
+      "white-space": "nowrap",
+      border: "0",
+    });
     updateLauncher();
     document.body.appendChild(launcher);
+    document.body.appendChild(status);
     window.addEventListener("message", onMessage);
     var onResize = function () {
       placeFrame();
