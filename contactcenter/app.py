@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
                 "voice_incoming_webhook": "/voice/incoming",
                 "voice_status_callback": "/voice/status",
                 "voice_fallback_url": "/voice/fallback",
+                "email_inbound_webhook": "/email/inbound/mime",
+                "chat_widget": "/chat/widget.js (data-key: the jurisdiction's chat key)",
             },
         }
 

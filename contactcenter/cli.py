@@ -75,6 +75,8 @@ def demo() -> None:
         f"""
 Demo jurisdiction '{creds.jurisdiction}' is ready.
   3-1-1 number (call or text): {creds.sms_number}
+  3-1-1 email address:         {creds.email}
+  Web chat public key:         {creds.chat_key}
   Agent login:                 {creds.agent_email} / {creds.agent_password}
   Staff API token:             {creds.api_token}
   Take work (go available):    curl -X PUT -H "Authorization: Bearer {creds.api_token}" \\
@@ -103,15 +105,32 @@ def serve(host: str, port: int) -> None:
   Text it:       {command} simulate sms --from +16135550100 "Pothole at 12 Main St"
   Check status:  {command} simulate sms --from +16135550100 "STATUS <tracking number>"
   Call it:       {command} ivr simulate --url {base}   (keys and words at each prompt)
-Outbound texts are printed here as 'DEV OUTBOX' lines until Twilio credentials are set.
+  Chat:          {base}/chat/demo   (a sample city page with the chat button)
+  Email it:      {command} simulate email --from you@example.org "Pothole at 12 Main St"
+Outbound texts and mail are printed here as 'DEV OUTBOX' lines until Twilio and SMTP_URL are set.
 """
     )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.extensions["jobs"].redis is None:
         _start_tick_thread(app)
+        _start_mail_listener(app)
     # The console's Socket.IO rides on this server: threaded Werkzeug with simple-websocket is
     # what socketio.run() would start, but app.run() (which it calls) is a no-op under a CLI.
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _start_mail_listener(app: Flask) -> None:
+    """Embedded mode runs everything in one command: the SMTP listener too (the Procfile's
+    ``mail`` process in production)."""
+    from channels.email.listener import parse_listen, start_listener
+
+    host, port = parse_listen(app.config["SETTINGS"].smtp_listen)
+    try:
+        start_listener(app, host, port)
+    except OSError as exc:
+        click.echo(f"SMTP listener not started on {host}:{port}: {exc}")
+        return
+    click.echo(f"SMTP listener on {host}:{port} (mail for the jurisdictions' addresses)")
 
 
 def _start_tick_thread(app: Flask) -> None:
@@ -203,7 +222,7 @@ def requeue(older_than: int) -> None:
 
 @cli.group()
 def simulate() -> None:
-    """Send correctly signed Twilio webhooks to a running server (no Twilio account needed)."""
+    """Act as a resident: signed Twilio webhooks, or mail to the SMTP listener (no accounts)."""
 
 
 @simulate.command("sms")
@@ -254,6 +273,66 @@ def simulate_sms(from_: str, to: str, url: str, wait: float, text: str) -> None:
             return
         time.sleep(0.2)
     click.echo("no reply yet (with REDIS_URL set, is a worker running?)")
+
+
+@simulate.command("email")
+@click.option("--from", "from_", required=True, help="The resident's email address.")
+@click.option("--to", default="", help="The 3-1-1 address (default: the demo city's).")
+@click.option("--subject", default="", help="Subject (default: the text's first words).")
+@click.option("--reply-to-last", is_flag=True, help="Answer the city's last mail to FROM.")
+@click.option("--wait", default=5.0, show_default=True, help="Seconds to wait for the reply.")
+@click.argument("text")
+def simulate_email(
+    from_: str, to: str, subject: str, reply_to_last: bool, wait: float, text: str
+) -> None:
+    """Mail TEXT to the SMTP listener (SMTP_LISTEN) as FROM would, and print the city's reply."""
+    import smtplib
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    from channels.email.listener import parse_listen
+    from contactcenter.cases.models import Interaction
+    from contactcenter.demo import DEMO_EMAIL
+    from contactcenter.messages import Channel, Direction
+
+    outbound = sa.select(Interaction).where(
+        Interaction.channel == Channel.EMAIL,
+        Interaction.direction == Direction.OUTBOUND,
+        Interaction.to_address == from_.lower(),
+    )
+    message = EmailMessage()
+    message["From"] = from_
+    message["To"] = to or DEMO_EMAIL
+    message["Subject"] = subject or " ".join(text.split()[:6])
+    message["Message-ID"] = make_msgid(domain=from_.rpartition("@")[2] or None)
+    with get_db().session() as session:
+        last = session.scalars(outbound.order_by(Interaction.id.desc()).limit(1)).first()
+        last_id = last.id if last is not None else 0
+        if reply_to_last and last is not None:
+            message.replace_header("Subject", f"Re: {last.subject}")
+            message["In-Reply-To"] = f"<{last.provider_id}>"
+            message["References"] = " ".join(
+                f"<{ref}>" for ref in [*last.thread_refs, last.provider_id]
+            )
+    message.set_content(text)
+    host, port = parse_listen(_settings().smtp_listen)
+    try:
+        with smtplib.SMTP(host, port, timeout=10) as smtp:
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        click.echo(f"cannot deliver to {host}:{port}: {exc}. Is `contactcenter serve` running?")
+        sys.exit(1)
+    click.echo(f"sent {message['Message-ID']} to {message['To']}")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with get_db().session() as session:
+            replies = session.scalars(outbound.where(Interaction.id > last_id)).all()
+            if replies:
+                for reply in replies:
+                    click.echo(f"reply: {reply.subject}\n{reply.body}")
+                return
+        time.sleep(0.2)
+    click.echo("no reply yet (with REDIS_URL set, are a worker and the mail listener running?)")
 
 
 @cli.group()

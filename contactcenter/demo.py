@@ -30,7 +30,14 @@ DEMO_VOICE_NUMBER = DEMO_SMS_NUMBER
 """The 3-1-1 number answers both texts and calls."""
 DEMO_AGENT_EMAIL = "agent@demo.example"
 DEMO_CHAT_KEY = "demo-chat-key"
-DEMO_CHAT_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
+DEMO_EMAIL = "311@demo-city.example"
+DEMO_CHAT_ORIGINS = (
+    # The dev server's own sample page (/chat/demo), and a city page served next to it.
+    "http://127.0.0.1:5000",
+    "http://localhost:5000",
+    "http://localhost:8000",
+    "http://127.0.0.1:8000",
+)
 
 DEPARTMENTS = [
     ("311", "3-1-1 Contact Centre", True),
@@ -234,6 +241,8 @@ def _seed_canned(session: Session, jurisdiction: Jurisdiction) -> None:
 class DemoCredentials:
     jurisdiction: str
     sms_number: str
+    email: str
+    chat_key: str
     agent_email: str
     agent_password: str
     api_token: str
@@ -293,6 +302,12 @@ def seed_demo(session: Session) -> DemoCredentials:
                 jurisdiction_id=jurisdiction.id, channel=Channel.VOICE, address=DEMO_VOICE_NUMBER
             )
         )
+    if owned_address(session, jurisdiction.id, Channel.EMAIL) is None:
+        session.add(
+            ChannelAddress(
+                jurisdiction_id=jurisdiction.id, channel=Channel.EMAIL, address=DEMO_EMAIL
+            )
+        )
     _seed_chat(session, jurisdiction)
     _seed_canned(session, jurisdiction)
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
@@ -313,4 +328,13 @@ def seed_demo(session: Session) -> DemoCredentials:
     agent.password_hash = hash_password(password)
     session.flush()
     token = issue_token(session, agent, name="demo")
-    return DemoCredentials(DEMO_SLUG, DEMO_SMS_NUMBER, DEMO_AGENT_EMAIL, password, token, agent.id)
+    return DemoCredentials(
+        DEMO_SLUG,
+        DEMO_SMS_NUMBER,
+        DEMO_EMAIL,
+        DEMO_CHAT_KEY,
+        DEMO_AGENT_EMAIL,
+        password,
+        token,
+        agent.id,
+    )

@@ -130,3 +130,46 @@ def test_db_upgrade_builds_a_fresh_database(tmp_path):
     with get_db(fresh).engine.connect() as conn:
         assert "cases" in sa.inspect(conn).get_table_names()
     get_db(fresh).engine.dispose()
+
+
+def test_simulate_email_mails_the_listener_and_prints_the_reply(app, session, run_jobs):
+    import dataclasses
+
+    from channels.email.listener import start_listener
+    from contactcenter.messages import Channel
+
+    _invoke(app, "demo")
+    listener = start_listener(app)
+    settings = app.config["SETTINGS"]
+    app.config["SETTINGS"] = dataclasses.replace(
+        settings, smtp_listen=f"{listener.host}:{listener.port}"
+    )
+    inline = app.extensions["jobs"].queue is None
+    try:
+        output = _invoke(
+            app,
+            "simulate",
+            "email",
+            "--from",
+            "jane@example.org",
+            "--wait",
+            "5" if inline else "0",
+            "Pothole at 12 Main St",
+        )
+        run_jobs()
+    finally:
+        app.config["SETTINGS"] = settings
+        listener.stop()
+    assert "sent <" in output
+    case = session.scalars(sa.select(Case)).one()
+    assert case.origin_channel == Channel.EMAIL
+    if inline:
+        assert f"reply: Re: Pothole at 12 Main St [311 #{case.tracking_number}]" in output
+
+
+def test_the_demo_prints_where_to_mail_and_chat(app):
+    from contactcenter.demo import DEMO_CHAT_KEY, DEMO_EMAIL
+
+    output = _invoke(app, "demo")
+    assert DEMO_EMAIL in output
+    assert DEMO_CHAT_KEY in output

@@ -824,3 +824,20 @@ def _csrf(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found is not None
     return found.group(1)
+
+
+def test_the_demo_page_embeds_the_chat_with_one_script_tag(app: Flask, client: FlaskClient) -> None:
+    from contactcenter.db import get_db
+    from contactcenter.demo import DEMO_CHAT_KEY, seed_demo
+
+    with app.app_context(), get_db().session() as db:
+        seed_demo(db)
+        db.commit()
+
+    page = client.get("/chat/demo")
+    unknown = client.get("/chat/demo?key=nobody")
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'src="http://localhost/chat/widget.js" data-key="{DEMO_CHAT_KEY}"' in html
+    assert unknown.status_code == 404

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
 
 from contactcenter import ratelimit
@@ -17,6 +26,8 @@ from contactcenter.chats.events import NAMESPACE
 from contactcenter.chats.service import chat_language, jurisdiction_for_key
 from contactcenter.chats.settings import chat_settings
 from contactcenter.db import get_session
+from contactcenter.demo import DEMO_CHAT_KEY
+from contactcenter.errors import NotFound
 from contactcenter.i18n import supported
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.jurisdictions.service import active_service_types
@@ -98,3 +109,17 @@ def frame() -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+@bp.get("/demo")
+def demo_page() -> Response:
+    """A stand-in city page embedding the chat (development only): what `make demo` opens."""
+    settings = current_app.config["SETTINGS"]
+    if settings.app_env == "production":
+        raise NotFound("No such page.", code="not_found")
+    key = request.args.get("key", DEMO_CHAT_KEY)
+    jurisdiction_for_key(get_session(), key)  # an unknown key is a 404 here too
+    html = render_template(
+        "webchat/demo_page.html", base_url=request.host_url.rstrip("/"), key=key, language="en"
+    )
+    return Response(html, mimetype="text/html")
