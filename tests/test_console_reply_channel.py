@@ -185,3 +185,23 @@ def test_an_opted_out_resident_is_not_texted_on_a_chosen_number_either(
     run_jobs()
     assert len(twilio_http.messages) == before
     assert outbound(session, texted_case)[-1].delivery_status == DeliveryStatus.SUPPRESSED
+
+
+def test_a_chat_that_is_over_is_answered_by_text_at_the_number_the_resident_left(
+    session: Session, city: Jurisdiction, signed_in: FlaskClient
+) -> None:
+    from contactcenter.messages import Channel
+    from tests import factories
+
+    person = Resident(jurisdiction_id=city.id)
+    session.add(person)
+    session.flush()
+    add_point(session, person, ContactKind.CHAT, "visitor-gone")
+    phone = add_point(session, person, ContactKind.PHONE, FIRST_PHONE)
+    case = factories.make_case(session, city, resident=person, channel=Channel.WEBCHAT)
+    session.commit()
+
+    page = text(signed_in.get(f"/console/cases/{case.id}"))
+
+    # No chat is open: the first choice (what the browser selects) is the resident's phone.
+    assert list(reply_options(page)) == [str(phone.id)]

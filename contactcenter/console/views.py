@@ -377,8 +377,18 @@ def other_cases(db: Session, case: Case) -> Sequence[Case]:
     ).all()
 
 
-def reply_choices(db: Session, case: Case) -> tuple[str | None, list[ReplyTarget]]:
-    """The case's own reply address (the form's default), and the other points to pick from."""
+def reply_choices(
+    db: Session, case: Case, *, chat_open: bool = False
+) -> tuple[str | None, list[ReplyTarget]]:
+    """The case's own reply address (the form's default), and the other points to pick from.
+
+    A web chat that is over offers no default: its window may never open again, so the
+    resident's phone or email (if they left one) comes first.
+    """
+    if case.origin_channel is Channel.WEBCHAT and not chat_open:
+        others = reply_targets(db, case)
+        if others:
+            return None, others
     try:
         default: str | None = reply_route(db, case)[0]
     except Invalid:
@@ -397,7 +407,8 @@ def case(case_id: int) -> ResponseReturnValue:
     db = get_session()
     found = get_case(db, jurisdiction_ids(), case_id)
     entries = timeline(db, found)
-    reply_default, reply_others = reply_choices(db, found)
+    live_chat = live_chat_of_case(db, found.id)
+    reply_default, reply_others = reply_choices(db, found, chat_open=live_chat is not None)
     return render_template(
         "console/case.html",
         case=found,
@@ -411,7 +422,7 @@ def case(case_id: int) -> ResponseReturnValue:
         reply_others=reply_others,
         max_note=MAX_NOTE,
         max_status_note=MAX_STATUS_NOTE,
-        live_chat=live_chat_of_case(db, found.id),
+        live_chat=live_chat,
     )
 
 
