@@ -157,14 +157,17 @@ def _same_address(
     wanted = normalize_address(case.address_text or "")
     if not wanted:
         return None
-    candidates = session.scalars(
-        query.where(Case.address_text != "")
+    # Only ids and addresses are read: loading every candidate whole cost more than the rest
+    # of a busy day's intake.
+    rows = session.execute(
+        query.with_only_columns(Case.id, Case.address_text, Case.created_at)
+        .where(Case.address_text != "")
         .order_by(Case.created_at.desc(), Case.id.desc())
         .limit(MAX_CANDIDATES)
     ).all()
-    for candidate in sorted(candidates, key=lambda c: (c.created_at, c.id)):
-        if normalize_address(candidate.address_text) == wanted:
-            root = _open_root(candidate, case)
+    for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
+        if normalize_address(row.address_text) == wanted:
+            root = _open_root(session.get_one(Case, row.id), case)
             if root is not None:
                 return root, None
     return None

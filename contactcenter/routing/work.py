@@ -173,6 +173,9 @@ def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = N
     """
     _lock_jurisdiction(session, jurisdiction_id)
     now = now or utcnow()  # after the lock: an offer's clock starts when it is made
+    if not _anyone_available(session, jurisdiction_id):
+        # Nights and storms: a backlog of thousands is not read page by page for nobody.
+        return []
     candidates: dict[int, _Candidate] = {}
     loaded: set[int] = set()
     offers: list[Offer] = []
@@ -198,6 +201,22 @@ def dispatch(session: Session, jurisdiction_id: int, now: dt.datetime | None = N
     if offers:
         notify_supervisors_after_commit(session, jurisdiction_id)
     return offers
+
+
+def _anyone_available(session: Session, jurisdiction_id: int) -> bool:
+    return (
+        session.scalar(
+            sa.select(Agent.id)
+            .join(agent_jurisdictions, agent_jurisdictions.c.agent_id == Agent.id)
+            .where(
+                agent_jurisdictions.c.jurisdiction_id == jurisdiction_id,
+                Agent.presence == Presence.AVAILABLE,
+                Agent.active.is_(True),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _waiting_page(
