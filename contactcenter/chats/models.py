@@ -46,5 +46,12 @@ class ChatSession(Base):
     last_activity_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ended_by: Mapped[str] = mapped_column(sa.String(16), default="")
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    """The phone number typed in this chat (normalized), if any: what hand-off notices promise."""
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    """The email typed in this chat (normalized), if any: the only address a transcript goes to
+    (never another one the linked resident record holds: whoever types a phone number must
+    not make the city write to that person's email)."""
+    transcripts_sent: Mapped[int] = mapped_column(default=0, server_default="0")
 
     case: Mapped[Case | None] = relationship()
