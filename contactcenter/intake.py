@@ -27,7 +27,7 @@ from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.jurisdictions.service import active_service_types
 from contactcenter.language import guess_language
 from contactcenter.locations import as_location_answer, extract_location
-from contactcenter.mail.threads import case_of_thread, inbound_email_count
+from contactcenter.mail.threads import case_of_thread, inbound_email_counts
 from contactcenter.messages import CONTACT_KIND_OF_CHANNEL, Channel
 from contactcenter.notifications import service_label
 from contactcenter.outbound import queue_message
@@ -39,6 +39,9 @@ from contactcenter.residents.service import (
     set_sms_opt_out,
 )
 from contactcenter.routing.service import route_case
+
+DAILY_ACK_FACTOR = 4
+"""A sender is acknowledged at most this many hourly limits' worth of times a day."""
 
 
 class Outcome(StrEnum):
@@ -133,6 +136,12 @@ def receive_inbound(
         return IntakeResult(convo.attach(None), None, Outcome.EMPTY)
 
     current = _conversation_case(session, resident, message, options.conversation_window)
+    if current is not None and current.resident_id != resident.id:
+        # Someone else writing in the thread (a neighbour in copy, a forwarded message): the
+        # agent sees it on the case, but it neither answers the case's questions nor learns
+        # anything about the case from us.
+        convo.attach(current)
+        return IntakeResult(message, current, Outcome.CONTINUED)
     if current is not None and current.awaiting == Awaiting.LOCATION:
         convo.attach(current)
         set_location(session, current, as_location_answer(message.body))
@@ -169,9 +178,12 @@ def _quiet(
         return True
     if message.channel is not Channel.EMAIL:
         return False
-    # This message is not linked to the resident yet, so only earlier ones are counted.
-    earlier = inbound_email_count(session, resident.id, utcnow() - dt.timedelta(hours=1))
-    return earlier >= options.email_ack_limit_per_hour
+    # This message is not linked to the resident yet, so only earlier ones are counted. A
+    # robot without auto-reply headers that keeps just under the hourly limit still stops
+    # within a day.
+    last_hour, last_day = inbound_email_counts(session, resident.id, utcnow())
+    limit = options.email_ack_limit_per_hour
+    return last_hour >= limit or last_day >= limit * DAILY_ACK_FACTOR
 
 
 def _conversation_case(

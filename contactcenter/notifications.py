@@ -76,7 +76,10 @@ def _notification_route(session: Session, case: Case) -> tuple[Channel, str, str
     long closed by the time a case is resolved, so chat cases are told by text or email at
     the phone number or address the resident left (the chat's own room as a last resort)."""
     if case.origin_channel is Channel.WEBCHAT:
+        opted_out = case.resident is not None and case.resident.sms_opted_out
         for target in reply_targets(session, case):
+            if target.channel is Channel.SMS and opted_out:
+                continue
             sender = owned_address(session, case.jurisdiction_id, target.channel)
             if sender is not None:
                 return target.channel, target.address, sender

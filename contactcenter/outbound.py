@@ -171,6 +171,7 @@ def reply_targets(session: Session, case: Case) -> list[ReplyTarget]:
             ContactPoint.resident_id == case.resident_id,
             ContactPoint.jurisdiction_id == case.jurisdiction_id,
             ContactPoint.is_valid.is_(True),
+            ContactPoint.undeliverable_at.is_(None),
         )
         .order_by(ContactPoint.id)
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from contactcenter.cases.models import Case, CaseStatus, DeliveryStatus, Interaction
+from contactcenter.cases.models import Awaiting, Case, CaseStatus, DeliveryStatus, Interaction
 from contactcenter.db import utcnow
 from contactcenter.inbox import accept_and_commit, process_inbound
 from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
@@ -113,10 +113,24 @@ def test_a_reply_through_the_references_continues_its_case_even_from_another_add
     # An answer's In-Reply-To (the last reference) is the resident's message, never our own
     # acknowledgement sent in between.
     assert chain[1].thread_refs == [first.provider_id, ack.provider_id, reply.provider_id]
-    # Each answer carries the whole conversation, oldest first, ending with what it answers.
-    assert chain[-1].thread_refs[-1] == cc.provider_id
-    assert chain[-1].thread_refs[0] == first.provider_id
+    # The neighbour's mail is on the case for the agent, but we tell them nothing about it.
+    assert [r.to_address for r in chain] == ["resident@example.org"] * 2
     assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+
+
+def test_someone_else_in_the_thread_cannot_answer_the_cases_questions(
+    mail: Mail, session: Session
+) -> None:
+    first = mail("There is a pothole, it is huge", subject="Pothole")
+    case = session.get_one(Case, first.case_id)
+    assert case.awaiting == Awaiting.LOCATION
+    (ack,) = replies_to(session, case.id)
+
+    mail("It is at 1 Fake Street", sender="stranger@example.net", refs=(ack.provider_id,))
+
+    session.refresh(case)
+    assert case.awaiting == Awaiting.LOCATION
+    assert case.address_text == ""
 
 
 def test_the_tracking_number_in_the_subject_finds_the_case_when_references_are_lost(
@@ -202,3 +216,25 @@ def test_nothing_is_sent_to_an_address_that_bounced(mail: Mail, session: Session
     latest = replies_to(session, again.case_id)[-1]
     assert latest.delivery_status == DeliveryStatus.SUPPRESSED
     assert latest.error_code == "undeliverable"
+
+
+def test_a_sender_who_keeps_under_the_hourly_limit_is_still_stopped_within_a_day(
+    mail: Mail, session: Session
+) -> None:
+    import datetime as dt
+
+    for hour in range(4):
+        for n in range(5):
+            mail(f"Problem {hour}-{n} on Main Street", subject=f"Issue {hour}-{n}")
+        # Move that hour's mail back in time: never over the hourly limit, 20 in the day.
+        session.execute(
+            sa.update(Interaction)
+            .where(Interaction.created_at >= utcnow() - dt.timedelta(minutes=30))
+            .values(created_at=utcnow() - dt.timedelta(hours=hour + 1, minutes=5))
+        )
+        session.commit()
+
+    last = mail("Problem again on Main Street", subject="Again")
+
+    assert last.case_id is not None
+    assert replies_to(session, last.case_id) == []

@@ -70,3 +70,36 @@ def test_a_chat_case_without_a_phone_or_email_is_told_in_the_chat(
 
     notices = _notices(session, case.id)
     assert [n.channel for n in notices] in ([], [Channel.WEBCHAT])
+
+
+def test_a_chat_case_skips_an_opted_out_phone_and_a_bounced_email_for_one_that_works(
+    app: Flask, session: Session, city: Jurisdiction
+) -> None:
+    from contactcenter.db import utcnow
+    from contactcenter.jurisdictions.models import ChannelAddress
+
+    session.add(
+        ChannelAddress(jurisdiction_id=city.id, channel=Channel.EMAIL, address="311@city.example")
+    )
+    resident = _chat_resident(
+        session,
+        city,
+        (ContactKind.PHONE, "+16135550142"),
+        (ContactKind.EMAIL, "old@example.org"),
+        (ContactKind.EMAIL, "new@example.org"),
+    )
+    resident.sms_opted_out = True
+    bounced = session.scalars(
+        sa.select(ContactPoint).where(ContactPoint.address == "old@example.org")
+    ).one()
+    bounced.undeliverable_at = utcnow()
+    case = factories.make_case(
+        session, city, resident=resident, channel=Channel.WEBCHAT, status=CaseStatus.OPEN
+    )
+
+    with app.app_context():
+        change_status(session, case, CaseStatus.RESOLVED, agent=None)
+        session.commit()
+
+    (notice,) = _notices(session, case.id)
+    assert (notice.channel, notice.to_address) == (Channel.EMAIL, "new@example.org")

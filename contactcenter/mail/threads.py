@@ -53,24 +53,25 @@ def case_of_thread(session: Session, jurisdiction_id: int, refs: Sequence[str]) 
     return None
 
 
-def inbound_email_count(session: Session, resident_id: int | None, since: dt.datetime) -> int:
-    """How many emails this resident sent since ``since`` (for the acknowledgement limit)."""
+def inbound_email_counts(
+    session: Session, resident_id: int | None, now: dt.datetime
+) -> tuple[int, int]:
+    """How many emails this resident sent in the last hour and the last day."""
     if resident_id is None:
-        return 0
-    count: int = (
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Interaction)
-            .where(
-                Interaction.resident_id == resident_id,
-                Interaction.channel == Channel.EMAIL,
-                Interaction.direction == Direction.INBOUND,
-                Interaction.created_at >= since,
-            )
+        return 0, 0
+    hour_ago = now - dt.timedelta(hours=1)
+    row = session.execute(
+        sa.select(
+            sa.func.count(sa.case((Interaction.created_at >= hour_ago, 1))),
+            sa.func.count(),
+        ).where(
+            Interaction.resident_id == resident_id,
+            Interaction.channel == Channel.EMAIL,
+            Interaction.direction == Direction.INBOUND,
+            Interaction.created_at >= now - dt.timedelta(days=1),
         )
-        or 0
-    )
-    return count
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def outbound_headers(
@@ -84,26 +85,41 @@ def outbound_headers(
         return EmailHeaders(f"{jurisdiction.name} 3-1-1", message_id, ())
     # The message being answered may be linked to the case in this very transaction.
     session.flush()
-    rows = session.execute(
-        sa.select(Interaction.provider_id, Interaction.direction, Interaction.subject)
-        .where(
-            Interaction.case_id == case.id,
-            Interaction.channel == Channel.EMAIL,
-            Interaction.provider_id.is_not(None),
+    email = sa.select(Interaction.provider_id, Interaction.direction).where(
+        Interaction.case_id == case.id,
+        Interaction.channel == Channel.EMAIL,
+        Interaction.provider_id.is_not(None),
+    )
+    # Bounded whatever the thread's length: its first message and its newest ones.
+    first = session.execute(email.order_by(Interaction.id).limit(1)).all()
+    newest = list(
+        reversed(
+            session.execute(email.order_by(Interaction.id.desc()).limit(2 * MAX_REFERENCES)).all()
         )
-        .order_by(Interaction.id)
-    ).all()
+    )
     # End with the resident's newest message: that is what we answer (In-Reply-To is the
     # last reference), not an acknowledgement of ours sent since.
     last_inbound = max(
-        (i for i, row in enumerate(rows) if row.direction == Direction.INBOUND), default=None
+        (i for i, row in enumerate(newest) if row.direction == Direction.INBOUND), default=None
     )
-    kept = rows if last_inbound is None else rows[: last_inbound + 1]
-    refs = [row.provider_id for row in kept]
-    if len(refs) > MAX_REFERENCES:
-        refs = refs[:1] + refs[-(MAX_REFERENCES - 1) :]
-    first_subject = next(
-        (row.subject for row in rows if row.direction == Direction.INBOUND and row.subject), ""
+    kept = newest if last_inbound is None else newest[: last_inbound + 1]
+    refs = [row.provider_id for row in first]
+    refs += [
+        row.provider_id for row in kept[-(MAX_REFERENCES - 1) :] if row.provider_id not in refs
+    ]
+    first_subject = (
+        session.scalar(
+            sa.select(Interaction.subject)
+            .where(
+                Interaction.case_id == case.id,
+                Interaction.channel == Channel.EMAIL,
+                Interaction.direction == Direction.INBOUND,
+                Interaction.subject != "",
+            )
+            .order_by(Interaction.id)
+            .limit(1)
+        )
+        or ""
     )
     return EmailHeaders(_subject(session, case, first_subject), message_id, tuple(refs))
 
