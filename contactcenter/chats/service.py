@@ -46,6 +46,7 @@ from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
 from contactcenter.jurisdictions.service import active_service_types, owned_address
 from contactcenter.messages import Channel, ContactKind, Direction
 from contactcenter.outbound import queue_message
+from contactcenter.ratelimit import RateLimited
 from contactcenter.realtime import (
     CASE_UPDATED,
     notify_agent,
@@ -71,6 +72,8 @@ MAX_ADDRESS = 500
 MAX_NAME = 200
 MAX_CLIENT_ID = 64
 HISTORY_LIMIT = 200
+MAX_TRANSCRIPTS = 2
+"""Transcripts one chat may have mailed: each is mail from the city to a typed address."""
 TOKEN_SALT = "webchat-session"  # noqa: S105 (a salt, not a secret)
 TOKEN_MAX_AGE = 24 * 3600
 INTAKE = "intake"
@@ -261,6 +264,8 @@ def start_chat(
         case=case,
         state=ChatState.WAITING,
         language=language,
+        phone=checked.phone.address if checked.phone is not None else None,
+        email=checked.email.address if checked.email is not None else None,
         created_at=now,
         last_activity_at=now,
         wait_deadline_at=now + dt.timedelta(seconds=settings.chat_max_wait_seconds),
@@ -332,23 +337,30 @@ def _resident(
     language: str,
 ) -> Resident:
     """The resident behind the chat: whoever already owns the phone or email they left (the
-    chat then lands on their record), else a new resident with those contact points."""
+    chat then lands on their record), else a new resident with those contact points.
+
+    Chat answers are not authenticated: anyone can type anyone's phone number. So a record
+    found that way only gains the points typed here; its name and language stay as they are
+    (they are set only on a resident this chat creates), and nothing the chat does later
+    uses the record's other contact points (see :attr:`ChatSession.email`).
+    """
     given = [n for n in (checked.phone, checked.email) if n is not None]
     owners: dict[tuple[ContactKind, str], ContactPoint] = {}
     for normalized in given:
-        point = session.scalars(
-            sa.select(ContactPoint).where(
-                ContactPoint.jurisdiction_id == jurisdiction.id,
-                ContactPoint.kind == normalized.kind,
-                ContactPoint.address == normalized.address,
-            )
-        ).one_or_none()
+        point = _contact_point(session, jurisdiction.id, normalized.kind, normalized.address)
         if point is not None:
             owners[(normalized.kind, normalized.address)] = point
     known = next(iter(owners.values()), None)
-    resident = known.resident if known is not None else Resident(jurisdiction_id=jurisdiction.id)
-    while resident.merged_into_id is not None:
-        resident = session.get_one(Resident, resident.merged_into_id)
+    if known is None:
+        resident = Resident(
+            jurisdiction_id=jurisdiction.id,
+            display_name=checked.name,
+            preferred_language=language,  # chosen in the window just now
+        )
+    else:
+        resident = known.resident
+        while resident.merged_into_id is not None:
+            resident = session.get_one(Resident, resident.merged_into_id)
     session.add(resident)
     session.add(
         ContactPoint(
@@ -370,10 +382,19 @@ def _resident(
                     is_valid=normalized.is_valid,
                 )
             )
-    if checked.name and not resident.display_name:
-        resident.display_name = checked.name
-    resident.preferred_language = language  # chosen in the window just now
     return resident
+
+
+def _contact_point(
+    session: Session, jurisdiction_id: int, kind: ContactKind, address: str
+) -> ContactPoint | None:
+    return session.scalars(
+        sa.select(ContactPoint).where(
+            ContactPoint.jurisdiction_id == jurisdiction_id,
+            ContactPoint.kind == kind,
+            ContactPoint.address == address,
+        )
+    ).one_or_none()
 
 
 def _queue_chat(
@@ -710,49 +731,31 @@ def _agent_name(session: Session, chat: ChatSession) -> str | None:
     return agent.name if agent is not None else None
 
 
-def _resident_email(session: Session, chat: ChatSession) -> str | None:
-    if chat.resident_id is None:
+def _chat_email(session: Session, chat: ChatSession) -> str | None:
+    """The email typed in this chat, while mail to it is deliverable. Only that one: the
+    linked resident record may hold other addresses the visitor never gave (they may have
+    typed someone else's phone number)."""
+    if chat.email is None:
         return None
-    return session.scalars(
-        sa.select(ContactPoint.address)
-        .where(
-            ContactPoint.resident_id == chat.resident_id,
-            ContactPoint.jurisdiction_id == chat.jurisdiction_id,
-            ContactPoint.kind == ContactKind.EMAIL,
-            ContactPoint.is_valid.is_(True),
-            ContactPoint.undeliverable_at.is_(None),
-        )
-        .order_by(ContactPoint.id.desc())
-    ).first()
-
-
-def _has_phone(session: Session, chat: ChatSession) -> bool:
-    if chat.resident_id is None:
-        return False
-    return (
-        session.scalar(
-            sa.select(ContactPoint.id).where(
-                ContactPoint.resident_id == chat.resident_id,
-                ContactPoint.jurisdiction_id == chat.jurisdiction_id,
-                ContactPoint.kind == ContactKind.PHONE,
-                ContactPoint.is_valid.is_(True),
-            )
-        )
-        is not None
-    )
+    point = _contact_point(session, chat.jurisdiction_id, ContactKind.EMAIL, chat.email)
+    if point is not None and (not point.is_valid or point.undeliverable_at is not None):
+        return None
+    return chat.email
 
 
 def _can_email(session: Session, chat: ChatSession) -> bool:
     return (
-        _resident_email(session, chat) is not None
+        chat.transcripts_sent < MAX_TRANSCRIPTS
+        and _chat_email(session, chat) is not None
         and owned_address(session, chat.jurisdiction_id, Channel.EMAIL) is not None
     )
 
 
-def _handed_off_text(session: Session, chat: ChatSession) -> str:
-    if _has_phone(session, chat):
+def _handed_off_text(chat: ChatSession) -> str:
+    """What the resident is promised: only by the phone or email typed in this chat."""
+    if chat.phone is not None:
         return texts.CHAT_HANDED_OFF_SMS
-    if _resident_email(session, chat) is not None:
+    if chat.email is not None:
         return texts.CHAT_HANDED_OFF_EMAIL
     return texts.CHAT_HANDED_OFF_KEEP
 
@@ -765,7 +768,7 @@ def session_json(session: Session, chat: ChatSession) -> dict[str, Any]:
     elif chat.state == ChatState.ACTIVE:
         notice = translate(chat.language, texts.CHAT_WITH_AGENT, agent=agent_name or "")
     elif chat.state == ChatState.HANDED_OFF:
-        notice = translate(chat.language, _handed_off_text(session, chat), tracking=tracking)
+        notice = translate(chat.language, _handed_off_text(chat), tracking=tracking)
     else:
         notice = translate(chat.language, texts.CHAT_ENDED, tracking=tracking)
     return {
@@ -808,7 +811,7 @@ def hand_off(session: Session, chat: ChatSession, now: dt.datetime | None = None
     _system_message(
         session,
         chat,
-        translate(chat.language, _handed_off_text(session, chat), tracking=tracking),
+        translate(chat.language, _handed_off_text(chat), tracking=tracking),
     )
     _announce(session, chat)
     return True
@@ -1002,15 +1005,28 @@ def transcript_text(session: Session, chat: ChatSession, jurisdiction: Jurisdict
 
 
 def email_transcript(session: Session, chat: ChatSession) -> str:
-    """Queue the transcript to the resident's email; returns the address, masked.
+    """Queue the transcript to the email typed in this chat; returns the address, masked.
 
-    :raises Conflict: ``no_email`` when the resident left no (deliverable) email address or
-        the jurisdiction has no address to send from.
+    At most :data:`MAX_TRANSCRIPTS` per chat, counted by a conditional update (two requests
+    at once cannot both take the last one).
+
+    :raises Conflict: ``no_email`` when the chat left no (deliverable) email address or the
+        jurisdiction has no address to send from.
+    :raises RateLimited: ``rate_limited`` when the chat had its transcripts already.
     """
-    to_address = _resident_email(session, chat)
+    to_address = _chat_email(session, chat)
     sender = owned_address(session, chat.jurisdiction_id, Channel.EMAIL)
     if to_address is None or sender is None or chat.case is None:
         raise Conflict("There is no email address to send the transcript to.", code="no_email")
+    counted = session.execute(
+        sa.update(ChatSession)
+        .where(ChatSession.id == chat.id, ChatSession.transcripts_sent < MAX_TRANSCRIPTS)
+        .values(transcripts_sent=ChatSession.transcripts_sent + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(chat, ["transcripts_sent"])
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
+        raise RateLimited("The transcript was sent already.", code="rate_limited")
     jurisdiction = session.get_one(Jurisdiction, chat.jurisdiction_id)
     body = transcript_text(session, chat, jurisdiction)
     interaction = queue_message(
