@@ -7,6 +7,7 @@ else the window sends.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from flask import Response, current_app, request
@@ -16,7 +17,7 @@ from channels.webchat.views import bp
 from contactcenter.chats import service
 from contactcenter.chats.models import ChatSession
 from contactcenter.db import get_session
-from contactcenter.errors import Invalid
+from contactcenter.errors import Conflict, Invalid
 from contactcenter.ratelimit import rate_limits
 
 
@@ -47,6 +48,20 @@ def _state(chat: ChatSession) -> dict[str, Any]:
     }
 
 
+def client_network(remote_addr: str | None) -> str:
+    """Who a start is counted against: an IPv4 address as is, an IPv6 one by its /64 (one
+    subscriber's network: clients pick new addresses within it at will)."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return remote_addr or ""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 @bp.post("/api/sessions")
 def sessions() -> tuple[dict[str, Any], int]:
     body = _body()
@@ -55,7 +70,7 @@ def sessions() -> tuple[dict[str, Any], int]:
     jurisdiction = service.jurisdiction_for_key(session, answers.key)
     rate_limits().check(
         "chat_sessions",
-        f"{jurisdiction.id}:{request.remote_addr or ''}",
+        f"{jurisdiction.id}:{client_network(request.remote_addr)}",
         "Too many chats from this address; please try again later.",
     )
     settings = current_app.config["SETTINGS"]
@@ -63,12 +78,16 @@ def sessions() -> tuple[dict[str, Any], int]:
         chat = service.start_chat(session, jurisdiction, answers, settings)
         session.commit()
     except IntegrityError:
-        # A retry raced its first attempt (same client_id): the first one's chat is the answer.
+        # Another start committed first: a retry with the same client_id (its chat is the
+        # answer), or a start with the same new phone or email (this one now finds the
+        # resident it made). Once; a second clash is not worth a third try.
         session.rollback()
-        if not answers.client_id:
-            raise
-        chat = service.start_chat(session, jurisdiction, answers, settings)
-        session.commit()
+        try:
+            chat = service.start_chat(session, jurisdiction, answers, settings)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise Conflict("Please try again in a moment.", code="try_again") from None
     return {"token": service.make_token(chat), **_state(chat)}, 201
 
 
