@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, TypeGuard
 
 from flask import request
 from flask_socketio import join_room
@@ -85,12 +85,15 @@ def _on_agent_typing(data: Any = None) -> None:
     holds the case and its chat is live."""
     from contactcenter.console.auth import signed_in_agent
 
-    if not isinstance(data, dict) or not isinstance(data.get("case_id"), int):
+    if not isinstance(data, dict):
         return
+    case_id = data.get("case_id")
+    if not _is_id(case_id):
+        return  # not an id the database could hold: no such case
     agent = signed_in_agent()
     if agent is None or not rate_limits().hit("chat_typing", f"agent:{agent.id}"):
         return
-    chat = service.live_chat_of_case(get_session(), data["case_id"])
+    chat = service.live_chat_of_case(get_session(), case_id)
     if (
         chat is None
         or chat.state != ChatState.ACTIVE
@@ -99,6 +102,14 @@ def _on_agent_typing(data: Any = None) -> None:
     ):
         return
     emit_to_chat(chat.visitor_id, TYPING, {"typing": bool(data.get("typing"))})
+
+
+MAX_ID = 2**31 - 1
+"""The largest primary key (PostgreSQL ``integer``): a bigger number is no row, not a query."""
+
+
+def _is_id(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 socketio.on_event("connect", _on_connect, namespace=NAMESPACE)
