@@ -155,9 +155,29 @@ def file_email(
     raw.interaction_id = interaction.id
     raw.processed_at = now
     raw.error = ""
+    if not message.automated:
+        _deliverable_again(session, raw.jurisdiction_id, message.from_address)
     # One flush at the end writes the whole intake instead of a round trip per query.
     with session.no_autoflush:
         return receive_inbound(session, interaction, options)
+
+
+def _deliverable_again(session: Session, jurisdiction_id: int, address: str) -> None:
+    """A person just wrote from ``address``: it receives mail, whatever a bounce or complaint
+    said before (a full mailbox emptied, a forged report, a resident writing in again), so our
+    answers go there again. Automated mail proves nothing about a person reading it."""
+    normalized = normalize_email(address).address
+    for contact in session.scalars(
+        sa.select(ContactPoint).where(
+            ContactPoint.jurisdiction_id == jurisdiction_id,
+            ContactPoint.kind == ContactKind.EMAIL,
+            ContactPoint.address == normalized,
+            ContactPoint.undeliverable_at.is_not(None),
+        )
+    ):
+        contact.undeliverable_at = None
+        contact.undeliverable_reason = ""
+    session.flush()
 
 
 def _fitting(provider_id: str) -> str:
@@ -212,39 +232,52 @@ def file_report(
 ) -> None:
     """Act on a delivery report; reports never open a case nor get an answer.
 
-    A bounce marks every failed address of the raw mail's jurisdiction undeliverable (no more
-    mail goes there) and the bounced outbound message FAILED. A complaint (the resident marked
-    our mail as spam) marks the address undeliverable too: we must not write to them again.
-    Delays, read receipts and anything else are only recorded (IGNORED). Flushes, no commit.
+    Anyone can send us a report naming any address, so a report is believed only about mail
+    we sent: it must name the Message-ID of an outbound email of the raw mail's jurisdiction,
+    and it can only concern that email's recipient (who must also be among the report's
+    failed recipients when it lists any). A report naming nothing of ours is recorded
+    (IGNORED) and changes nothing — else a forged bounce would silence any resident.
+
+    A bounce about our mail marks its recipient undeliverable (no more mail goes there) and
+    the outbound message FAILED. A complaint (the resident marked our mail as spam) marks the
+    address undeliverable too: we must not write to them again. Delays, read receipts and
+    anything else are only recorded (IGNORED). Flushes, no commit.
     """
     now = utcnow()
-    original = None
-    if original_message_id:
-        original = session.scalars(
-            sa.select(Interaction).where(
-                Interaction.channel == Channel.EMAIL,
-                Interaction.provider_id == _fitting(original_message_id),
-                Interaction.direction == Direction.OUTBOUND,
-                Interaction.jurisdiction_id == raw.jurisdiction_id,
-            )
-        ).one_or_none()
-    addresses = {normalize_email(a).address for a in failed_recipients if a.strip()}
-    if not addresses and original is not None:
+    original = _our_original(session, raw.jurisdiction_id, original_message_id)
+    addresses: set[str] = set()
+    if original is not None:
         addresses = {normalize_email(original.to_address).address}
+        listed = {normalize_email(a).address for a in failed_recipients if a.strip()}
+        if listed:
+            addresses &= listed
     reason = diagnostic.strip()[:300] or report_kind
-    if report_kind == "bounce":
-        _mark_undeliverable(session, raw.jurisdiction_id, addresses, reason, now)
-        if original is not None:
+    raw.state = RawEmailState.IGNORED
+    if original is not None and addresses:
+        if report_kind == "bounce":
+            _mark_undeliverable(session, raw.jurisdiction_id, addresses, reason, now)
             original.delivery_status = DeliveryStatus.FAILED
             original.error_code = BOUNCED
-        raw.state = RawEmailState.BOUNCE
-    else:
-        if report_kind == "complaint":
+            raw.state = RawEmailState.BOUNCE
+        elif report_kind == "complaint":
             _mark_undeliverable(session, raw.jurisdiction_id, addresses, COMPLAINT, now)
-        raw.state = RawEmailState.IGNORED
     raw.error = ""
     raw.processed_at = now
     session.flush()
+
+
+def _our_original(session: Session, jurisdiction_id: int, message_id: str) -> Interaction | None:
+    """The outbound email of this jurisdiction a report is about, if it is one of ours."""
+    if not message_id.strip():
+        return None
+    return session.scalars(
+        sa.select(Interaction).where(
+            Interaction.channel == Channel.EMAIL,
+            Interaction.provider_id == _fitting(message_id),
+            Interaction.direction == Direction.OUTBOUND,
+            Interaction.jurisdiction_id == jurisdiction_id,
+        )
+    ).one_or_none()
 
 
 def _mark_undeliverable(
