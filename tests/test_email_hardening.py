@@ -4,11 +4,18 @@ long-running process's cache."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.orm import Session
 
+import channels.email.ingest as ingest
 from contactcenter.cases.models import DeliveryStatus, Interaction
-from contactcenter.mail.models import RawEmailState
+from contactcenter.db import get_db, utcnow
+from contactcenter.mail.models import RawEmail, RawEmailState
+from contactcenter.mail.service import release_for_retry
 from contactcenter.messages import Channel, ContactKind, Direction
 from contactcenter.residents.models import ContactPoint, Resident
 from tests import test_email_inbound, test_email_webhook
@@ -149,3 +156,90 @@ def test_an_automatic_reply_does_not_make_an_address_deliverable_again(session, 
     )
 
     assert _contact(session, RESIDENT).undeliverable_at is not None
+
+
+# --- A message that kills the worker is given up on ------------------------------------------
+
+
+class WorkerKilled(BaseException):
+    """What the job sees of a SIGKILL: nothing runs after it, no except clause, no commit."""
+
+
+def _stored(app: Flask, *, minutes_ago: int = 0) -> int:
+    with app.app_context():
+        db = get_db().session()
+        raw = ingest.store_raw_email(
+            db, data=mail(), recipient=CITY_MAILBOX, envelope_from=RESIDENT, source="smtp"
+        )
+        raw.received_at = utcnow() - dt.timedelta(minutes=minutes_ago)
+        db.commit()
+        raw_id = raw.id
+        db.close()
+    return raw_id
+
+
+def test_a_message_that_kills_the_worker_is_quarantined_after_three_attempts(
+    app, session, mail_city, monkeypatch
+):
+    raw_id = _stored(app, minutes_ago=10)
+    parsed: list[int] = []
+
+    def killed(data: bytes, **kwargs: object) -> object:
+        parsed.append(1)
+        raise WorkerKilled
+
+    monkeypatch.setattr(ingest, "parse_email", killed)
+    for attempt in range(1, 4):
+        with app.app_context(), pytest.raises(WorkerKilled):
+            ingest.process_raw_email(raw_id)
+        [raw] = raws(session)
+        assert (raw.state, raw.attempts) == (RawEmailState.PENDING, attempt)
+
+    with app.app_context():
+        ingest.process_raw_email(raw_id)  # the fourth start does not parse it again
+
+    [raw] = raws(session)
+    assert raw.state == RawEmailState.QUARANTINED
+    assert raw.error == "gave up after 3 attempts: the worker died or ran out of time"
+    assert raw.attempts == 3 and len(parsed) == 3
+    with app.app_context():
+        assert ingest.requeue_pending(get_db().session(), older_than=dt.timedelta(0)) == []
+
+
+def test_requeued_mail_that_keeps_killing_the_worker_ends_in_quarantine(
+    app, session, mail_city, monkeypatch, run_jobs
+):
+    raw_id = _stored(app, minutes_ago=10)
+    session.execute(sa.update(RawEmail).where(RawEmail.id == raw_id).values(attempts=3))
+    session.commit()
+
+    def never(data: bytes, **kwargs: object) -> object:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(ingest, "parse_email", never)
+    with app.app_context():
+        assert ingest.requeue_pending(get_db().session(), older_than=dt.timedelta(0)) == [raw_id]
+    run_jobs()
+
+    [raw] = raws(session)
+    assert raw.state == RawEmailState.QUARANTINED and raw.error.startswith("gave up after 3")
+    with app.app_context():
+        assert ingest.requeue_pending(get_db().session(), older_than=dt.timedelta(0)) == []
+
+
+def test_a_retry_after_giving_up_gets_its_attempts_afresh(app, session, mail_city):
+    raw_id = _stored(app)
+    session.execute(sa.update(RawEmail).where(RawEmail.id == raw_id).values(attempts=3))
+    session.commit()
+    with app.app_context():
+        ingest.process_raw_email(raw_id)
+    [raw] = raws(session)
+    assert raw.state == RawEmailState.QUARANTINED
+
+    release_for_retry(session, raw)
+    session.commit()
+    with app.app_context():
+        ingest.process_raw_email(raw_id)
+
+    [raw] = raws(session)
+    assert (raw.state, raw.attempts) == (RawEmailState.FILED, 1)

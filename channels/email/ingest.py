@@ -42,6 +42,9 @@ MAX_ERROR_CHARS = 500
 MAX_BODY_CHARS = 100_000
 """What agents see of a message's text at most; the raw mail keeps all of it (``text``)."""
 NO_SENDER = "no sender: the message has no usable From address"
+MAX_ATTEMPTS = 3
+"""Starts of processing a message gets; one more and it is quarantined unparsed."""
+GAVE_UP = f"gave up after {MAX_ATTEMPTS} attempts: the worker died or ran out of time"
 
 
 def _settings() -> Settings:
@@ -99,8 +102,15 @@ def process_raw_email(raw_id: int) -> None:
     Any failure — a parser crash, a database error, rq stopping the job at its time limit —
     rolls back and quarantines the message in a fresh transaction, with the error's type and
     message. A message already filed (a duplicated job) is left alone.
+
+    A failure nothing can catch (the work-horse killed for its memory, or stuck in C code
+    past the time limit) leaves the message PENDING, and ``requeue`` would queue it forever:
+    so each start is counted and committed before the parsing, and a message that already
+    had :data:`MAX_ATTEMPTS` starts is quarantined without being parsed again.
     """
     with get_db().session() as session:
+        if not _start_attempt(session, raw_id):
+            return
         try:
             _process(session, raw_id)
         except Exception as exc:
@@ -110,9 +120,31 @@ def process_raw_email(raw_id: int) -> None:
             _quarantine_apart(raw_id, error)
 
 
+def _start_attempt(session: Session, raw_id: int) -> bool:
+    """Count this start, committed on its own; False when there is nothing to parse (the
+    message was processed already, or it was quarantined here for too many starts)."""
+    started = session.execute(
+        sa.update(RawEmail)
+        .where(
+            RawEmail.id == raw_id,
+            RawEmail.state == RawEmailState.PENDING,
+            RawEmail.attempts < MAX_ATTEMPTS,
+        )
+        .values(attempts=RawEmail.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if started.rowcount:  # type: ignore[attr-defined]
+        session.commit()
+        return True
+    if quarantine(session, raw_id, GAVE_UP, count_attempt=False):
+        log.warning("raw email %s quarantined: %s", raw_id, GAVE_UP)
+    session.commit()
+    return False
+
+
 def _quarantine_apart(raw_id: int, error: str) -> None:
     with get_db().session() as session:
-        quarantine(session, raw_id, error)
+        quarantine(session, raw_id, error, count_attempt=False)
         session.commit()
 
 
@@ -146,11 +178,12 @@ def _process(session: Session, raw_id: int) -> None:
 
 def _claim(session: Session, raw_id: int) -> RawEmail | None:
     """Take the row for this transaction: a second job for the same message waits here
-    until the first commits, then finds it no longer pending."""
+    until the first commits, then finds it no longer pending. (The attempt was counted
+    before the parsing, so the update changes nothing but takes the lock.)"""
     claimed = session.execute(
         sa.update(RawEmail)
         .where(RawEmail.id == raw_id, RawEmail.state == RawEmailState.PENDING)
-        .values(attempts=RawEmail.attempts + 1)
+        .values(attempts=RawEmail.attempts)
         .execution_options(synchronize_session=False)
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]
@@ -222,7 +255,9 @@ def _file(
 def requeue_pending(session: Session, *, older_than: dt.timedelta) -> list[int]:
     """Queue processing again for mail stuck PENDING (its job was lost: Redis was down
     between the commit and the enqueue, or a worker died). Safe at any time: a job for a
-    message already processed does nothing. Commits."""
+    message already processed does nothing, quarantined mail is not PENDING (only an
+    administrator's retry releases it), and a message whose starts keep killing the worker
+    is quarantined by its job after :data:`MAX_ATTEMPTS`. Commits."""
     ids = pending(session, older_than=older_than)
     for raw_id in ids:
         queue_processing(session, raw_id)

@@ -333,8 +333,10 @@ def quarantined(
 
 
 def release_for_retry(session: Session, raw: RawEmail) -> None:
-    """Put a quarantined message back to be processed again (after a fix). Flushes; the
-    caller commits and queues the processing.
+    """Put a quarantined message back to be processed again (after a fix), with its count
+    of attempts back to zero: the processing gives up on a message after a few starts that
+    never finished, and a retry deserves as many. Flushes; the caller commits and queues
+    the processing.
 
     :raises Conflict: the message is not quarantined.
     """
@@ -342,6 +344,7 @@ def release_for_retry(session: Session, raw: RawEmail) -> None:
         raise Conflict(f"Message {raw.id} is {raw.state}, not quarantined.", code="not_quarantined")
     raw.state = RawEmailState.PENDING
     raw.error = ""
+    raw.attempts = 0
     raw.processed_at = None
     session.flush()
 
