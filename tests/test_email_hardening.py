@@ -5,6 +5,11 @@ long-running process's cache."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +17,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 import channels.email.ingest as ingest
+from channels.email.replay import SeenTokens
 from contactcenter.cases.models import DeliveryStatus, Interaction
 from contactcenter.db import get_db, utcnow
 from contactcenter.mail.models import RawEmail, RawEmailState
@@ -21,6 +27,7 @@ from contactcenter.residents.models import ContactPoint, Resident
 from tests import test_email_inbound, test_email_webhook
 from tests.conftest import CITY_MAILBOX
 from tests.test_email_inbound import RESIDENT, _bounce, _resident_with_reply, mail, raws
+from tests.test_email_webhook import KEY
 
 # The fixtures of the inbound and webhook tests: an SMTP listener, delivery, the signing key.
 listener = test_email_inbound.listener
@@ -243,3 +250,100 @@ def test_a_retry_after_giving_up_gets_its_attempts_afresh(app, session, mail_cit
 
     [raw] = raws(session)
     assert (raw.state, raw.attempts) == (RawEmailState.FILED, 1)
+
+
+# --- The webhook's signature: well formed, fresh, and not replayed -------------------------
+
+
+def _signed_form(*, age: float = 0, token: str | None = None, body: str | None = None) -> dict:
+    timestamp = str(int(time.time() - age))
+    token = token or secrets.token_hex(25)
+    signature = hmac.new(KEY.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    return {
+        "timestamp": timestamp,
+        "token": token,
+        "signature": signature,
+        "recipient": CITY_MAILBOX,
+        "sender": RESIDENT,
+        "body-mime": body or mail().decode(),
+    }
+
+
+def _post(client: Any, form: dict) -> Any:
+    return client.post("/email/inbound/mime", data=form)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["é" * 64, "g" * 64, "0" * 63, "0" * 65, "\uff10" * 64],
+    ids=["non-ascii", "not-hex", "short", "long", "fullwidth-digits"],
+)
+def test_a_malformed_signature_is_refused_not_an_error(
+    client, session, mail_city, signing_key, signature
+):
+    form = _signed_form()
+    form["signature"] = signature
+
+    response = _post(client, form)
+
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "bad_signature"
+    assert raws(session) == []
+
+
+def test_an_upper_case_signature_is_accepted(client, session, mail_city, signing_key, run_jobs):
+    form = _signed_form()
+    form["signature"] = form["signature"].upper()
+    assert _post(client, form).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "age", [9 * 3600 + 60, -6 * 60, float("inf")], ids=["too-old", "future", "infinite"]
+)
+def test_a_stale_or_future_timestamp_is_refused(client, session, mail_city, signing_key, age):
+    if age == float("inf"):
+        token = secrets.token_hex(25)
+        signature = hmac.new(KEY.encode(), ("inf" + token).encode(), hashlib.sha256).hexdigest()
+        form = {**_signed_form(), "timestamp": "inf", "token": token, "signature": signature}
+    else:
+        form = _signed_form(age=age)
+
+    response = _post(client, form)
+
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "stale_signature"
+    assert raws(session) == []
+
+
+def test_a_retry_hours_later_is_still_taken(client, session, mail_city, signing_key, run_jobs):
+    assert _post(client, _signed_form(age=8 * 3600)).status_code == 200
+
+
+def test_a_token_used_again_with_another_message_is_refused(
+    client, session, mail_city, signing_key, run_jobs
+):
+    genuine = _signed_form()
+    assert _post(client, genuine).status_code == 200
+
+    forged = {**genuine, "body-mime": mail("Forged", message_id="<forged@x.example>").decode()}
+    response = _post(client, forged)
+
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "replayed_token"
+    assert _post(client, genuine).status_code == 200  # Mailgun retrying the same POST
+    run_jobs()
+    assert [raw.state for raw in raws(session)] == [RawEmailState.FILED, RawEmailState.DUPLICATE]
+
+
+def test_tokens_kept_in_process_are_bounded_and_expire(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("channels.email.replay.time.monotonic", lambda: clock[0])
+    tokens = SeenTokens(None, ttl_seconds=60, max_local=3)
+
+    assert tokens.admit("a", b"one") and tokens.admit("a", b"one")
+    assert not tokens.admit("a", b"two")
+    for name in "bcde":
+        assert tokens.admit(name, b"x")
+    assert len(tokens._local) == 3
+    clock[0] += 61
+    assert tokens.admit("e", b"something else")  # expired: a token is only kept so long

@@ -7,20 +7,28 @@ ourselves, exactly as for mail from our SMTP listener), with the envelope's ``re
 HMAC-SHA256(signing key, timestamp + token), hex.
 
 Answers: 200 once the raw message is committed; 403 when ``INBOUND_EMAIL_SIGNING_KEY`` is not
-set or the signature is missing or wrong; 400 for missing fields; 406 for a recipient no
+set, the signature is missing or wrong, its timestamp is too old or in the future, or its
+token was already used with another message; 400 for missing fields; 406 for a recipient no
 jurisdiction owns (Mailgun's "rejected, do not retry"); 413 over ``EMAIL_MAX_BYTES``. Any
 other answer makes Mailgun retry for hours, so a retried POST is harmless: the second copy is
 filed as a duplicate of the first (same Message-ID).
 
-Mailgun's signature covers the timestamp and token only, not the message: serve this route
-over HTTPS so a signed request cannot be captured and replayed with other contents. The
-timestamp's age is not checked, because Mailgun's retries of one POST go on for 8 hours.
+Mailgun's signature covers the timestamp and token only, not the message, so a captured
+signed request must not serve again with other contents: a timestamp older than
+:data:`MAX_AGE` (Mailgun retries one POST for up to 8 hours) or more than :data:`MAX_AHEAD` in
+the future is refused, and each token is remembered for as long with the digest of its
+message (:mod:`channels.email.replay`): a token seen with another message is refused. Serve
+the route over HTTPS all the same.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import math
+import re
+import time
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -28,6 +36,7 @@ from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from channels.email.ingest import accept, queue_processing
+from channels.email.replay import SeenTokens
 from contactcenter.config import Settings
 from contactcenter.db import get_session
 from contactcenter.errors import DomainError, Forbidden, Invalid, NotFound
@@ -38,6 +47,12 @@ bp = Blueprint("email", __name__, url_prefix="/email")
 SOURCE = "webhook"
 FORM_OVERHEAD = 1024 * 1024
 """Room for the other fields and multipart framing around the message itself."""
+MAX_AGE = dt.timedelta(hours=9)
+"""How old a signed timestamp may be: Mailgun retries a POST for up to 8 hours."""
+MAX_AHEAD = dt.timedelta(minutes=5)
+"""How far ahead of our clock a timestamp may be (clocks drift a little)."""
+SIGNATURE = re.compile(r"[0-9a-f]{64}")
+TOKENS = "email_webhook_tokens"
 
 
 class Rejected(DomainError):
@@ -67,10 +82,37 @@ def _allow_whole_messages() -> None:
 
 
 def signature_is_valid(key: str, timestamp: str, token: str, signature: str) -> bool:
+    """HMAC-SHA256(key, timestamp + token) in hex. Anything that is not 64 hex digits is
+    wrong before any comparison (``compare_digest`` refuses non-ASCII text)."""
     if not (key and timestamp and token and signature):
         return False
-    expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    given = signature.strip().lower()
+    if not SIGNATURE.fullmatch(given):
+        return False
+    message = (timestamp + token).encode("utf-8", "surrogatepass")
+    expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def timestamp_is_fresh(timestamp: str, now: float | None = None) -> bool:
+    """Signed no longer than :data:`MAX_AGE` ago nor more than :data:`MAX_AHEAD` ahead."""
+    try:
+        signed_at = float(timestamp)
+    except ValueError:
+        return False
+    if not math.isfinite(signed_at):
+        return False
+    now = time.time() if now is None else now
+    return -MAX_AHEAD.total_seconds() <= now - signed_at <= MAX_AGE.total_seconds()
+
+
+def _seen_tokens() -> SeenTokens:
+    tokens: SeenTokens | None = current_app.extensions.get(TOKENS)
+    if tokens is None:
+        redis = current_app.extensions["jobs"].redis
+        tokens = SeenTokens(redis, ttl_seconds=int(MAX_AGE.total_seconds()))
+        tokens = current_app.extensions.setdefault(TOKENS, tokens)
+    return tokens
 
 
 @bp.post("/inbound/mime")
@@ -90,6 +132,9 @@ def inbound_mime() -> dict[str, Any]:
     ):
         current_app.logger.warning("rejected inbound email webhook with a bad signature")
         raise Forbidden("Invalid webhook signature.", code="bad_signature")
+    if not timestamp_is_fresh(form.get("timestamp", "")):
+        current_app.logger.warning("rejected inbound email webhook with a stale timestamp")
+        raise Forbidden("The webhook signature has expired.", code="stale_signature")
     data = _message_bytes()
     recipients = [r.strip() for r in form.get("recipient", "").split(",") if r.strip()]
     missing = {
@@ -102,6 +147,9 @@ def inbound_mime() -> dict[str, Any]:
     assert data is not None
     if len(data) > settings.email_max_bytes:
         raise RequestEntityTooLarge(f"Messages are limited to {settings.email_max_bytes} bytes.")
+    if not _seen_tokens().admit(form.get("token", ""), data):
+        current_app.logger.warning("rejected inbound email webhook replaying a used token")
+        raise Forbidden("This webhook token was already used.", code="replayed_token")
     try:
         stored = accept(
             get_session(),
