@@ -20,6 +20,8 @@ import channels.email.ingest as ingest
 from channels.email.replay import SeenTokens
 from contactcenter.cases.models import DeliveryStatus, Interaction
 from contactcenter.db import get_db, utcnow
+from contactcenter.errors import NotFound
+from contactcenter.jurisdictions.directory import AddressDirectory
 from contactcenter.mail.models import RawEmail, RawEmailState
 from contactcenter.mail.service import release_for_retry
 from contactcenter.messages import Channel, ContactKind, Direction
@@ -347,3 +349,38 @@ def test_tokens_kept_in_process_are_bounded_and_expire(monkeypatch):
     assert len(tokens._local) == 3
     clock[0] += 61
     assert tokens.admit("e", b"something else")  # expired: a token is only kept so long
+
+
+# --- The address directory's cache --------------------------------------------------------
+
+
+def test_spellings_of_an_owned_address_share_one_cache_entry(app, session, mail_city):
+    directory = AddressDirectory(max_entries=3)
+    variants = ["311@Springfield.Example", "311@SPRINGFIELD.example", " 311@springfield.EXAMPLE"]
+
+    for variant in variants * 2:
+        assert directory.jurisdiction_id(session, Channel.EMAIL, variant) == mail_city.id
+
+    assert list(directory._entries) == [(Channel.EMAIL, CITY_MAILBOX)]
+    directory.forget(Channel.EMAIL, "311@SpringField.example")
+    assert directory._entries == {}
+
+
+def test_the_directory_cache_is_bounded(app, session, mail_city, other_city):
+    from contactcenter.jurisdictions.models import ChannelAddress
+
+    for n in range(5):
+        session.add(
+            ChannelAddress(
+                jurisdiction_id=other_city.id, channel=Channel.EMAIL, address=f"box{n}@town.example"
+            )
+        )
+    session.commit()
+    directory = AddressDirectory(max_entries=3)
+
+    for n in range(5):
+        directory.jurisdiction_id(session, Channel.EMAIL, f"box{n}@town.example")
+        assert len(directory._entries) <= 3
+    with pytest.raises(NotFound):
+        directory.jurisdiction_id(session, Channel.EMAIL, "nobody@town.example")
+    assert directory.jurisdiction_id(session, Channel.EMAIL, "BOX4@town.example") == other_city.id
