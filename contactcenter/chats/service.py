@@ -19,6 +19,7 @@ Functions take a session and do not commit; events for the window leave after th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +27,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contactcenter import texts
 from contactcenter.agents.models import Agent, Presence, agent_jurisdictions
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case, DeliveryStatus, Interaction
-from contactcenter.cases.service import open_case, resident_replied
+from contactcenter.cases.service import open_case, resident_replied, when_case_finished
 from contactcenter.chats.events import MESSAGE, SESSION, emit_to_chat_after_commit
 from contactcenter.chats.models import ChatSession, ChatState
 from contactcenter.chats.settings import chat_settings
@@ -77,6 +78,8 @@ MAX_TRANSCRIPTS = 2
 TOKEN_SALT = "webchat-session"  # noqa: S105 (a salt, not a secret)
 TOKEN_MAX_AGE = 24 * 3600
 INTAKE = "intake"
+
+log = logging.getLogger(__name__)
 
 
 # --- The session token ------------------------------------------------------------------------
@@ -430,6 +433,8 @@ def _unpark(
     case = chat.case
     if case is None or chat_item is None or _answered(session, case):
         return
+    if _live_first_response(session, case.id) is not None:
+        return  # a transfer already put the case back in a queue
     enqueue_work(
         session,
         jurisdiction_id=chat.jurisdiction_id,
@@ -443,6 +448,16 @@ def _unpark(
         now=now,
     )
     schedule_dispatch(session, [chat.jurisdiction_id])
+
+
+def _live_first_response(session: Session, case_id: int) -> int | None:
+    return session.scalar(
+        sa.select(WorkItem.id).where(
+            WorkItem.case_id == case_id,
+            WorkItem.kind == WorkKind.FIRST_RESPONSE,
+            WorkItem.state.in_(LIVE_WORK_STATES),
+        )
+    )
 
 
 def _answered(session: Session, case: Case) -> bool:
@@ -489,6 +504,18 @@ def _nobody_can_answer(
         )
     )
     return not present
+
+
+def _lock_case(session: Session, case_id: int | None, *, skip_locked: bool = False) -> bool:
+    """Lock the chat's case first (PostgreSQL): the one order everyone takes is case, then
+    work item, then offer, then chat, so ending a chat and resolving its case never wait on
+    each other in a circle. False if skipped (someone else holds the case)."""
+    if case_id is None or session.get_bind().dialect.name != "postgresql":
+        return True
+    locked = session.scalar(
+        sa.select(Case.id).where(Case.id == case_id).with_for_update(skip_locked=skip_locked)
+    )
+    return locked is not None
 
 
 def _chat_item(session: Session, chat: ChatSession, *, lock: bool = False) -> WorkItem | None:
@@ -792,7 +819,8 @@ def hand_off(session: Session, chat: ChatSession, now: dt.datetime | None = None
     False if the chat is no longer waiting (an agent took it meanwhile).
     """
     now = now or utcnow()
-    item = _chat_item(session, chat, lock=True)  # item, then chat: as an accepting agent does
+    _lock_case(session, chat.case_id)
+    item = _chat_item(session, chat, lock=True)  # case, item, then chat: as an agent does
     moved = session.execute(
         sa.update(ChatSession)
         .where(ChatSession.id == chat.id, ChatSession.state == ChatState.WAITING)
@@ -822,9 +850,10 @@ def hand_off_overdue(
 ) -> set[int]:
     """Tick: hand off the waiting chats past their deadline; returns jurisdictions to dispatch.
 
-    Safe on several workers: the chat's work item is locked with SKIP LOCKED (PostgreSQL)
-    before the chat changes, in the same order an accepting agent takes them, and the change
-    itself is conditional.
+    Safe on several workers: the chat's case and work item are locked with SKIP LOCKED
+    (PostgreSQL) before the chat changes, in the same order an accepting agent takes them,
+    and the change itself is conditional. Each hand-off runs in its own savepoint: one chat
+    that fails is logged and skipped, never the whole tick (which holds every other check).
     """
     now = now or utcnow()
     chats = session.scalars(
@@ -836,28 +865,41 @@ def hand_off_overdue(
     touched: set[int] = set()
     postgres = session.get_bind().dialect.name == "postgresql"
     for chat in chats:
-        if postgres and chat.case_id is not None:
-            locked = session.scalars(
-                sa.select(WorkItem.id)
-                .where(
-                    WorkItem.case_id == chat.case_id,
-                    WorkItem.kind == WorkKind.CHAT,
-                    WorkItem.state.in_(LIVE_WORK_STATES),
-                )
-                .with_for_update(skip_locked=True)
-            ).all()
-            still = session.scalar(
-                sa.select(sa.func.count(WorkItem.id)).where(
-                    WorkItem.case_id == chat.case_id,
-                    WorkItem.kind == WorkKind.CHAT,
-                    WorkItem.state.in_(LIVE_WORK_STATES),
-                )
-            )
-            if still and not locked:
-                continue  # an agent is accepting it right now
-        if hand_off(session, chat, now):
-            touched.add(chat.jurisdiction_id)
+        chat_id = chat.id
+        try:
+            with session.begin_nested():
+                if _hand_off_if_free(session, chat, now, postgres=postgres):
+                    touched.add(chat.jurisdiction_id)
+        except SQLAlchemyError:
+            log.exception("Could not hand off chat %s; the tick goes on", chat_id)
     return touched
+
+
+def _hand_off_if_free(
+    session: Session, chat: ChatSession, now: dt.datetime, *, postgres: bool
+) -> bool:
+    if postgres and chat.case_id is not None:
+        if not _lock_case(session, chat.case_id, skip_locked=True):
+            return False  # an agent is changing the case right now: next tick
+        locked = session.scalars(
+            sa.select(WorkItem.id)
+            .where(
+                WorkItem.case_id == chat.case_id,
+                WorkItem.kind == WorkKind.CHAT,
+                WorkItem.state.in_(LIVE_WORK_STATES),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        still = session.scalar(
+            sa.select(sa.func.count(WorkItem.id)).where(
+                WorkItem.case_id == chat.case_id,
+                WorkItem.kind == WorkKind.CHAT,
+                WorkItem.state.in_(LIVE_WORK_STATES),
+            )
+        )
+        if still and not locked:
+            return False  # an agent is accepting it right now
+    return hand_off(session, chat, now)
 
 
 def work_assigned(session: Session, item: WorkItem, agent: Agent) -> None:
@@ -899,7 +941,8 @@ def end_chat(
     The agent's capacity is freed; a chat nobody took leaves its case waiting for an answer.
     """
     now = now or utcnow()
-    # The work item first, then the chat: the order an accepting agent takes them in.
+    # The case, the work item, then the chat: the order an accepting agent takes them in.
+    _lock_case(session, chat.case_id)
     item = _chat_item(session, chat, lock=True)
     session.refresh(chat)
     previous = chat.state
@@ -947,6 +990,42 @@ def end_chat(
     return True
 
 
+def chat_work_moved(session: Session, item: WorkItem, now: dt.datetime | None = None) -> None:
+    """A transfer or a supervisor moved the chat's work: the chat follows it.
+
+    Given to an agent, the chat is theirs (typing and the window's agent name follow, and the
+    resident hears who joined); back in a queue, the resident waits again, with a new deadline
+    if an agent had it.
+    """
+    if item.kind != WorkKind.CHAT or item.case_id is None:
+        return
+    now = now or utcnow()
+    chat = live_chat_of_case(session, item.case_id)
+    if chat is None:
+        return
+    if item.state == WorkState.ASSIGNED and item.agent_id is not None:
+        if chat.state == ChatState.ACTIVE and chat.agent_id == item.agent_id:
+            return
+        chat.state = ChatState.ACTIVE
+        chat.agent_id = item.agent_id
+        chat.wait_deadline_at = None
+        chat.last_activity_at = now
+        agent = session.get_one(Agent, item.agent_id)
+        _system_message(
+            session, chat, translate(chat.language, texts.CHAT_AGENT_JOINED, agent=agent.name)
+        )
+    elif chat.state == ChatState.ACTIVE:
+        chat.state = ChatState.WAITING
+        chat.agent_id = None
+        settings: Settings = current_app.config["SETTINGS"]
+        chat.wait_deadline_at = now + dt.timedelta(seconds=settings.chat_max_wait_seconds)
+        chat.last_activity_at = now
+        _system_message(session, chat, translate(chat.language, texts.CHAT_WAITING))
+    else:
+        return
+    _announce(session, chat)
+
+
 def chat_work_completed(session: Session, item: WorkItem) -> None:
     """The agent marked their chat work done: the chat ends with it."""
     if item.kind != WorkKind.CHAT or item.case_id is None:
@@ -965,6 +1044,13 @@ def end_chats_of_case(session: Session, case: Case, *, by: str = "agent") -> int
     ).all():
         ended += end_chat(session, chat, by=by)
     return ended
+
+
+@when_case_finished
+def _case_finished(session: Session, case: Case) -> None:
+    """However the case was resolved or closed (by hand, by the API, as a duplicate), an open
+    chat on it ends and the resident's window says so."""
+    end_chats_of_case(session, case, by="agent")
 
 
 # --- The transcript ---------------------------------------------------------------------------

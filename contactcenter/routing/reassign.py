@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from contactcenter.agents.models import Agent, agent_jurisdictions
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case
+from contactcenter.chats.service import chat_work_moved
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, Invalid, NotFound
 from contactcenter.realtime import notify_supervisors_after_commit
@@ -86,5 +87,6 @@ def reassign_work(
             from_agent_id=from_agent_id,
             to_agent_id=to_agent.id,
         )
+    chat_work_moved(session, item, now)  # a chat: typing and the agent's name follow
     notify_supervisors_after_commit(session, item.jurisdiction_id)
     return item

@@ -3,6 +3,10 @@
 A transfer moves the case's live first-response work, not a copy of it: the unique index on
 live work per case and kind keeps one piece of work, and whoever held it or was offered it
 lets go. Every move is conditional on the item's state, like the rest of the queue.
+
+A case in a live web chat has its chat work instead (its first response is parked while the
+chat lasts): that is what moves, and the chat follows it, so one resident is never waited
+for in two places.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Session
 from contactcenter.agents.models import Agent
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case
+from contactcenter.chats.service import chat_work_moved
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, Invalid
 from contactcenter.realtime import OFFER_GONE, notify_agent_after_commit
@@ -64,7 +69,7 @@ def transfer_case(
 def _to_queue(
     session: Session, case: Case, agent: Agent, queue: Queue, now: dt.datetime
 ) -> WorkItem:
-    item = _live_first_response(session, case)
+    item = _live_work(session, case)
     previous = _holder(item) if item is not None else _case_holder(case)
     if item is None:
         item = _new_work(session, case, queue, now)
@@ -81,6 +86,7 @@ def _to_queue(
     case.assigned_agent_id = None
     case.updated_at = now
     session.flush()
+    chat_work_moved(session, item, now)
     record_event(
         session,
         case,
@@ -98,7 +104,7 @@ def _to_queue(
 def _to_agent(
     session: Session, case: Case, agent: Agent, to_agent: Agent, now: dt.datetime
 ) -> WorkItem | None:
-    item = _live_first_response(session, case)
+    item = _live_work(session, case)
     previous = _holder(item) if item is not None else _case_holder(case)
     if item is None:
         queue_id = session.scalar(
@@ -118,6 +124,8 @@ def _to_agent(
     case.updated_at = now
     to_agent.last_assigned_at = now
     session.flush()
+    if item is not None:
+        chat_work_moved(session, item, now)
     record_event(
         session,
         case,
@@ -131,15 +139,21 @@ def _to_agent(
     return item
 
 
-def _live_first_response(session: Session, case: Case) -> WorkItem | None:
-    query = sa.select(WorkItem).where(
-        WorkItem.case_id == case.id,
-        WorkItem.kind == WorkKind.FIRST_RESPONSE,
-        WorkItem.state.in_(LIVE_WORK_STATES),
+def _live_work(session: Session, case: Case) -> WorkItem | None:
+    """The case's live chat work if it has some, else its live first-response work."""
+    query = (
+        sa.select(WorkItem)
+        .where(
+            WorkItem.case_id == case.id,
+            WorkItem.kind.in_((WorkKind.CHAT, WorkKind.FIRST_RESPONSE)),
+            WorkItem.state.in_(LIVE_WORK_STATES),
+        )
+        .order_by(WorkItem.id)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()  # item before its offers, as everywhere else
-    return session.scalars(query).one_or_none()
+    items = session.scalars(query).all()
+    return next((i for i in items if i.kind == WorkKind.CHAT), items[0] if items else None)
 
 
 def _new_work(session: Session, case: Case, queue: Queue, now: dt.datetime) -> WorkItem:
