@@ -442,6 +442,7 @@ def accept_offer(
     """
     now = now or utcnow()
     offer = _own_offer(session, offer_id, agent)
+    _lock_case_of(session, offer.work_item_id)
     _lock_item(session, offer.work_item_id)
     won = session.execute(
         sa.update(Offer)
@@ -467,6 +468,22 @@ def accept_offer(
     item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
     _assign_case(session, item, agent, now)
     return item
+
+
+def _lock_case_of(session: Session, item_id: int, *, skip_locked: bool = False) -> bool:
+    """Lock the item's case before the item (PostgreSQL): the one global order is case, work
+    item, offer, chat. Whoever changes a case (a status change locks it, then its work) and
+    whoever takes its work (which then writes to the case) then never wait on each other in
+    a circle. A call may have no case yet: nothing to lock then. False if skipped."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    case_id = session.scalar(sa.select(WorkItem.case_id).where(WorkItem.id == item_id))
+    if case_id is None:
+        return True
+    locked = session.scalar(
+        sa.select(Case.id).where(Case.id == case_id).with_for_update(skip_locked=skip_locked)
+    )
+    return locked is not None
 
 
 def _lock_item(session: Session, item_id: int, *, skip_locked: bool = False) -> bool:
@@ -516,6 +533,7 @@ def decline_offer(
     """The agent passes; the item waits for the next agent (this one is skipped for it)."""
     now = now or utcnow()
     offer = _own_offer(session, offer_id, agent)
+    _lock_case_of(session, offer.work_item_id)
     _lock_item(session, offer.work_item_id)
     declined = session.execute(
         sa.update(Offer)
@@ -596,6 +614,7 @@ def claim_next(session: Session, agent: Agent, now: dt.datetime | None = None) -
 
 
 def _take(session: Session, item: WorkItem, agent: Agent, now: dt.datetime) -> bool:
+    _lock_case_of(session, item.id)
     taken = session.execute(
         sa.update(WorkItem)
         .where(WorkItem.id == item.id, WorkItem.state == WorkState.WAITING)
@@ -618,6 +637,7 @@ def complete_work(
     item = session.get(WorkItem, item_id)
     if item is None or item.agent_id != agent.id:
         raise NotFound("No such work assigned to you.", code="work_not_found")
+    _lock_case_of(session, item_id)  # a chat's case is written to as the chat ends
     done = session.execute(
         sa.update(WorkItem)
         .where(WorkItem.id == item_id, WorkItem.state == WorkState.ASSIGNED)
@@ -715,6 +735,8 @@ def expire_offers(
     touched: set[int] = set()
     missed: set[int] = set()
     for offer in session.scalars(query).all():
+        if not _lock_case_of(session, offer.work_item_id, skip_locked=True):
+            continue  # someone is changing the case: the next tick
         if not _lock_item(session, offer.work_item_id, skip_locked=True):
             continue  # another worker (or an accept) has it
         expired = session.execute(
@@ -776,6 +798,9 @@ def advance_targets(session: Session, now: dt.datetime | None = None, limit: int
         index = item.target_index + 1
         if index >= len(item.targets):
             item.target_deadline_at = None
+            continue
+        if not _lock_case_of(session, item.id, skip_locked=True):
+            # Someone holds the case (and may wait for this item): never wait for it back.
             continue
         withdrawn = session.execute(
             sa.update(Offer)
