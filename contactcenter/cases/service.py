@@ -8,6 +8,7 @@ the database in one flush instead of one round trip per step.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -181,12 +182,27 @@ def change_status(
     return event
 
 
+CaseHook = Callable[[Session, Case], None]
+_finished_hooks: list[CaseHook] = []
+
+
+def when_case_finished(hook: CaseHook) -> CaseHook:
+    """Register ``hook`` to run whenever a case is resolved or closed, after its work left the
+    queue (web chats end with it). Modules that build on cases register themselves, so this
+    one needs not know them (and imports none of them)."""
+    if hook not in _finished_hooks:
+        _finished_hooks.append(hook)
+    return hook
+
+
 def _follow_lifecycle(session: Session, case: Case, new_status: CaseStatus, reopened: bool) -> None:
     """SLA clock and queue follow the status: resolved work leaves the queue and frees agents."""
     if new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
         stop_clock(session, case)
         if release_case_work(session, case):
             schedule_dispatch(session, [case.jurisdiction_id])
+        for hook in _finished_hooks:
+            hook(session, case)
     elif reopened:
         restart_clock(session, case)
 

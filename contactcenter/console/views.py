@@ -487,9 +487,8 @@ def case_status(case_id: int) -> ResponseReturnValue:
     db = get_session()
     found = lock_case(db, jurisdiction_ids(), case_id)
     try:
+        # A resolved or closed case's chat ends with it (the lifecycle sees to it).
         change_status(db, found, new_status, agent=current_agent(), note=note)
-        if new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
-            end_chats_of_case(db, found, by="agent")  # the resident's window hears it ended
     except DomainError as exc:
         db.rollback()
         flash(exc.message, "error")
