@@ -6,7 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, request
+from sqlalchemy.orm import Session
 
+from contactcenter.agents.models import Agent
 from contactcenter.api import schemas
 from contactcenter.api.serializers import (
     agent_json,
@@ -23,14 +25,14 @@ from contactcenter.auth import (
     require_staff,
 )
 from contactcenter.calls.models import Call
-from contactcenter.cases.models import CaseStatus
+from contactcenter.cases.models import Case, Interaction
 from contactcenter.cases.queries import CaseFilters, case_timeline, get_case, list_cases, lock_case
 from contactcenter.cases.service import add_note, change_status
-from contactcenter.chats.service import end_chats_of_case
+from contactcenter.chats.service import live_chat_of_case
 from contactcenter.db import get_session
 from contactcenter.errors import Unauthorized
 from contactcenter.messages import Channel
-from contactcenter.outbound import reply_to_resident
+from contactcenter.outbound import reply_targets, reply_to_contact, reply_to_resident
 from contactcenter.sla.models import CaseClock
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -91,9 +93,8 @@ def case_status(case_id: int) -> dict[str, Any]:
     body = schemas.parse(schemas.StatusChange, _json_body())
     session = get_session()
     case = lock_case(session, jurisdiction_ids(), case_id)
+    # A resolved or closed case's chat ends with it (the lifecycle sees to it).
     event = change_status(session, case, body.status, agent=current_agent(), note=body.note)
-    if body.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
-        end_chats_of_case(session, case, by="agent")  # the resident's window hears it ended
     session.commit()
     return {"data": case_summary(case), "event": event_json(event)}
 
@@ -115,9 +116,21 @@ def case_reply(case_id: int) -> tuple[dict[str, Any], int]:
     body = schemas.parse(schemas.ReplyRequest, _json_body())
     session = get_session()
     case = lock_case(session, jurisdiction_ids(), case_id)
-    interaction = reply_to_resident(session, case, agent=current_agent(), body=body.body)
+    interaction = _reply(session, case, current_agent(), body.body)
     session.commit()
     return {"data": interaction_json(interaction)}, 201
+
+
+def _reply(session: Session, case: Case, agent: Agent, body: str) -> Interaction:
+    """On the case's own route; but a web chat that is over is answered at the phone or email
+    the resident left (its window may never open again), as the console does."""
+    if case.origin_channel is Channel.WEBCHAT and live_chat_of_case(session, case.id) is None:
+        targets = reply_targets(session, case)
+        if targets:
+            return reply_to_contact(
+                session, case, agent=agent, body=body, contact_point_id=targets[0].contact_point_id
+            )
+    return reply_to_resident(session, case, agent=agent, body=body)
 
 
 from contactcenter.api import call_views, incident_views  # noqa: E402, F401 - register routes
