@@ -194,7 +194,12 @@ def test_a_merge_moves_contact_points_cases_and_interactions_and_audits_exactly_
     db = fresh(session)
     audit = db.scalars(sa.select(ResidentMerge)).one()
     assert (audit.kept_id, audit.merged_id, audit.agent_id) == (keep.id, merge.id, supervisor.id)
-    assert audit.moved == {"contact_points": points, "cases": cases, "interactions": messages}
+    assert audit.moved == {
+        "contact_points": points,
+        "cases": cases,
+        "interactions": messages,
+        "chat_sessions": [],
+    }
     assert (
         db.scalars(sa.select(ContactPoint).where(ContactPoint.resident_id == merge.id)).all() == []
     )

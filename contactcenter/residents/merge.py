@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from contactcenter.agents.models import Agent
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case, Interaction
+from contactcenter.chats.models import ChatSession
 from contactcenter.errors import Conflict, Invalid
 from contactcenter.residents.models import ContactPoint, Resident, ResidentMerge
 
@@ -25,7 +26,8 @@ MAX_MOVED = 5000
 def merge_residents(
     session: Session, keep: Resident, merge: Resident, agent: Agent
 ) -> ResidentMerge:
-    """Move ``merge``'s contact points, cases and interactions to ``keep`` and audit it.
+    """Move ``merge``'s contact points, cases, interactions and web chats to ``keep`` and
+    audit it.
 
     Both rows are locked (in id order, so two merges never deadlock) before the "already
     merged" check, so two supervisors merging the same pair at once cannot both succeed.
@@ -55,11 +57,13 @@ def merge_residents(
         "contact_points": _ids(session, ContactPoint.id, ContactPoint.resident_id, merge.id),
         "cases": _ids(session, Case.id, Case.resident_id, merge.id),
         "interactions": _ids(session, Interaction.id, Interaction.resident_id, merge.id),
+        "chat_sessions": _ids(session, ChatSession.id, ChatSession.resident_id, merge.id),
     }
     for model, key in (
         (ContactPoint, "contact_points"),
         (Case, "cases"),
         (Interaction, "interactions"),
+        (ChatSession, "chat_sessions"),
     ):
         if moved[key]:
             session.execute(
