@@ -321,6 +321,27 @@ def test_a_retry_hours_later_is_still_taken(client, session, mail_city, signing_
     assert _post(client, _signed_form(age=8 * 3600)).status_code == 200
 
 
+def test_a_captured_request_cannot_be_sent_again_to_another_of_our_addresses(
+    client, session, mail_city, signing_key, run_jobs
+):
+    from contactcenter.jurisdictions.models import ChannelAddress
+    from contactcenter.messages import Channel
+
+    session.add(
+        ChannelAddress(
+            jurisdiction_id=mail_city.id, channel=Channel.EMAIL, address="works@city.example"
+        )
+    )
+    session.commit()
+    genuine = _signed_form()
+    assert _post(client, genuine).status_code == 200
+
+    response = _post(client, {**genuine, "recipient": "works@city.example"})
+
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "replayed_token"
+
+
 def test_a_token_used_again_with_another_message_is_refused(
     client, session, mail_city, signing_key, run_jobs
 ):

@@ -147,7 +147,10 @@ def inbound_mime() -> dict[str, Any]:
     assert data is not None
     if len(data) > settings.email_max_bytes:
         raise RequestEntityTooLarge(f"Messages are limited to {settings.email_max_bytes} bytes.")
-    if not _seen_tokens().admit(form.get("token", ""), data):
+    # The recipients are bound to the token too: a captured request cannot be re-posted to
+    # another of the addresses we host.
+    bound = ",".join(sorted(r.lower() for r in recipients)).encode() + b"\n" + data
+    if not _seen_tokens().admit(form.get("token", ""), bound):
         current_app.logger.warning("rejected inbound email webhook replaying a used token")
         raise Forbidden("This webhook token was already used.", code="replayed_token")
     try:
