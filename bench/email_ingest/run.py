@@ -35,7 +35,6 @@ import re
 import signal
 import smtplib
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -202,15 +201,24 @@ class Processes:
         self.env = {**base, **env, "PYTHONDONTWRITEBYTECODE": "1"}
         self.stem = stem
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.named: dict[str, subprocess.Popen[bytes]] = {}
         self.command = str(Path(sys.executable).parent / "contactcenter")
 
     def start(self, name: str, *args: str) -> None:
-        log = (RESULTS / f"{self.stem}-{name}.log").open("wb")
-        self.procs.append(
-            subprocess.Popen(
-                [self.command, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-            )
+        log = (RESULTS / f"{self.stem}-{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [self.command, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
+        self.procs.append(proc)
+        self.named[name] = proc
+
+    def stop_named(self, prefix: str) -> None:
+        """Stop the processes whose name starts with ``prefix`` (rq workers finish their job)."""
+        chosen = [p for n, p in self.named.items() if n.startswith(prefix) and p.poll() is None]
+        for proc in chosen:
+            proc.send_signal(signal.SIGTERM)
+        for proc in chosen:
+            proc.wait(timeout=60)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -420,42 +428,46 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
+        # The listener's ingest alone (workers stopped, as when they fall behind in a storm),
+        # then the workers' drain of that backlog: two rates, each on the whole machine.
         print(
-            f"app: {args.messages} messages over {args.senders} SMTP connections,"
-            f" {args.workers} rq workers ...",
+            f"app: {args.messages} messages over {args.senders} SMTP connections, workers"
+            f" stopped; then {args.workers} rq workers drain them ...",
             flush=True,
         )
+        procs.stop_named("worker-")
         before = last_id(app_pg)
         sent = send_all(port, corpus, args.senders)
+        drain_start = time.time()
+        for i in range(args.workers):
+            procs.start(f"worker-{i}", "worker")
         rows = wait_processed(app_pg, before, len(corpus), args.drain_timeout)
-        first = min(sent["started_at"])
-        e2e_wall = max(r[3].timestamp() for r in rows) - first
-        latencies = [(r[3] - r[2]).total_seconds() for r in rows]
+        drain_wall = max(r[3].timestamp() for r in rows) - drain_start
         app = {
             "accept_wall_s": sent["wall_s"],
             "accept_rate": len(corpus) / sent["wall_s"],
-            "end_to_end_wall_s": e2e_wall,
-            "end_to_end_rate": len(corpus) / e2e_wall,
+            "drain_wall_s": drain_wall,
+            "drain_rate": len(corpus) / drain_wall,
+            "end_to_end_rate": len(corpus) / (sent["wall_s"] + drain_wall),
             "accept_p50_ms": pct(sent["took"], 50) * 1000,
             "accept_p99_ms": pct(sent["took"], 99) * 1000,
-            "stored_to_processed_p50_s": statistics.median(latencies),
             "states": _states(rows),
             "errors": sent["errors"][:20],
             "error_count": len(sent["errors"]),
         }
         result["app"] = app
-        ratio = app["end_to_end_rate"] / floor["rate"]
-        result["ratio_end_to_end"] = ratio
         result["ratio_accept"] = app["accept_rate"] / floor["rate"]
+        result["ratio_end_to_end"] = app["end_to_end_rate"] / floor["rate"]
         print(
-            f"  accepted {app['accept_rate']:.0f}/s (p50 {app['accept_p50_ms']:.0f} ms,"
-            f" p99 {app['accept_p99_ms']:.0f} ms); processed end to end"
-            f" {app['end_to_end_rate']:.0f}/s; states {app['states']}",
+            f"  listener ingest {app['accept_rate']:.0f}/s (p50 {app['accept_p50_ms']:.0f} ms,"
+            f" p99 {app['accept_p99_ms']:.0f} ms); workers' drain {app['drain_rate']:.0f}/s"
+            f" (parse, file, intake, routing, acknowledgement); states {app['states']}",
             flush=True,
         )
         print(
-            f"ratio app/floor: end to end {ratio:.2f}x, acceptance {result['ratio_accept']:.2f}x"
-            f" (target >= 0.5x); huge-message delay {delay:.2f} s (target < 5 s)",
+            f"ratio app/floor: listener ingest {result['ratio_accept']:.2f}x (target >= 0.5x);"
+            f" whole pipeline {result['ratio_end_to_end']:.2f}x; huge-message delay {delay:.2f} s"
+            " (target < 5 s)",
             flush=True,
         )
         failed = bool(app["error_count"] or alone["errors"] or behind["errors"])
