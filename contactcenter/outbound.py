@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent
 from contactcenter.cases.models import Case, DeliveryStatus, Interaction
+from contactcenter.chats.models import ChatSession
 from contactcenter.db import get_db, utcnow
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.jobs import OUTBOUND_QUEUE, enqueue_after_commit
@@ -180,7 +181,22 @@ def reply_targets(session: Session, case: Case) -> list[ReplyTarget]:
         channel = REPLY_CHANNEL_OF_KIND.get(point.kind)
         if channel in senders and channel is not None:
             targets.append(ReplyTarget(point.id, channel, point.address))
+    if case.origin_channel is Channel.WEBCHAT and targets:
+        # What the resident typed in this case's chat comes first: that is where they were
+        # told the answer would come, whatever else their record holds.
+        given = _chat_contacts(session, case.id)
+        targets.sort(key=lambda t: t.address not in given)
     return targets
+
+
+def _chat_contacts(session: Session, case_id: int) -> set[str]:
+    row = session.execute(
+        sa.select(ChatSession.phone, ChatSession.email)
+        .where(ChatSession.case_id == case_id)
+        .order_by(ChatSession.id.desc())
+        .limit(1)
+    ).first()
+    return {value for value in row if value} if row is not None else set()
 
 
 def reply_to_contact(

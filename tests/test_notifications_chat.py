@@ -103,3 +103,39 @@ def test_a_chat_case_skips_an_opted_out_phone_and_a_bounced_email_for_one_that_w
 
     (notice,) = _notices(session, case.id)
     assert (notice.channel, notice.to_address) == (Channel.EMAIL, "new@example.org")
+
+
+def test_a_chat_case_is_told_where_the_chat_said_even_if_the_record_has_an_older_address(
+    app: Flask, session: Session, city: Jurisdiction
+) -> None:
+    from contactcenter.chats.models import ChatSession, ChatState
+    from contactcenter.jurisdictions.models import ChannelAddress
+
+    session.add(
+        ChannelAddress(jurisdiction_id=city.id, channel=Channel.EMAIL, address="311@city.example")
+    )
+    resident = _chat_resident(
+        session, city, (ContactKind.PHONE, "+16135550142"), (ContactKind.EMAIL, "typed@example.org")
+    )
+    case = factories.make_case(
+        session, city, resident=resident, channel=Channel.WEBCHAT, status=CaseStatus.OPEN
+    )
+    session.add(
+        ChatSession(
+            jurisdiction_id=city.id,
+            visitor_id="visitor-abc",
+            resident_id=resident.id,
+            case_id=case.id,
+            state=ChatState.HANDED_OFF,
+            email="typed@example.org",
+        )
+    )
+    session.flush()
+
+    with app.app_context():
+        change_status(session, case, CaseStatus.RESOLVED, agent=None)
+        session.commit()
+
+    # (The chat window also hears that the chat ended.)
+    (notice,) = [n for n in _notices(session, case.id) if n.channel is not Channel.WEBCHAT]
+    assert (notice.channel, notice.to_address) == (Channel.EMAIL, "typed@example.org")

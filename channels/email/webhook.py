@@ -110,7 +110,10 @@ def _seen_tokens() -> SeenTokens:
     tokens: SeenTokens | None = current_app.extensions.get(TOKENS)
     if tokens is None:
         redis = current_app.extensions["jobs"].redis
-        tokens = SeenTokens(redis, ttl_seconds=int(MAX_AGE.total_seconds()))
+        # Remembered as long as its timestamp can still pass: a timestamp from a little in the
+        # future stays valid MAX_AHEAD longer than MAX_AGE after it is first seen.
+        keep = MAX_AGE + MAX_AHEAD + dt.timedelta(minutes=1)
+        tokens = SeenTokens(redis, ttl_seconds=int(keep.total_seconds()))
         tokens = current_app.extensions.setdefault(TOKENS, tokens)
     return tokens
 

@@ -35,9 +35,15 @@ class AddressDirectory:
 
     def jurisdiction_id(self, session: Session, channel: Channel, address: str) -> int:
         """:raises NotFound: no jurisdiction here owns ``address`` on ``channel``."""
+        now = time.monotonic()
+        # The address exactly as the provider sent it first: a webhook's hot path then pays
+        # no phone-number parse (the spelling a provider uses does not change).
+        raw_key = (channel, address)
+        entry = self._entries.get(raw_key)
+        if entry is not None and entry[1] > now:
+            return entry[0]
         normalized = _normalized(channel, address)
         key = (channel, normalized)
-        now = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and entry[1] > now:
             return entry[0]
@@ -53,11 +59,12 @@ class AddressDirectory:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[key] = (found, now + self.ttl)
+            self._entries[key] = self._entries[raw_key] = (found, now + self.ttl)
         return found
 
     def forget(self, channel: Channel, address: str) -> None:
         with self._lock:
+            self._entries.pop((channel, address), None)
             self._entries.pop((channel, _normalized(channel, address)), None)
 
     def clear(self) -> None:

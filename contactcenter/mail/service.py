@@ -163,9 +163,10 @@ def file_email(
 
 
 def _deliverable_again(session: Session, jurisdiction_id: int, address: str) -> None:
-    """A person just wrote from ``address``: it receives mail, whatever a bounce or complaint
-    said before (a full mailbox emptied, a forged report, a resident writing in again), so our
-    answers go there again. Automated mail proves nothing about a person reading it."""
+    """A person just wrote from ``address``: it receives mail, whatever a bounce said before
+    (a full mailbox emptied, a resident writing in again), so our answers go there again.
+    Automated mail proves nothing about a person reading it; and a spam complaint stands,
+    since a From header is easily forged and "never write to me again" must hold."""
     normalized = normalize_email(address).address
     for contact in session.scalars(
         sa.select(ContactPoint).where(
@@ -173,6 +174,7 @@ def _deliverable_again(session: Session, jurisdiction_id: int, address: str) -> 
             ContactPoint.kind == ContactKind.EMAIL,
             ContactPoint.address == normalized,
             ContactPoint.undeliverable_at.is_not(None),
+            ContactPoint.undeliverable_reason != COMPLAINT,
         )
     ):
         contact.undeliverable_at = None
