@@ -367,6 +367,49 @@ def test_a_bad_or_expired_token_is_unauthorized(client, agent, monkeypatch):
     assert response.get_json()["error"]["code"] == "unauthorized"
 
 
+def _ended_minutes_ago(session: Session, minutes: float) -> None:
+    """Move the (one) ended chat's end back in time."""
+    session.expire_all()
+    chat = session.scalars(sa.select(ChatSession)).one()
+    assert chat.state == ChatState.ENDED and chat.ended_at is not None
+    chat.ended_at = chat.ended_at - dt.timedelta(minutes=minutes)
+    session.commit()
+
+
+def test_the_token_of_a_chat_that_ended_over_ten_minutes_ago_is_unauthorized(
+    client, session, agent
+):
+    headers = _auth(_started(client, email="lisa@example.org")["token"])
+    assert client.post("/chat/api/end", headers=headers).status_code == 200
+    _ended_minutes_ago(session, 9)
+    # Still the final screen's: the state, and the transcript.
+    assert client.get("/chat/api/session", headers=headers).status_code == 200
+    assert client.post("/chat/api/transcript", headers=headers).status_code == 202
+
+    _ended_minutes_ago(session, 2)
+    calls = [
+        client.get("/chat/api/session", headers=headers),
+        client.post("/chat/api/messages", json={"client_id": "m", "body": "hi"}, headers=headers),
+        client.post("/chat/api/typing", json={"typing": True}, headers=headers),
+        client.post("/chat/api/transcript", headers=headers),
+        client.post("/chat/api/end", headers=headers),
+    ]
+    assert [r.status_code for r in calls] == [401] * len(calls)
+    assert {r.get_json()["error"]["code"] for r in calls} == {"unauthorized"}
+
+
+def test_a_handed_off_chat_keeps_its_token(client, session, chat_city, monkeypatch):
+    from contactcenter.chats import service
+
+    data = _started(client)  # nobody signed in: handed off at once
+    assert data["session"]["state"] == "handed_off"
+    later = service.utcnow() + dt.timedelta(hours=2)
+    monkeypatch.setattr(service, "utcnow", lambda: later)
+    response = client.get("/chat/api/session", headers=_auth(data["token"]))
+    assert response.status_code == 200
+    assert response.get_json()["session"]["state"] == "handed_off"
+
+
 def test_messages_past_the_rate_limit_are_refused(client, app, agent):
     token = _started(client)["token"]
     limit = int(app.config["SETTINGS"].chat_messages_rate.split("/")[0])
@@ -652,6 +695,18 @@ def test_a_bad_token_cannot_connect_to_the_chat(rt_app, agent):
     for auth in (None, {}, {"token": "nope"}, {"token": 12}):
         socket = realtime.socketio.test_client(rt_app, namespace="/chat", auth=auth)
         assert not socket.is_connected("/chat")
+
+
+def test_the_token_of_a_chat_that_ended_over_ten_minutes_ago_cannot_connect(rt_app, session, agent):
+    token = _started(rt_app.test_client())["token"]
+    assert rt_app.test_client().post("/chat/api/end", headers=_auth(token)).status_code == 200
+    soon = _resident_socket(rt_app, token)
+    assert soon.is_connected("/chat")
+    soon.disconnect("/chat")
+
+    _ended_minutes_ago(session, 11)
+
+    assert not _resident_socket(rt_app, token).is_connected("/chat")
 
 
 def test_the_agent_joining_is_announced_to_the_window(chatting, session):

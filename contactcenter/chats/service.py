@@ -77,6 +77,9 @@ MAX_TRANSCRIPTS = 2
 """Transcripts one chat may have mailed: each is mail from the city to a typed address."""
 TOKEN_SALT = "webchat-session"  # noqa: S105 (a salt, not a secret)
 TOKEN_MAX_AGE = 24 * 3600
+ENDED_TOKEN_GRACE = dt.timedelta(minutes=10)
+"""How long a chat's token still opens it once it ended: the final screen can mail the
+transcript, and a token leaked from the window's storage is soon worthless."""
 INTAKE = "intake"
 
 log = logging.getLogger(__name__)
@@ -95,7 +98,8 @@ def make_token(chat: ChatSession) -> str:
 
 
 def chat_for_token(session: Session, token: str) -> ChatSession:
-    """:raises Unauthorized: the token is missing, forged, expired or names no chat."""
+    """:raises Unauthorized: the token is missing, forged, expired, names no chat, or names
+    one that ended more than ``ENDED_TOKEN_GRACE`` ago."""
     try:
         data = _serializer().loads(token, max_age=TOKEN_MAX_AGE) if token else None
     except (BadSignature, SignatureExpired):
@@ -106,7 +110,11 @@ def chat_for_token(session: Session, token: str) -> ChatSession:
         ChatSession.visitor_id == data["v"], ChatSession.jurisdiction_id == data.get("j")
     )
     chat = session.scalars(query).one_or_none()
-    if chat is None:
+    if chat is None or (
+        chat.state == ChatState.ENDED
+        and chat.ended_at is not None
+        and chat.ended_at < utcnow() - ENDED_TOKEN_GRACE
+    ):
         raise Unauthorized("This chat session is not valid any more.")
     return chat
 
