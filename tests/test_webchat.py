@@ -559,6 +559,11 @@ def test_supervisors_set_the_allowed_origins(client, session, chat_city):
         json={"allowed_origins": ["javascript:alert(1)"]},
         headers=_auth(token),
     )
+    plain = client.put(
+        "/api/v1/settings/chat",
+        json={"allowed_origins": ["http://www.city.example"]},
+        headers=_auth(token),
+    )
     refused = client.put("/api/v1/settings/chat", json={}, headers=_auth(agent_token))
 
     assert put.status_code == 200, put.get_json()
@@ -567,9 +572,42 @@ def test_supervisors_set_the_allowed_origins(client, session, chat_city):
         "http://localhost:8000",
     ]
     assert bad.status_code == 400 and "allowed_origins" in bad.get_json()["error"]["fields"]
+    # Plain http:// only for a developer's own machine: a city page over it can be rewritten.
+    assert plain.status_code == 400
+    assert "https://" in plain.get_json()["error"]["fields"]["allowed_origins"]
     assert refused.status_code == 403
     shown = client.get("/api/v1/settings/chat", headers=_auth(token)).get_json()
     assert shown["data"]["allowed_origins"] == ["https://city.example", "http://localhost:8000"]
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://localhost", "http://localhost:8000", "http://127.0.0.1:5000", "https://city.example"],
+)
+def test_https_origins_and_local_http_ones_are_allowed(origin):
+    from contactcenter.chats.settings import ChatSettings
+
+    assert ChatSettings.model_validate({"allowed_origins": [origin]}).allowed_origins == (origin,)
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://city.example", "http://localhost.city.example", "http://10.0.0.1:80"]
+)
+def test_other_plain_http_origins_are_refused(origin):
+    from contactcenter.chats.settings import update_chat_settings
+    from contactcenter.errors import Invalid
+
+    with pytest.raises(Invalid) as refused:
+        update_chat_settings(Jurisdiction(settings={}), {"allowed_origins": [origin]})
+    assert "allowed_origins" in refused.value.fields
+
+
+def test_the_demos_origins_are_allowed():
+    from contactcenter.chats.settings import ChatSettings
+    from contactcenter.demo import DEMO_CHAT_ORIGINS
+
+    settings = ChatSettings.model_validate({"allowed_origins": list(DEMO_CHAT_ORIGINS)})
+    assert settings.allowed_origins == DEMO_CHAT_ORIGINS
 
 
 # --- The agent's side over HTTP ----------------------------------------------------------------

@@ -22,14 +22,17 @@ log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "chat"
 MAX_ORIGINS = 20
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+_ORIGIN = re.compile(r"^(https://[a-z0-9.-]+|http://(localhost|127\.0\.0\.1))(:[0-9]{1,5})?$")
+"""``https://`` only: a page served over plain HTTP can be rewritten on the way, chat and all.
+``http://localhost`` and ``http://127.0.0.1`` stay allowed for development."""
 
 
 class ChatSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     allowed_origins: tuple[str, ...] = Field(default=(), max_length=MAX_ORIGINS)
-    """``https://host[:port]`` origins whose pages may embed the chat."""
+    """``https://host[:port]`` origins whose pages may embed the chat (``http://`` only for
+    localhost and 127.0.0.1, in development)."""
     hours: str | None = Field(default=None, min_length=1, max_length=64)
     """A business calendar's code: outside it, chats are handed off at once."""
 
@@ -41,7 +44,10 @@ class ChatSettings(BaseModel):
         cleaned = []
         for origin in value:
             if not isinstance(origin, str) or not _ORIGIN.match(origin.strip().lower()):
-                raise ValueError(f"not an origin like https://www.example.org: {origin!r}")
+                raise ValueError(
+                    "not an https:// origin like https://www.example.org (plain http:// only"
+                    f" for localhost or 127.0.0.1): {origin!r}"
+                )
             cleaned.append(origin.strip().lower())
         return tuple(dict.fromkeys(cleaned))
 
