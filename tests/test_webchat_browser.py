@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from contactcenter import realtime
 from contactcenter.agents.models import Presence
 from contactcenter.cases.models import Case, Interaction
+from contactcenter.chats.models import ChatSession, ChatState
 from contactcenter.db import get_session
 from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
 from contactcenter.messages import Channel
@@ -163,6 +164,15 @@ def test_a_resident_chats_with_an_agent_reloads_and_the_conversation_continues(
     chat.get_by_role("button", name="End chat").click()
     chat.get_by_role("button", name="Start a new chat").wait_for()
     _shot(resident, "chat-ended")
+    # Over: nothing of the chat is kept any more, in the frame's storage (where the browser
+    # grants it one) or in the page's.
+    kept = chat.locator(":root").evaluate(
+        "() => { try { return Object.keys(sessionStorage); } catch (blocked) { return []; } }"
+    )
+    assert not [key for key in kept if key.startswith("cc-chat-")]
+    resident.wait_for_function(
+        "() => !Object.keys(sessionStorage).some((k) => k.startsWith('cc-chat-frame:'))"
+    )
     assert chat.get_by_label("Your message").count() == 0 or not composer.is_visible()
 
     resident_context.close()
@@ -362,4 +372,97 @@ def test_replies_are_counted_on_the_closed_launcher_and_messages_typed_offline_a
     assert chat.get_by_text("Connection lost").count() == 0
     stored = session.scalars(sa.select(Interaction.body).where(Interaction.body == "Thank you!"))
     assert len(stored.all()) == 1
+    context.close()
+
+
+# The frame's own storage refused, as browsers that block third-party storage do; the city's
+# page records what it is asked to keep.
+BLOCKED_FRAME_STORAGE = """
+(() => {
+  if (window.top !== window && location.pathname.endsWith("/chat/frame")) {
+    Object.defineProperty(window, "sessionStorage", {
+      configurable: true,
+      get() {
+        throw new DOMException("Access is denied for this document.", "SecurityError");
+      },
+    });
+  } else if (window.top === window) {
+    window.__kept = [];
+    const setItem = Storage.prototype.setItem;
+    Storage.prototype.setItem = function (key, value) {
+      window.__kept.push(String(key) + "=" + String(value));
+      return setItem.call(this, key, value);
+    };
+  }
+})();
+"""
+CONTACTS = {"cc-address": "44 Elm St", "cc-phone": "613-555-0142", "cc-email": "pat@example.org"}
+
+
+def _page_keeps(page: Any) -> dict[str, str]:
+    """What the city's page holds for the chat in its own sessionStorage."""
+    return dict(
+        page.evaluate(
+            "() => Object.keys(sessionStorage).filter((k) => k.startsWith('cc-chat-frame:'))"
+            ".map((k) => [k.slice(14), sessionStorage.getItem(k)])"
+        )
+    )
+
+
+def _fill_contacts(chat: Any) -> None:
+    for field, value in CONTACTS.items():
+        chat.locator("#" + field).fill(value)
+    chat.locator("#cc-name").fill("Pat Resident")
+
+
+def test_with_the_frames_storage_blocked_the_page_keeps_no_contact_details_and_nothing_once_ended(
+    app: Flask,
+    chromium: Any,
+    live_server: str,
+    city_site: CitySite,
+    session: Session,
+    jurisdiction: Jurisdiction,
+) -> None:
+    _offer_chat(session, jurisdiction, [city_site.origin])
+    url = _city_page(app, city_site, live_server, "/blocked")
+    context = chromium.new_context()
+    context.add_init_script(BLOCKED_FRAME_STORAGE)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url)
+    chat = _open_widget(page)
+    chat.get_by_label("Describe the problem").fill("Streetlight out on Elm")
+    _fill_contacts(chat)
+
+    chat.get_by_label("Language").select_option("fr")  # the frame reloads, from the page's keeping
+    chat.get_by_label("Décrivez le problème").wait_for()
+    assert chat.get_by_label("Décrivez le problème").input_value() == "Streetlight out on Elm"
+    assert chat.locator("#cc-email").input_value() == ""  # contact details were not kept
+    kept = page.evaluate("() => window.__kept")
+    assert any(entry.startswith("cc-chat-frame:cc-chat-draft=") for entry in kept)
+    _fill_contacts(chat)
+    chat.get_by_role("button", name="Commencer le clavardage").click()
+    chat.locator("#cc-message").wait_for()
+    chat.locator("#cc-tracking").wait_for()
+    session.expire_all()  # nobody is signed in: handed off at once
+    assert session.scalars(sa.select(ChatSession.state)).one() == ChatState.HANDED_OFF
+    assert "cc-chat-token" in _page_keeps(page)
+    kept = "\n".join(page.evaluate("() => window.__kept"))
+    for secret in [*CONTACTS.values(), "Pat Resident"]:
+        assert secret not in kept
+
+    page.reload()  # handed off, not over: the notice is still there to read
+    chat = _open_widget(page)
+    chat.get_by_role("log").get_by_text("Streetlight out on Elm").wait_for()
+    chat.locator("#cc-end").click()
+    chat.locator("#cc-new").wait_for()
+    page.wait_for_function(
+        "() => !Object.keys(sessionStorage).some((k) => k.startsWith('cc-chat-frame:'))"
+    )
+    assert chat.get_by_role("log").get_by_text("Streetlight out on Elm").is_visible()
+
+    page.reload()  # nothing was kept: a new chat
+    chat = _open_widget(page)
+    chat.locator("#cc-intake").wait_for()
+    assert _page_keeps(page) == {}
     context.close()

@@ -4,7 +4,9 @@
  * Plain ES2017, no build step, no framework. The frame is on the contact center's origin, so
  * the HTTP API (/chat/api) and Socket.IO (namespace /chat) are same-origin: no CORS, and the
  * session token never leaves this frame (sessionStorage "cc-chat-token": a reload continues
- * the conversation). Every message body is set with textContent, never as HTML.
+ * the conversation) unless that storage is blocked (see "store" below). Once the chat has
+ * ended, nothing of it is kept in any storage. Every message body is set with textContent,
+ * never as HTML.
  *
  * Sending never loses a message: each one gets a client_id (the server is idempotent on it),
  * waits in an outbox kept in sessionStorage, and is retried with backoff while the network or
@@ -189,6 +191,8 @@
   const TYPING_IDLE_MS = 4000;
   const AGENT_TYPING_MS = 8000;
   const INTAKE_FIELDS = ["service_code", "description", "address", "phone", "email", "name"];
+  // Never kept in the city page's storage, which every script of the city's site can read.
+  const PERSONAL_FIELDS = ["address", "phone", "email", "name"];
 
   const config = JSON.parse(document.getElementById("chat-config").textContent);
   const embedded = window.parent !== window;
@@ -217,8 +221,11 @@
   // Browsers that block third-party storage (third-party cookies off, private windows) refuse
   // this frame its sessionStorage. Then the loader keeps our few keys in the city page's own
   // sessionStorage ("store" messages, sent only to that page's origin) and hands them back
-  // when the frame loads, so a reload still continues the chat. Failing both, the chat works
-  // from memory and a reload starts over.
+  // when the frame loads, so a reload still continues the chat. Any script of the city's site
+  // can read that storage, so it gets only what a reload needs: the token, the unsent
+  // messages and the intake's topic and description, never the resident's name, phone, email
+  // or address (a language change then loses those). Failing both, the chat works from memory
+  // and a reload starts over.
   const memory = new Map();
   const ownStorage = (() => {
     try {
@@ -247,7 +254,7 @@
       }
       memory.set(key, value);
       if (pageKeepsStorage) {
-        tellPage({ action: "store", key, value });
+        tellPage({ action: "store", key, value: forPage(key, value) });
       }
     },
     remove(key) {
@@ -261,6 +268,20 @@
       }
     },
   };
+
+  function forPage(key, value) {
+    if (key !== DRAFT_KEY) {
+      return value;
+    }
+    try {
+      const draft = JSON.parse(value);
+      const values = draft && draft.values && typeof draft.values === "object" ? draft.values : {};
+      PERSONAL_FIELDS.forEach((name) => delete values[name]);
+      return JSON.stringify({ values, focus: draft.focus || null });
+    } catch (broken) {
+      return null;
+    }
+  }
 
   // What the page kept for us (see above); resolves at once when we have our own storage,
   // or after a short wait when the page does not answer (an older loader).
@@ -661,6 +682,9 @@
     const focusWillGo = $("cc-composer").contains(focused) || focused === $("cc-end");
     state.session = session;
     renderSession();
+    if (session.state === "ended") {
+      forgetStoredChat();
+    }
     if (session.state === "ended" && !wasEnded) {
       sendTyping(false);
       if (focusWillGo) {
@@ -811,6 +835,9 @@
   // --- Sending: an outbox that survives reloads and outages --------------------------------
 
   function saveOutbox() {
+    if (chatOver()) {
+      return; // forgotten with the rest of the chat
+    }
     store.set(OUTBOX_KEY, JSON.stringify(state.outbox.map((m) => ({ client_id: m.client_id, body: m.body }))));
   }
 
@@ -1017,6 +1044,28 @@
     }
   }
 
+  function chatOver() {
+    return Boolean(state.session && state.session.state === "ended");
+  }
+
+  // An ended chat keeps nothing in storage, the frame's or the page's: a reload shows the
+  // intake, and a token left behind cannot open the conversation to whoever reads it later.
+  // The final screen (and its token, for "Email me the transcript") lives on in memory only,
+  // until the server stops taking the token a few minutes on.
+  function forgetStoredChat() {
+    [TOKEN_KEY, OUTBOX_KEY, DRAFT_KEY, INTAKE_ID_KEY].forEach((key) => store.remove(key));
+  }
+
+  function stopLive() {
+    if (state.socket) {
+      state.socket.disconnect();
+      state.socket = null;
+    }
+    clearTimeout(state.retryTimer);
+    stopPolling();
+    state.retryTimer = null;
+  }
+
   function forgetChat() {
     if (state.socket) {
       state.socket.disconnect();
@@ -1046,6 +1095,12 @@
   }
 
   function expire() {
+    if (chatOver()) {
+      // The server no longer takes the token of a chat that ended: keep the final screen.
+      stopLive();
+      $("cc-transcript").hidden = true;
+      return;
+    }
     forgetChat();
     showIntake();
     showAlert(t("expired"));

@@ -44,6 +44,10 @@
   // What the frame may ask this page to keep when its own storage is blocked (see chat.js).
   var FRAME_KEYS = ["cc-chat-token", "cc-chat-outbox", "cc-chat-intake-id", "cc-chat-draft"];
   var FRAME_PREFIX = "cc-chat-frame:";
+  // Any script of this page's site can read its storage: the resident's contact details are
+  // never kept here (the frame leaves them out already; this holds for older frames too).
+  var DRAFT_KEY = "cc-chat-draft";
+  var PERSONAL_FIELDS = ["address", "phone", "email", "name"];
   var MAX_VALUE = 200000;
   var Z = "2147483000";
 
@@ -80,9 +84,25 @@
     }
   }
 
+  function withoutPersonal(value) {
+    try {
+      var draft = JSON.parse(value);
+      var values = draft && draft.values && typeof draft.values === "object" ? draft.values : {};
+      PERSONAL_FIELDS.forEach(function (name) {
+        delete values[name];
+      });
+      return JSON.stringify({ values: values, focus: draft.focus || null });
+    } catch (broken) {
+      return null;
+    }
+  }
+
   function keepForFrame(key, value) {
     if (FRAME_KEYS.indexOf(key) < 0) {
       return;
+    }
+    if (key === DRAFT_KEY && typeof value === "string") {
+      value = withoutPersonal(value);
     }
     try {
       if (typeof value === "string" && value.length <= MAX_VALUE) {
