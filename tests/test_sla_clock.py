@@ -236,10 +236,11 @@ def test_two_workers_checking_at_once_raise_each_breach_once(app, session, juris
         assert len(_events(session, case, "escalated")) == 1
 
 
-def test_a_breach_during_an_accept_leaves_the_work_with_the_agent(
+def test_a_breach_during_an_accept_waits_for_the_next_tick_and_leaves_the_work_with_the_agent(
     app, session, jurisdiction, office
 ):
-    """The tick escalates while an agent's accept is still open: the accept wins, and the
+    """The tick comes while an agent's accept is still open: it skips the case the accept
+    holds (never waiting for it), and the next tick escalates: the accept wins, and the
     supervisors get an escalation item instead of the agent's work."""
     if get_db(app).engine.dialect.name != "postgresql":
         pytest.skip("needs two writers at once; SQLite has one")
@@ -250,21 +251,27 @@ def test_a_breach_during_an_accept_leaves_the_work_with_the_agent(
     session.commit()
     offer = session.scalars(sa.select(Offer)).one()
     db = get_db(app)
+    breach = dt.datetime(2026, 11, 30, 9, 31, tzinfo=TORONTO)
     accepting = db.session()
     accept_offer(accepting, offer.id, accepting.get_one(type(agent), agent.id))
     result: dict[str, object] = {}
 
     def tick() -> None:
         with app.app_context(), db.session() as own:
-            result["touched"] = check_clocks(own, dt.datetime(2026, 11, 30, 9, 31, tzinfo=TORONTO))
+            result["touched"] = check_clocks(own, breach)
             own.commit()
 
     thread = threading.Thread(target=tick)
     thread.start()
-    thread.join(timeout=1.0)  # it waits for the accept's lock on the work item
+    thread.join(timeout=10)
+    assert not thread.is_alive()  # it did not wait for the accept
+    assert result["touched"] == set()
+    assert _events(session, case, "sla_breached") == []
     accepting.commit()
     accepting.close()
-    thread.join(timeout=10)
+    with app.app_context(), db.session() as own:
+        assert check_clocks(own, breach) == {jurisdiction.id}
+        own.commit()
     session.expire_all()
     items = {
         w.kind: w for w in session.scalars(sa.select(WorkItem).where(WorkItem.case_id == case.id))
@@ -276,3 +283,4 @@ def test_a_breach_during_an_accept_leaves_the_work_with_the_agent(
         general.id,
     )
     assert items[WorkKind.ESCALATION].queue_id == supervisors.id
+    assert len(_events(session, case, "sla_breached")) == 1

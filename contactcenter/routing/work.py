@@ -780,27 +780,36 @@ def _announce_gone(session: Session, withdrawn: Iterable[Any]) -> None:
 
 
 def advance_targets(session: Session, now: dt.datetime | None = None, limit: int = 500) -> set[int]:
-    """Move work that waited its target's time to the next target queue."""
+    """Move work that waited its target's time to the next target queue.
+
+    Candidates are read without locks; each is then locked in the global order (its case,
+    then the item), skipping any someone holds, and checked again once locked. Locking the
+    items first would hold an item an accepting agent waits for while they hold its case,
+    and the tick's own later writes to that case would then close the circle.
+    """
     now = now or utcnow()
-    query = (
-        sa.select(WorkItem)
-        .where(
-            WorkItem.state.in_((WorkState.WAITING, WorkState.OFFERED)),
-            WorkItem.target_deadline_at <= now,
-        )
+    item_ids = session.scalars(
+        sa.select(WorkItem.id)
+        .where(*_overdue(now))
         .order_by(WorkItem.target_deadline_at)
         .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+    ).all()
     touched: set[int] = set()
-    for item in session.scalars(query).all():
+    for item_id in item_ids:
+        if not _lock_case_of(session, item_id, skip_locked=True):
+            continue  # someone is changing the case (and may wait for this item): next tick
+        if not _lock_item(session, item_id, skip_locked=True):
+            continue  # another worker (or an agent) has it
+        item = session.scalars(
+            sa.select(WorkItem)
+            .where(WorkItem.id == item_id, *_overdue(now))
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if item is None:
+            continue  # taken or moved on meanwhile
         index = item.target_index + 1
         if index >= len(item.targets):
             item.target_deadline_at = None
-            continue
-        if not _lock_case_of(session, item.id, skip_locked=True):
-            # Someone holds the case (and may wait for this item): never wait for it back.
             continue
         withdrawn = session.execute(
             sa.update(Offer)
@@ -830,6 +839,14 @@ def advance_targets(session: Session, now: dt.datetime | None = None, limit: int
         notify_supervisors_after_commit(session, item.jurisdiction_id)
         touched.add(item.jurisdiction_id)
     return touched
+
+
+def _overdue(now: dt.datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """Live work not yet taken whose target's time is up."""
+    return (
+        WorkItem.state.in_((WorkState.WAITING, WorkState.OFFERED)),
+        WorkItem.target_deadline_at <= now,
+    )
 
 
 def queue_snapshot(session: Session, queue: Queue) -> dict[str, object]:

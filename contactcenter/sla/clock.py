@@ -211,21 +211,23 @@ def _calendar(session: Session, case: Case, clock: CaseClock) -> BusinessCalenda
 def check_clocks(session: Session, now: dt.datetime | None = None, limit: int = 500) -> set[int]:
     """Raise due warnings and breaches; returns the jurisdictions whose queues changed.
 
-    Safe on several workers at once: on PostgreSQL a clock another worker is checking is
-    skipped, and a stage is warned or breached only once (it is recorded on the clock).
+    Safe on several workers at once: on PostgreSQL each clock's case is locked, then the
+    clock, both skipping rows someone else holds (that clock is checked next tick), and the
+    clock is read again once locked, so a stage is warned or breached only once. The case
+    comes first, as everywhere: an agent accepting holds the case and waits for its work,
+    so a tick that waited for the case while holding that work would close a circle.
     """
     now = now or utcnow()
-    query = (
+    due = (
         sa.select(CaseClock)
         .where(CaseClock.next_check_at <= now)
         .order_by(CaseClock.next_check_at)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    clocks = session.scalars(query).all()
+    clocks = session.scalars(due).all()
     if not clocks:
         return set()
+    postgres = session.get_bind().dialect.name == "postgresql"
     cases = {
         c.id: c
         for c in session.scalars(sa.select(Case).where(Case.id.in_([k.case_id for k in clocks])))
@@ -233,10 +235,32 @@ def check_clocks(session: Session, now: dt.datetime | None = None, limit: int = 
     touched: set[int] = set()
     for clock in clocks:
         case = cases[clock.case_id]
+        if postgres and not _lock_clock(session, case, clock, now):
+            continue
         if _check_one(session, case, clock, now):
             touched.add(case.jurisdiction_id)
         clock.next_check_at = _next_check(clock)
     return touched
+
+
+def _lock_clock(session: Session, case: Case, clock: CaseClock, now: dt.datetime) -> bool:
+    """Lock the case, then its clock (PostgreSQL), each read afresh; False if someone holds
+    either, or another worker checked the clock meanwhile."""
+    locked_case = session.scalars(
+        sa.select(Case)
+        .where(Case.id == case.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if locked_case is None:
+        return False
+    locked_clock = session.scalars(
+        sa.select(CaseClock)
+        .where(CaseClock.case_id == clock.case_id, CaseClock.next_check_at <= now)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return locked_clock is not None
 
 
 def _check_one(session: Session, case: Case, clock: CaseClock, now: dt.datetime) -> bool:
