@@ -1,7 +1,9 @@
 """A supervisor moves assigned work from one agent to another (someone is swamped or leaving).
 
 Dispatch never overbooks, but a supervisor may: they can see the whole floor, so the new
-agent's capacity is not checked. Calls are refused: a call is on the line with its agent.
+agent's capacity is not checked, except for a live chat, which needs its new agent signed in
+(available or busy) and with room for it. Calls are refused: a call is on the line with its
+agent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, Invalid, NotFound
 from contactcenter.realtime import notify_supervisors_after_commit
 from contactcenter.routing.models import WorkItem, WorkKind, WorkState
+from contactcenter.routing.work import ensure_can_take_live, lock_case_of
 
 
 def works_for(session: Session, agent: Agent, jurisdiction_id: int) -> bool:
@@ -42,9 +45,15 @@ def reassign_work(
 
     :raises NotFound: ``by`` does not supervise the item's jurisdiction.
     :raises Invalid: ``to_agent`` does not work for that jurisdiction, or already holds it.
-    :raises Conflict: the item is not assigned (any more), or is a call.
+    :raises Conflict: the item is not assigned (any more), or is a call;
+        ``agent_not_available``: a live chat would go to an agent who is away, offline or
+        has no room for it.
     """
     now = now or utcnow()
+    # The case first, as everywhere (case, work item, offer, chat): a resident ending the
+    # chat or the agent completing the work holds the case and then waits for this item.
+    lock_case_of(session, item.id)
+    session.refresh(item)
     if not works_for(session, by, item.jurisdiction_id):
         raise NotFound("No such work.", code="work_not_found")
     if not works_for(session, to_agent, item.jurisdiction_id):
@@ -55,6 +64,7 @@ def reassign_work(
         raise Conflict("A call stays with the agent who has it on the line.", code="work_is_call")
     if item.agent_id == to_agent.id:
         raise Invalid(f"{to_agent.name} already has this work.", code="already_assigned")
+    ensure_can_take_live(session, item, to_agent)
     from_agent_id = item.agent_id
     moved = session.execute(
         sa.update(WorkItem)

@@ -34,7 +34,7 @@ from contactcenter.routing.models import (
     WorkState,
 )
 from contactcenter.routing.scheduling import schedule_dispatch
-from contactcenter.routing.work import Target, enqueue_work
+from contactcenter.routing.work import Target, enqueue_work, ensure_can_take_live
 
 
 def transfer_case(
@@ -49,10 +49,12 @@ def transfer_case(
     """Send ``case`` to ``queue`` or ``to_agent`` (exactly one); returns the work that moved.
 
     :raises Invalid: neither or both, or a queue or agent of another jurisdiction.
-    :raises Conflict: the case is resolved or closed.
+    :raises Conflict: the case is resolved or closed; ``agent_not_available``: its live chat
+        would go to an agent who is not signed in or has no room for it.
     """
     if (queue is None) == (to_agent is None):
         raise Invalid("Choose a queue or an agent.", code="transfer_target_required")
+    _lock_case(session, case)
     if not case.is_open:
         raise Conflict(f"A {case.status} case cannot be transferred.", code="case_not_open")
     now = now or utcnow()
@@ -115,6 +117,7 @@ def _to_agent(
         if queue_id is not None:
             item = _new_work(session, case, session.get_one(Queue, queue_id), now)
     if item is not None:
+        ensure_can_take_live(session, item, to_agent)
         _withdraw_offers(session, item, now)
         item.state = WorkState.ASSIGNED
         item.agent_id = to_agent.id
@@ -137,6 +140,13 @@ def _to_agent(
         work_item=item.id if item is not None else None,
     )
     return item
+
+
+def _lock_case(session: Session, case: Case) -> None:
+    """Hold the case before its work (PostgreSQL), the one order everyone takes: case, work
+    item, offer, chat. The console has usually locked it already; taking it again is free."""
+    if case.id is not None and session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(Case.id).where(Case.id == case.id).with_for_update())
 
 
 def _live_work(session: Session, case: Case) -> WorkItem | None:

@@ -442,7 +442,7 @@ def accept_offer(
     """
     now = now or utcnow()
     offer = _own_offer(session, offer_id, agent)
-    _lock_case_of(session, offer.work_item_id)
+    lock_case_of(session, offer.work_item_id)
     _lock_item(session, offer.work_item_id)
     won = session.execute(
         sa.update(Offer)
@@ -470,7 +470,7 @@ def accept_offer(
     return item
 
 
-def _lock_case_of(session: Session, item_id: int, *, skip_locked: bool = False) -> bool:
+def lock_case_of(session: Session, item_id: int, *, skip_locked: bool = False) -> bool:
     """Lock the item's case before the item (PostgreSQL): the one global order is case, work
     item, offer, chat. Whoever changes a case (a status change locks it, then its work) and
     whoever takes its work (which then writes to the case) then never wait on each other in
@@ -533,7 +533,7 @@ def decline_offer(
     """The agent passes; the item waits for the next agent (this one is skipped for it)."""
     now = now or utcnow()
     offer = _own_offer(session, offer_id, agent)
-    _lock_case_of(session, offer.work_item_id)
+    lock_case_of(session, offer.work_item_id)
     _lock_item(session, offer.work_item_id)
     declined = session.execute(
         sa.update(Offer)
@@ -614,7 +614,7 @@ def claim_next(session: Session, agent: Agent, now: dt.datetime | None = None) -
 
 
 def _take(session: Session, item: WorkItem, agent: Agent, now: dt.datetime) -> bool:
-    _lock_case_of(session, item.id)
+    lock_case_of(session, item.id)
     taken = session.execute(
         sa.update(WorkItem)
         .where(WorkItem.id == item.id, WorkItem.state == WorkState.WAITING)
@@ -637,18 +637,67 @@ def complete_work(
     item = session.get(WorkItem, item_id)
     if item is None or item.agent_id != agent.id:
         raise NotFound("No such work assigned to you.", code="work_not_found")
-    _lock_case_of(session, item_id)  # a chat's case is written to as the chat ends
+    lock_case_of(session, item_id)  # a chat's case is written to as the chat ends
     done = session.execute(
         sa.update(WorkItem)
-        .where(WorkItem.id == item_id, WorkItem.state == WorkState.ASSIGNED)
+        .where(
+            WorkItem.id == item_id,
+            WorkItem.state == WorkState.ASSIGNED,
+            WorkItem.agent_id == agent.id,
+        )
         .values(state=WorkState.COMPLETED, completed_at=now)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(item)
+        if item.agent_id != agent.id:  # reassigned while we waited for the case
+            raise NotFound("No such work assigned to you.", code="work_not_found")
         raise Conflict(f"This work is already {item.state}.", code="work_not_assigned")
     session.refresh(item)
     notify_supervisors_after_commit(session, item.jurisdiction_id)
     return item
+
+
+def ensure_can_take_live(session: Session, item: WorkItem, agent: Agent) -> None:
+    """Live work (a chat, a call) given straight to an agent must find them there, with room.
+
+    Nothing hands an active chat back to a queue: given to an agent who is away or offline,
+    or already at their capacity, the resident would wait for nobody. Other work may wait
+    for its agent's return.
+
+    :raises Conflict: ``agent_not_available``.
+    """
+    if item.kind not in (WorkKind.CHAT, WorkKind.CALL):
+        return
+    if agent.presence not in (Presence.AVAILABLE, Presence.BUSY):
+        raise Conflict(
+            f"{agent.name} is {agent.presence} and cannot take a live {item.kind} now.",
+            code="agent_not_available",
+        )
+    assigned = sa.select(WorkItem.id).where(
+        WorkItem.agent_id == agent.id,
+        WorkItem.state == WorkState.ASSIGNED,
+        WorkItem.channel == item.channel,
+        WorkItem.id != item.id,
+    )
+    offered = (
+        sa.select(Offer.id)
+        .join(WorkItem, WorkItem.id == Offer.work_item_id)
+        .where(
+            Offer.agent_id == agent.id,
+            Offer.state == OfferState.PENDING,
+            WorkItem.channel == item.channel,
+            WorkItem.id != item.id,
+        )
+    )
+    load = session.scalar(
+        sa.select(sa.func.count()).select_from(sa.union_all(assigned, offered).subquery())
+    )
+    if (load or 0) >= agent.capacity_for(item.channel):
+        raise Conflict(
+            f"{agent.name} has no room for another {item.channel} conversation.",
+            code="agent_not_available",
+        )
 
 
 def release_case_work(session: Session, case: Case, now: dt.datetime | None = None) -> int:
@@ -735,7 +784,7 @@ def expire_offers(
     touched: set[int] = set()
     missed: set[int] = set()
     for offer in session.scalars(query).all():
-        if not _lock_case_of(session, offer.work_item_id, skip_locked=True):
+        if not lock_case_of(session, offer.work_item_id, skip_locked=True):
             continue  # someone is changing the case: the next tick
         if not _lock_item(session, offer.work_item_id, skip_locked=True):
             continue  # another worker (or an accept) has it
@@ -796,7 +845,7 @@ def advance_targets(session: Session, now: dt.datetime | None = None, limit: int
     ).all()
     touched: set[int] = set()
     for item_id in item_ids:
-        if not _lock_case_of(session, item_id, skip_locked=True):
+        if not lock_case_of(session, item_id, skip_locked=True):
             continue  # someone is changing the case (and may wait for this item): next tick
         if not _lock_item(session, item_id, skip_locked=True):
             continue  # another worker (or an agent) has it
