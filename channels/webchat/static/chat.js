@@ -614,6 +614,12 @@
         store.remove(INTAKE_ID_KEY);
         button.disabled = false;
         await startChat(event, true);
+      } else if (result.status === 409 && errorCode(result) === "try_again" && !retried) {
+        // Someone else started a chat with the same phone or email at the same instant: the
+        // server is ready for ours a moment later (the same intake id, so never doubled).
+        await new Promise(function (resolve) { setTimeout(resolve, 500); });
+        button.disabled = false;
+        await startChat(event, true);
       } else if (result.status === 404) {
         showAlert(t("unavailable"));
       } else if (result.status === 429) {
