@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from channels.webchat.views import bp
 from contactcenter.chats import service
@@ -96,19 +97,25 @@ def current() -> dict[str, Any]:
     return _state(_chat())
 
 
-@bp.post("/api/messages")
-def messages() -> tuple[dict[str, Any], int]:
-    body = _body()
-    chat = _chat()
+def post_message(session: Session, chat: ChatSession, data: dict[str, Any]) -> dict[str, Any]:
+    """A resident's message, by HTTP or over the socket: rate-limited, stored, committed.
+
+    :raises RateLimited: over CHAT_MESSAGES_RATE.
+    """
     rate_limits().check(
         "chat_messages",
         chat.visitor_id,
         "You are sending messages too fast; please wait a moment.",
     )
-    session = get_session()
-    interaction = service.resident_message(session, chat, body.get("client_id"), body.get("body"))
+    interaction = service.resident_message(session, chat, data.get("client_id"), data.get("body"))
     session.commit()
-    return {"message": service.message_json(interaction, chat.visitor_id, {})}, 201
+    return service.message_json(interaction, chat.visitor_id, {})
+
+
+@bp.post("/api/messages")
+def messages() -> tuple[dict[str, Any], int]:
+    body = _body()
+    return {"message": post_message(get_session(), _chat(), body)}, 201
 
 
 @bp.post("/api/typing")

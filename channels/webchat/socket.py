@@ -15,6 +15,7 @@ from typing import Any, TypeGuard
 from flask import request
 from flask_socketio import join_room
 
+from channels.webchat.api import post_message
 from contactcenter.chats import service
 from contactcenter.chats.events import NAMESPACE, TYPING, chat_room, emit_to_chat
 from contactcenter.chats.models import ChatState
@@ -58,16 +59,11 @@ def _on_message(data: Any = None) -> dict[str, Any]:
     session = get_session()
     try:
         chat = service.chat_for_token(session, _tokens.get(request.sid, ""))  # type: ignore[attr-defined]
-        data = data if isinstance(data, dict) else {}
-        rate_limits().check("chat_messages", chat.visitor_id, "You are sending messages too fast.")
-        interaction = service.resident_message(
-            session, chat, data.get("client_id"), data.get("body")
-        )
-        session.commit()
+        message = post_message(session, chat, data if isinstance(data, dict) else {})
     except (DomainError, RateLimited) as exc:
         session.rollback()
         return _error(exc)
-    return {"ok": True, "message": service.message_json(interaction, chat.visitor_id, {})}
+    return {"ok": True, "message": message}
 
 
 def _on_typing(data: Any = None) -> None:
