@@ -418,16 +418,24 @@ def _queue_chat(
     first_response.state = WorkState.CANCELLED
     first_response.completed_at = now
     session.flush()
+    return _enqueue_like(session, chat, first_response, WorkKind.CHAT, now)
+
+
+def _enqueue_like(
+    session: Session, chat: ChatSession, like: WorkItem, kind: WorkKind, now: dt.datetime
+) -> WorkItem:
+    """Queue ``kind`` work for the chat's case where ``like`` waits (same targets, priority,
+    skills and language), and dispatch."""
     item = enqueue_work(
         session,
         jurisdiction_id=chat.jurisdiction_id,
         case=chat.case,
-        kind=WorkKind.CHAT,
+        kind=kind,
         channel=Channel.WEBCHAT,
-        targets=[Target(int(q), t) for q, t in first_response.targets],
-        priority=first_response.priority,
-        skills=first_response.required_skills,
-        language=first_response.language,
+        targets=[Target(int(q), t) for q, t in like.targets],
+        priority=like.priority,
+        skills=like.required_skills,
+        language=like.language,
         now=now,
     )
     schedule_dispatch(session, [chat.jurisdiction_id])
@@ -443,19 +451,7 @@ def _unpark(
         return
     if _live_first_response(session, case.id) is not None:
         return  # a transfer already put the case back in a queue
-    enqueue_work(
-        session,
-        jurisdiction_id=chat.jurisdiction_id,
-        case=case,
-        kind=WorkKind.FIRST_RESPONSE,
-        channel=Channel.WEBCHAT,
-        targets=[Target(int(q), t) for q, t in chat_item.targets],
-        priority=chat_item.priority,
-        skills=chat_item.required_skills,
-        language=chat_item.language,
-        now=now,
-    )
-    schedule_dispatch(session, [chat.jurisdiction_id])
+    _enqueue_like(session, chat, chat_item, WorkKind.FIRST_RESPONSE, now)
 
 
 def _live_first_response(session: Session, case_id: int) -> int | None:
