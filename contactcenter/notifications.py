@@ -10,7 +10,6 @@ from contactcenter import texts
 from contactcenter.cases.models import Case, CaseStatus, Interaction
 from contactcenter.errors import Invalid
 from contactcenter.i18n import translate
-from contactcenter.jurisdictions.service import owned_address
 from contactcenter.messages import Channel
 from contactcenter.outbound import queue_message, reply_route, reply_targets
 
@@ -78,11 +77,8 @@ def _notification_route(session: Session, case: Case) -> tuple[Channel, str, str
     if case.origin_channel is Channel.WEBCHAT:
         opted_out = case.resident is not None and case.resident.sms_opted_out
         for target in reply_targets(session, case):
-            if target.channel is Channel.SMS and opted_out:
-                continue
-            sender = owned_address(session, case.jurisdiction_id, target.channel)
-            if sender is not None:
-                return target.channel, target.address, sender
+            if not (target.channel is Channel.SMS and opted_out):
+                return target.channel, target.address, target.sender
     try:
         to_address, from_address = reply_route(session, case)
     except Invalid:

@@ -152,6 +152,8 @@ class ReplyTarget:
     contact_point_id: int
     channel: Channel
     address: str
+    sender: str
+    """The jurisdiction's own address that sends on ``channel``."""
 
 
 def reply_targets(session: Session, case: Case) -> list[ReplyTarget]:
@@ -162,9 +164,9 @@ def reply_targets(session: Session, case: Case) -> list[ReplyTarget]:
     if case.resident_id is None:
         return []
     senders = {
-        channel
+        channel: sender
         for channel in set(REPLY_CHANNEL_OF_KIND.values()) & set(adapters())
-        if owned_address(session, case.jurisdiction_id, channel) is not None
+        if (sender := owned_address(session, case.jurisdiction_id, channel)) is not None
     }
     points = session.scalars(
         sa.select(ContactPoint)
@@ -179,8 +181,8 @@ def reply_targets(session: Session, case: Case) -> list[ReplyTarget]:
     targets = []
     for point in points:
         channel = REPLY_CHANNEL_OF_KIND.get(point.kind)
-        if channel in senders and channel is not None:
-            targets.append(ReplyTarget(point.id, channel, point.address))
+        if channel is not None and channel in senders:
+            targets.append(ReplyTarget(point.id, channel, point.address, senders[channel]))
     if case.origin_channel is Channel.WEBCHAT and targets:
         # What the resident typed in this case's chat comes first: that is where they were
         # told the answer would come, whatever else their record holds.
@@ -213,16 +215,13 @@ def reply_to_contact(
     target = next(
         (t for t in reply_targets(session, case) if t.contact_point_id == contact_point_id), None
     )
-    sender = (
-        owned_address(session, case.jurisdiction_id, target.channel) if target is not None else None
-    )
-    if target is None or sender is None:
+    if target is None:
         raise Invalid(
             "That address is not one of this resident's contact points.",
             code="not_residents_contact",
             fields={"to": "not the resident's"},
         )
-    return _send_reply(session, case, target.channel, target.address, sender, text, agent)
+    return _send_reply(session, case, target.channel, target.address, target.sender, text, agent)
 
 
 def _reply_text(body: str) -> str:
