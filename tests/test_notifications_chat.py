@@ -59,6 +59,11 @@ def test_a_resolved_chat_case_is_told_by_text_at_the_number_the_resident_left(
 def test_a_chat_case_without_a_phone_or_email_is_told_in_the_chat(
     app: Flask, session: Session, city: Jurisdiction
 ) -> None:
+    from contactcenter.jurisdictions.models import ChannelAddress
+
+    session.add(
+        ChannelAddress(jurisdiction_id=city.id, channel=Channel.WEBCHAT, address="city-chat-key")
+    )
     resident = _chat_resident(session, city)
     case = factories.make_case(
         session, city, resident=resident, channel=Channel.WEBCHAT, status=CaseStatus.OPEN
@@ -68,8 +73,9 @@ def test_a_chat_case_without_a_phone_or_email_is_told_in_the_chat(
         change_status(session, case, CaseStatus.RESOLVED, agent=None)
         session.commit()
 
-    notices = _notices(session, case.id)
-    assert [n.channel for n in notices] in ([], [Channel.WEBCHAT])
+    (notice,) = _notices(session, case.id)
+    assert (notice.channel, notice.to_address) == (Channel.WEBCHAT, "visitor-abc")
+    assert case.tracking_number in notice.body
 
 
 def test_a_chat_case_skips_an_opted_out_phone_and_a_bounced_email_for_one_that_works(
