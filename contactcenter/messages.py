@@ -17,6 +17,10 @@ class Channel(StrEnum):
     WEBCHAT = "webchat"
     EMAIL = "email"
     WALK_IN = "walk_in"
+    OPEN311 = "open311"
+    """Filed through the Open311 GeoReport v2 API (a city app, FixMyStreet, a civic hack)."""
+    OTHER = "other"
+    """Imported history whose source did not say (New York's "UNKNOWN"/"OTHER")."""
 
 
 class Direction(StrEnum):

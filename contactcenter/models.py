@@ -14,8 +14,16 @@ from contactcenter.cases.models import (
     Priority,
 )
 from contactcenter.chats.models import ChatSession, ChatState
+from contactcenter.imports.models import ImportRun, ImportState
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.mail.models import Attachment, RawEmail, RawEmailState
+from contactcenter.open311.models import (
+    AttributeDatatype,
+    Open311Client,
+    Open311Submission,
+    ServiceAttribute,
+    SubmissionState,
+)
 from contactcenter.residents.models import ContactPoint, Resident, ResidentMerge
 from contactcenter.routing.models import District, Offer, Queue, RuleSet, WorkItem
 from contactcenter.sla.models import CalendarRecord, CaseClock, SlaPolicy
@@ -24,6 +32,7 @@ __all__ = [
     "Agent",
     "ApiToken",
     "Attachment",
+    "AttributeDatatype",
     "Awaiting",
     "CalendarRecord",
     "Call",
@@ -40,11 +49,15 @@ __all__ = [
     "DeliveryStatus",
     "Department",
     "District",
+    "ImportRun",
+    "ImportState",
     "Incident",
     "Interaction",
     "IvrMenu",
     "Jurisdiction",
     "Offer",
+    "Open311Client",
+    "Open311Submission",
     "PresenceChange",
     "Priority",
     "Queue",
@@ -54,7 +67,9 @@ __all__ = [
     "ResidentMerge",
     "Role",
     "RuleSet",
+    "ServiceAttribute",
     "ServiceType",
     "SlaPolicy",
+    "SubmissionState",
     "WorkItem",
 ]

@@ -66,6 +66,8 @@ class Case(Base):
         sa.UniqueConstraint("jurisdiction_id", "tracking_number"),
         sa.Index("ix_cases_resident_channel_status", "resident_id", "origin_channel", "status"),
         sa.Index("ix_cases_jurisdiction_status_created", "jurisdiction_id", "status", "created_at"),
+        sa.Index("ix_cases_jurisdiction_created", "jurisdiction_id", "created_at"),
+        sa.UniqueConstraint("jurisdiction_id", "source_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +96,17 @@ class Case(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     duplicate_status: Mapped[DuplicateStatus | None] = mapped_column(str_enum(DuplicateStatus))
     incident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incidents.id"), index=True)
+    district: Mapped[str | None] = mapped_column(sa.String(64))
+    """The district the case's location fell in when it was routed (the first, by code), or
+    the imported source's district (New York's borough); public figures are broken down by it."""
+    attributes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
+    """Answers to the service type's Open311 attributes: {attribute code: value or [values]}."""
+    source_key: Mapped[str | None] = mapped_column(sa.String(64))
+    """The key of the imported record this case came from (New York's "Unique Key"); imports
+    are idempotent on it. Empty for cases this system opened."""
+    public_media_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    """A photo or file staff chose to publish with the request (Open311 ``media_url``).
+    Nothing a resident sent is public until staff put it here."""
 
     jurisdiction: Mapped[Jurisdiction] = relationship()
     service_type: Mapped[ServiceType | None] = relationship()
@@ -155,6 +168,9 @@ class CaseEvent(Base):
     """Append-only audit trail: who changed what on a case, and when."""
 
     __tablename__ = "case_events"
+    __table_args__ = (
+        sa.Index("ix_case_events_jurisdiction_created", "jurisdiction_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)

@@ -77,6 +77,11 @@ class ServiceType(Base):
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
     target_days: Mapped[float | None] = mapped_column(sa.Float)
     active: Mapped[bool] = mapped_column(default=True)
+    open311_type: Mapped[str] = mapped_column(
+        sa.String(16), default="realtime", server_default="realtime"
+    )
+    """Open311's ``type``: ``realtime`` (a POST answers with the request's id), ``batch`` (it
+    answers with a token, the request is made afterwards) or ``blackbox`` (no status kept)."""
 
     name_translations: Mapped[dict[str, str]] = mapped_column(
         sa.JSON, default=dict, server_default="{}"

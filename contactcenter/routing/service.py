@@ -66,6 +66,7 @@ def route_case(session: Session, case: Case, now: dt.datetime | None = None) -> 
     decision = context.rules.decide(facts)
     department = _department(session, case, context, decision)
     case.department = department
+    case.district = min(facts.districts) if facts.districts else None
     if decision.priority is not None:
         case.priority = Priority(decision.priority)
     case.routing_rule = decision.rule or "default"
