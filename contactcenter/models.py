@@ -24,6 +24,7 @@ from contactcenter.open311.models import (
     ServiceAttribute,
     SubmissionState,
 )
+from contactcenter.performance.models import CloseTimeCount, DailyCount
 from contactcenter.residents.models import ContactPoint, Resident, ResidentMerge
 from contactcenter.routing.models import District, Offer, Queue, RuleSet, WorkItem
 from contactcenter.sla.models import CalendarRecord, CaseClock, SlaPolicy
@@ -45,7 +46,9 @@ __all__ = [
     "ChannelAddress",
     "ChatSession",
     "ChatState",
+    "CloseTimeCount",
     "ContactPoint",
+    "DailyCount",
     "DeliveryStatus",
     "Department",
     "District",
