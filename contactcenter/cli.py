@@ -84,6 +84,11 @@ Demo jurisdiction '{creds.jurisdiction}' is ready.
       -H "Content-Type: application/json" -d '{{"presence": "available"}}' \\
       http://127.0.0.1:5000/api/v1/agents/{creds.agent_id}/presence
   Then texts and calls reach you as offers: GET /api/v1/work/offers
+  Open311 API key:             {creds.open311_key}
+  File a request (Open311):    curl -d api_key={creds.open311_key} \\
+      -d jurisdiction_id={creds.jurisdiction} -d service_code=pothole -d lat=45.4215 \\
+      -d long=-75.6972 -d 'attribute[size]=large' -d 'description=Deep pothole' \\
+      http://127.0.0.1:5000/open311/v2/requests.json
 """
     )
 

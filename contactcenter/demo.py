@@ -16,6 +16,8 @@ from contactcenter.chats.settings import chat_settings, update_chat_settings
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.jurisdictions.service import owned_address
 from contactcenter.messages import Channel
+from contactcenter.open311.attributes import attributes_of, set_attributes
+from contactcenter.open311.clients import client_for_key, issue_key
 from contactcenter.routing.admin import (
     save_calendar,
     save_queue,
@@ -31,6 +33,8 @@ DEMO_VOICE_NUMBER = DEMO_SMS_NUMBER
 DEMO_AGENT_EMAIL = "agent@demo.example"
 DEMO_CHAT_KEY = "demo-chat-key"
 DEMO_EMAIL = "311@demo-city.example"
+DEMO_OPEN311_KEY = "demo-open311-key"
+"""A fixed Open311 API key, so the README's curl line works as printed (demo only)."""
 DEMO_CHAT_ORIGINS = (
     # The dev server's own sample page (/chat/demo), and a city page served next to it.
     "http://127.0.0.1:5000",
@@ -237,6 +241,75 @@ def _seed_canned(session: Session, jurisdiction: Jurisdiction) -> None:
                 )
 
 
+def _yes_no(code: str, question: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "code": code,
+        "datatype": "singlevaluelist",
+        "description": question,
+        "required": required,
+        "values": [{"key": "yes", "name": "Yes"}, {"key": "no", "name": "No"}],
+    }
+
+
+DEMO_ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
+    "pothole": [
+        {
+            "code": "size",
+            "datatype": "singlevaluelist",
+            "description": "How big is the pothole?",
+            "required": True,
+            "values": [
+                {"key": "small", "name": "Smaller than a dinner plate"},
+                {"key": "medium", "name": "Up to a car tire"},
+                {"key": "large", "name": "Larger than a car tire"},
+            ],
+        },
+        _yes_no("bike_lane", "Is it in the bike lane?"),
+    ],
+    "graffiti": [
+        {
+            "code": "surface",
+            "datatype": "multivaluelist",
+            "description": "What is painted on?",
+            "values": [
+                {"key": "wall", "name": "Wall"},
+                {"key": "fence", "name": "Fence"},
+                {"key": "sign", "name": "Sign or pole"},
+                {"key": "sidewalk", "name": "Sidewalk or road"},
+                {"key": "other", "name": "Something else"},
+            ],
+        },
+        _yes_no("offensive", "Is the content offensive or hateful?", required=True),
+    ],
+}
+"""Open311 attributes (extra questions) of two demo service types."""
+
+
+def _seed_open311(session: Session, jurisdiction: Jurisdiction) -> None:
+    """Attributes for service types that have none yet, and the demo's fixed API key."""
+    types = {
+        t.code: t
+        for t in session.scalars(
+            sa.select(ServiceType).where(
+                ServiceType.jurisdiction_id == jurisdiction.id,
+                ServiceType.code.in_(DEMO_ATTRIBUTES),
+            )
+        )
+    }
+    existing = attributes_of(session, [t.id for t in types.values()])
+    for code, service_type in types.items():
+        if not existing[service_type.id]:
+            set_attributes(session, service_type, DEMO_ATTRIBUTES[code])
+    if client_for_key(session, DEMO_OPEN311_KEY) is None:  # an admin may have revoked it
+        issue_key(
+            session,
+            jurisdiction,
+            name="Demo app",
+            contact_email="apps@demo-city.example",
+            key=DEMO_OPEN311_KEY,
+        )
+
+
 @dataclass(frozen=True)
 class DemoCredentials:
     jurisdiction: str
@@ -247,6 +320,7 @@ class DemoCredentials:
     agent_password: str
     api_token: str
     agent_id: int
+    open311_key: str = DEMO_OPEN311_KEY
 
 
 def _seed_chat(session: Session, jurisdiction: Jurisdiction) -> None:
@@ -310,6 +384,7 @@ def seed_demo(session: Session) -> DemoCredentials:
         )
     _seed_chat(session, jurisdiction)
     _seed_canned(session, jurisdiction)
+    _seed_open311(session, jurisdiction)
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
     if agent is None:
         agent = Agent(
