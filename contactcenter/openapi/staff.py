@@ -1,0 +1,619 @@
+"""What the description says of the staff API (``/api/v1``) beyond its rules.
+
+Request bodies and query strings are the pydantic models the handlers validate with (their JSON
+Schemas are generated); responses are described from the serializers in
+:mod:`contactcenter.api.serializers` and its siblings: each shape's keys and types, loosely
+enough that a new key does not make the description wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.routing import Rule
+
+from contactcenter.agents.models import Role
+from contactcenter.api import call_views, incident_views, schemas
+from contactcenter.api import routing_schemas as rs
+from contactcenter.chats.settings import ChatSettings
+from contactcenter.jurisdictions.settings import DetectionSettings
+from contactcenter.openapi.spec import Operation
+
+REF = "#/components/schemas/{}"
+
+TAGS = [
+    {"name": "auth", "description": "Bearer tokens and who holds them."},
+    {"name": "cases", "description": "Cases: list, read, status, notes, replies, duplicates."},
+    {"name": "routing", "description": "Rules, districts, queues, calendars, SLA policies."},
+    {"name": "agents", "description": "Agents' routing profile and presence."},
+    {"name": "work", "description": "Offers and work items of the signed-in agent."},
+    {"name": "calls", "description": "Calls and the call-centre figures."},
+    {"name": "incidents", "description": "Bursts of similar reports."},
+    {"name": "settings", "description": "Per-jurisdiction settings."},
+    {"name": "mail", "description": "Quarantined inbound mail."},
+    {"name": "ivr", "description": "The voice menu."},
+    {"name": "voice", "description": "Browser phone tokens."},
+    {"name": "residents", "description": "Residents' routing flags."},
+    {"name": "open311-admin", "description": "Open311 client keys and service attributes."},
+    {"name": "exports", "description": "Cases for open-data portals."},
+    {"name": "meta", "description": "This description."},
+]
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(name)}
+
+
+def _null(kind: str | list[str]) -> dict[str, Any]:
+    kinds = [kind] if isinstance(kind, str) else kind
+    return {"type": [*kinds, "null"]}
+
+
+def _obj(required: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _data(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return _obj(("data",), data=schema, **extra)
+
+
+def _list(name: str, **extra: Any) -> dict[str, Any]:
+    return _data({"type": "array", "items": ref(name)}, **extra)
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+TIME = {"type": ["string", "null"], "format": "date-time"}
+STRS = {"type": "array", "items": STR}
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
+
+SHAPES: dict[str, Any] = {
+    "Agent": _obj(
+        ("id", "name", "role"),
+        id=INT,
+        name=STR,
+        email=STR,
+        role=STR,
+        languages=STRS,
+        jurisdictions=STRS,
+    ),
+    "AgentRouting": {
+        "allOf": [
+            ref("Agent"),
+            _obj(
+                skills=STRS,
+                capacity={"type": "object", "additionalProperties": INT},
+                presence=STR,
+                presence_since=TIME,
+                queues=STRS,
+                departments=STRS,
+                phone=_null("string"),
+                voice_device=_null("string"),
+            ),
+        ]
+    },
+    "CaseSummary": _obj(
+        ("id", "tracking_number", "jurisdiction", "status"),
+        id=INT,
+        tracking_number=STR,
+        jurisdiction=STR,
+        status=STR,
+        priority=STR,
+        service_type=_null("object"),
+        department=_null("object"),
+        assigned_agent=_null("object"),
+        origin_channel=STR,
+        language=_null("string"),
+        description=_null("string"),
+        address=_null("string"),
+        latitude=_null("number"),
+        longitude=_null("number"),
+        awaiting=_null("string"),
+        routing_rule=_null("string"),
+        duplicate_status=_null("string"),
+        duplicate_of_id=_null("integer"),
+        incident_id=_null("integer"),
+        due_at=TIME,
+        created_at=TIME,
+        updated_at=TIME,
+        resolved_at=TIME,
+        closed_at=TIME,
+    ),
+    "CaseDetail": {
+        "allOf": [
+            ref("CaseSummary"),
+            _obj(
+                sla=_null("object"),
+                resident=_null("object"),
+                interactions={"type": "array", "items": ref("Interaction")},
+                events={"type": "array", "items": ref("CaseEvent")},
+            ),
+        ]
+    },
+    "DuplicateCase": {
+        "allOf": [ref("CaseSummary"), _obj(duplicate_of=_null("string"))],
+    },
+    "CaseEvent": _obj(
+        ("id", "kind"),
+        id=INT,
+        kind=STR,
+        actor=_null("string"),
+        agent_id=_null("integer"),
+        data=_null("object"),
+        created_at=TIME,
+    ),
+    "Interaction": _obj(
+        ("id", "channel", "direction"),
+        id=INT,
+        channel=STR,
+        direction=STR,
+        body=_null("string"),
+        delivery_status=STR,
+        created_at=TIME,
+    ),
+    "WorkItem": _obj(
+        ("id", "case_id", "state"),
+        id=INT,
+        case_id=INT,
+        kind=STR,
+        channel=STR,
+        queue=STR,
+        priority=INT,
+        state=STR,
+        agent_id=_null("integer"),
+        created_at=TIME,
+        assigned_at=TIME,
+        completed_at=TIME,
+    ),
+    "Offer": _obj(
+        ("id", "state", "work"), id=INT, state=STR, expires_at=TIME, work=ref("WorkItem")
+    ),
+    "Queue": _obj(
+        ("code", "name"),
+        code=STR,
+        name=STR,
+        department=_null("string"),
+        strategy=STR,
+        offer_timeout_seconds=INT,
+        is_default=BOOL,
+        is_supervisor=BOOL,
+        oldest_waiting_at=TIME,
+    ),
+    "District": _obj(
+        ("code", "name"),
+        code=STR,
+        name=STR,
+        layer=_null("string"),
+        bbox={"type": "array", "items": {"type": "number"}},
+    ),
+    "Calendar": _obj(("code", "name", "config"), code=STR, name=STR, config=ANY_OBJECT),
+    "SlaPolicy": _obj(
+        ("code", "name"),
+        code=STR,
+        name=STR,
+        calendar=_null("string"),
+        first_response_minutes=_null("integer"),
+        resolution_minutes=_null("integer"),
+        warn_percent=INT,
+        escalate_priority=_null("string"),
+        is_default=BOOL,
+    ),
+    "Call": _obj(
+        ("id", "jurisdiction", "direction", "outcome"),
+        id=INT,
+        call_sid=STR,
+        jurisdiction=STR,
+        direction=STR,
+        outcome=STR,
+        case=_null("object"),
+        created_at=TIME,
+        wait_seconds=_null("integer"),
+        recording_url=_null("string"),
+    ),
+    "CallSummary": _obj(
+        ("jurisdiction", "since", "until", "total"),
+        jurisdiction=STR,
+        since=STR,
+        until=STR,
+        total=INT,
+        by_outcome={"type": "object", "additionalProperties": INT},
+        abandoned_rate=_null("number"),
+    ),
+    "Incident": _obj(
+        ("id", "status"),
+        id=INT,
+        status=STR,
+        service_type=_null("object"),
+        case_count=INT,
+        announcement=_null("string"),
+    ),
+    "QuarantinedMail": _obj(
+        ("id", "state", "raw_url"),
+        id=INT,
+        jurisdiction=STR,
+        state=STR,
+        size=INT,
+        error=_null("string"),
+        received_at=STR,
+        raw_url=STR,
+    ),
+    "IvrMenuVersion": _obj(("version",), version=INT, created_at=STR, created_by=_null("integer")),
+    "IvrMenu": {
+        "allOf": [ref("IvrMenuVersion"), _obj(definition=ANY_OBJECT, source=STR)],
+    },
+}
+
+JURISDICTION = {
+    "name": "jurisdiction",
+    "in": "query",
+    "required": False,
+    "description": "The jurisdiction's slug; may be left out by staff of a single one.",
+    "schema": {"type": "string", "maxLength": 64},
+}
+
+MENU_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["source"],
+    "properties": {"source": {"type": "string", "description": "The menu file, YAML or JSON."}},
+}
+MENU_YAML = ("application/yaml", {"type": "string"})
+
+
+def _partial(model: Any) -> dict[str, Any]:
+    """``model``'s fields, none required and each nullable (``null`` resets it): a PATCH."""
+    schema = model.model_json_schema()
+    properties = {
+        name: {"anyOf": [{k: v for k, v in prop.items() if k != "title"}, {"type": "null"}]}
+        for name, prop in schema.get("properties", {}).items()
+    }
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+_J = (JURISDICTION,)
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("api.create_token", "post"): Operation(
+        "Exchange an agent's email and password for a bearer token",
+        ("auth",),
+        body=schemas.TokenRequest,
+        status=201,
+        success_description="The token (shown once) and its agent.",
+        response=_obj(("token", "agent"), token=STR, agent=ref("Agent")),
+        errors=(400, 401),
+    ),
+    ("api.me", "get"): Operation(
+        "The token's agent", ("auth",), response=_obj(("agent",), agent=ref("Agent")), errors=()
+    ),
+    ("api.cases_index", "get"): Operation(
+        "List cases, newest first, filtered",
+        ("cases",),
+        query=schemas.CaseListQuery,
+        response=_list("CaseSummary", page=INT, per_page=INT, total=INT),
+    ),
+    ("api.case_show", "get"): Operation(
+        "One case with its interactions, events and SLA clock",
+        ("cases",),
+        response=_data(ref("CaseDetail")),
+        errors=(404,),
+    ),
+    ("api.case_status", "post"): Operation(
+        "Change a case's status (the lifecycle is enforced)",
+        ("cases",),
+        body=schemas.StatusChange,
+        response=_data(ref("CaseSummary"), event=ref("CaseEvent")),
+        errors=(400, 404, 409),
+    ),
+    ("api.case_note", "post"): Operation(
+        "Add an internal note",
+        ("cases",),
+        body=schemas.NoteRequest,
+        status=201,
+        response=_data(ref("CaseEvent")),
+        errors=(400, 404),
+    ),
+    ("api.case_reply", "post"): Operation(
+        "Reply to the resident on the case's channel",
+        ("cases",),
+        body=schemas.ReplyRequest,
+        status=201,
+        response=_data(ref("Interaction")),
+        errors=(400, 404, 409),
+    ),
+    ("api.case_waiting", "post"): Operation(
+        "Mark the case as waiting on the resident",
+        ("cases",),
+        response=_data(ref("CaseSummary")),
+        errors=(404, 409),
+    ),
+    ("api.case_duplicate", "post"): Operation(
+        "Confirm, reject or make a duplicate link",
+        ("cases",),
+        body=incident_views.DuplicateAction,
+        response=_data(ref("DuplicateCase")),
+        errors=(400, 404, 409),
+    ),
+    ("api.rules_show", "get"): Operation(
+        "The routing rules in force",
+        ("routing",),
+        parameters=_J,
+        response=_obj(("data", "version"), data=ANY_OBJECT, version=INT),
+        errors=(404,),
+    ),
+    ("api.rules_save", "put"): Operation(
+        "Replace the routing rules (a new version)",
+        ("routing",),
+        parameters=_J,
+        body=ANY_OBJECT,
+        response=_obj(("data", "version"), data=ANY_OBJECT, version=INT),
+        errors=(400, 404),
+    ),
+    ("api.routing_dry_run", "post"): Operation(
+        "What the rules would decide for a case or hypothetical facts",
+        ("routing",),
+        parameters=_J,
+        body=rs.DryRun,
+        response=_data(ANY_OBJECT),
+        errors=(400, 404),
+    ),
+    ("api.districts_index", "get"): Operation(
+        "The jurisdiction's districts",
+        ("routing",),
+        parameters=_J,
+        response=_list("District"),
+        errors=(404,),
+    ),
+    ("api.districts_import", "put"): Operation(
+        "Replace the districts with a GeoJSON FeatureCollection",
+        ("routing",),
+        parameters=_J,
+        body={"type": "object", "description": "A GeoJSON FeatureCollection."},
+        response=_obj(("imported", "codes"), imported=INT, codes=STRS),
+        errors=(400, 404, 409),
+    ),
+    ("api.queues_index", "get"): Operation(
+        "Queues with their live figures",
+        ("routing",),
+        parameters=_J,
+        response=_list("Queue"),
+        errors=(404,),
+    ),
+    ("api.queue_save", "put"): Operation(
+        "Create or replace a queue",
+        ("routing",),
+        parameters=_J,
+        body=rs.QueueBody,
+        response=_data(ref("Queue")),
+        errors=(400, 404, 409),
+    ),
+    ("api.queue_items", "get"): Operation(
+        "Work waiting, offered or assigned in a queue",
+        ("routing",),
+        parameters=_J,
+        response=_list("WorkItem"),
+        errors=(404,),
+    ),
+    ("api.calendars_index", "get"): Operation(
+        "Business calendars", ("routing",), parameters=_J, response=_list("Calendar"), errors=(404,)
+    ),
+    ("api.calendar_save", "put"): Operation(
+        "Create or replace a business calendar",
+        ("routing",),
+        parameters=_J,
+        body=rs.CalendarBody,
+        response=_data(ref("Calendar")),
+        errors=(400, 404, 409),
+    ),
+    ("api.sla_policies_index", "get"): Operation(
+        "SLA policies", ("routing",), parameters=_J, response=_list("SlaPolicy"), errors=(404,)
+    ),
+    ("api.sla_policy_save", "put"): Operation(
+        "Create or replace an SLA policy",
+        ("routing",),
+        parameters=_J,
+        body=rs.SlaPolicyBody,
+        response=_data(ref("SlaPolicy")),
+        errors=(400, 404, 409),
+    ),
+    ("api.agents_index", "get"): Operation(
+        "Agents of the caller's jurisdictions with their routing profile",
+        ("agents",),
+        response=_list("AgentRouting"),
+        errors=(),
+    ),
+    ("api.agent_routing", "patch"): Operation(
+        "Change an agent's skills, languages, capacity, queues, departments or phone",
+        ("agents",),
+        parameters=_J,
+        body=rs.AgentRouting,
+        response=_data(ref("AgentRouting")),
+        errors=(400, 404),
+    ),
+    ("api.agent_presence", "put"): Operation(
+        "Set an agent's presence (one's own, or any as a supervisor)",
+        ("agents",),
+        body=rs.PresenceBody,
+        response=_data(_obj(("presence", "since"), presence=STR, since=STR)),
+        errors=(400, 404),
+    ),
+    ("api.agent_presence_history", "get"): Operation(
+        "An agent's presence and its history",
+        ("agents",),
+        response=_obj(("presence", "history"), presence=STR, history={"type": "array"}),
+        errors=(404,),
+    ),
+    ("api.my_offers", "get"): Operation(
+        "Offers waiting for the caller", ("work",), response=_list("Offer"), errors=()
+    ),
+    ("api.offer_accept", "post"): Operation(
+        "Accept an offer", ("work",), response=_data(ref("WorkItem")), errors=(404, 409)
+    ),
+    ("api.offer_decline", "post"): Operation(
+        "Decline an offer", ("work",), response=_data(ref("WorkItem")), errors=(404, 409)
+    ),
+    ("api.my_work", "get"): Operation(
+        "The caller's assigned work", ("work",), response=_list("WorkItem"), errors=()
+    ),
+    ("api.work_next", "post"): Operation(
+        "Take the next waiting item the caller may take",
+        ("work",),
+        response=_obj(("data",), data={"anyOf": [ref("WorkItem"), {"type": "null"}]}),
+        errors=(409,),
+    ),
+    ("api.work_complete", "post"): Operation(
+        "Complete a work item", ("work",), response=_data(ref("WorkItem")), errors=(404, 409)
+    ),
+    ("api.resident_flags", "put"): Operation(
+        "Replace a resident's routing flags",
+        ("residents",),
+        body=rs.ResidentFlags,
+        response=_data(_obj(("id", "flags"), id=INT, flags=STRS)),
+        errors=(400, 404),
+    ),
+    ("api.calls_index", "get"): Operation(
+        "Calls, newest first (keyset pages: pass `next_cursor` as `cursor`)",
+        ("calls",),
+        query=call_views.CallListQuery,
+        response=_list("Call", limit=INT, next_cursor=_null("string")),
+        errors=(400, 404),
+    ),
+    ("api.call_show", "get"): Operation(
+        "One call", ("calls",), response=_data(ref("Call")), errors=(404,)
+    ),
+    ("api.calls_summary", "get"): Operation(
+        "The period's call figures (default: the last 24 hours)",
+        ("calls",),
+        query=call_views.SummaryQuery,
+        response=_data(ref("CallSummary")),
+        errors=(400, 404),
+    ),
+    ("api.incidents_index", "get"): Operation(
+        "Active incidents", ("incidents",), response=_list("Incident"), errors=()
+    ),
+    ("api.incident_resolve", "post"): Operation(
+        "Resolve an incident", ("incidents",), response=_data(ref("Incident")), errors=(404, 409)
+    ),
+    ("api.incident_announcement", "put"): Operation(
+        "Set what callers hear about an incident",
+        ("incidents",),
+        body=incident_views.AnnouncementRequest,
+        response=_data(ref("Incident")),
+        errors=(400, 404),
+    ),
+    ("api.detection_settings_show", "get"): Operation(
+        "Duplicate and incident detection settings",
+        ("settings",),
+        parameters=_J,
+        response=_data(DetectionSettings.model_json_schema(), jurisdiction=STR),
+        errors=(404,),
+    ),
+    ("api.detection_settings_update", "patch"): Operation(
+        "Change detection settings (`null` resets one to its default)",
+        ("settings",),
+        parameters=_J,
+        body=_partial(DetectionSettings),
+        response=_data(DetectionSettings.model_json_schema(), jurisdiction=STR),
+        errors=(400, 404),
+    ),
+    ("api.chat_settings_show", "get"): Operation(
+        "Web chat settings",
+        ("settings",),
+        parameters=_J,
+        response=_data(ANY_OBJECT, jurisdiction=STR),
+        errors=(404,),
+    ),
+    ("api.chat_settings_update", "put"): Operation(
+        "Replace the web chat settings (allowed origins, hours)",
+        ("settings",),
+        parameters=_J,
+        body=ChatSettings,
+        response=_data(ANY_OBJECT, jurisdiction=STR),
+        errors=(400, 404),
+    ),
+    ("api.mail_quarantine_index", "get"): Operation(
+        "Quarantined mail, newest first",
+        ("mail",),
+        parameters=(
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        ),
+        response=_list("QuarantinedMail", limit=INT, next_cursor=_null("string")),
+    ),
+    ("api.mail_quarantine_raw", "get"): Operation(
+        "The quarantined message exactly as received",
+        ("mail",),
+        response={"type": "string"},
+        raw_response="message/rfc822",
+        errors=(404,),
+    ),
+    ("api.mail_quarantine_retry", "post"): Operation(
+        "Process a quarantined message again",
+        ("mail",),
+        response=_data(ref("QuarantinedMail")),
+        errors=(404, 503),
+    ),
+    ("ivr_admin.menu_show", "get"): Operation(
+        "The live voice menu",
+        ("ivr",),
+        parameters=_J,
+        response=_data(ref("IvrMenu")),
+        errors=(404,),
+    ),
+    ("ivr_admin.menu_save", "put"): Operation(
+        "Load a new voice menu version (refused whole when it has problems)",
+        ("ivr",),
+        parameters=_J,
+        body=MENU_BODY,
+        raw_body=MENU_YAML,
+        response=_data(ref("IvrMenu")),
+        errors=(400, 404),
+    ),
+    ("ivr_admin.menu_check", "post"): Operation(
+        "Check a draft voice menu",
+        ("ivr",),
+        parameters=_J,
+        body=MENU_BODY,
+        raw_body=MENU_YAML,
+        response=_obj(("ok", "problems"), ok=BOOL, problems={"type": "array"}),
+        errors=(400, 404),
+    ),
+    ("ivr_admin.menu_versions_index", "get"): Operation(
+        "Voice menu versions",
+        ("ivr",),
+        parameters=_J,
+        response=_list("IvrMenuVersion"),
+        errors=(404,),
+    ),
+    ("voice_token.token", "get"): Operation(
+        "A browser-phone access token for the caller",
+        ("voice",),
+        response=ANY_OBJECT,
+        errors=(503,),
+    ),
+    ("openapi.description_json", "get"): Operation(
+        "This description (OpenAPI 3.1, JSON)", ("meta",), response=ANY_OBJECT, errors=()
+    ),
+    ("openapi.description_yaml", "get"): Operation(
+        "This description (OpenAPI 3.1, YAML)",
+        ("meta",),
+        response={"type": "string"},
+        raw_response="application/yaml",
+        errors=(),
+    ),
+}
+
+
+def operation(rule: Rule, method: str, role: Role | None) -> Operation:
+    """The known metadata of this operation, or a generic description of an unknown one."""
+    known = OPERATIONS.get((rule.endpoint, method))
+    if known is not None:
+        return known
+    segment = rule.rule.removeprefix("/api/v1/").split("/", 1)[0]
+    body: dict[str, Any] | None = ANY_OBJECT if method in {"post", "put", "patch"} else None
+    return Operation(
+        tags=(segment,), body=body, body_required=False, response=ANY_OBJECT, errors=(400, 404)
+    )
