@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     from contactcenter.console import bp as console_bp
 
     app.register_blueprint(console_bp)
+    from contactcenter.open311.views import bp as open311_bp
+
+    app.register_blueprint(open311_bp)
     for blueprint in channels.blueprints():
         app.register_blueprint(blueprint)
     for blueprint in ivr.blueprints():
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
                 "staff_api": "/api/v1 (Authorization: Bearer <token>)",
                 "api_description": "/api/v1/openapi.json (OpenAPI 3.1; also .yaml)",
                 "console": "/console/",
+                "open311": "/open311/v2/discovery.json (GeoReport v2, XML and JSON)",
                 "sms_inbound_webhook": "/sms/inbound",
                 "sms_status_callback": "/sms/status",
                 "voice_incoming_webhook": "/voice/incoming",

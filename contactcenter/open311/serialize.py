@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contactcenter.cases.models import OPEN_STATUSES, Case, CaseStatus, DuplicateStatus
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
+from contactcenter.open311 import filing
 from contactcenter.open311.models import ServiceAttribute
 from contactcenter.open311.privacy import mask_personal_data
 
@@ -78,12 +79,8 @@ def zipcode_of(address: str, country: str) -> str:
 
 
 def service_notice(service: ServiceType | None) -> str:
-    """What the resident can expect: the service type's target, when it has one."""
-    if service is None or not service.target_days:
-        return ""
-    days = service.target_days
-    shown = f"{days:g}"
-    return f"Expected within {shown} day{'' if days == 1 else 's'}."
+    """What the resident can expect (the service type's target), worded as the POST's answer."""
+    return filing.service_notice(service) if service is not None else ""
 
 
 def public_request(
