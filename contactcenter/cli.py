@@ -17,6 +17,7 @@ from channels.email.cli import mail_cli
 from contactcenter import migrate
 from contactcenter.config import Settings
 from contactcenter.db import get_db
+from contactcenter.imports.cli import export_cli, import_cli
 from contactcenter.open311.cli import open311_cli
 from ivr.cli import ivr_cli
 
@@ -366,3 +367,5 @@ def token_create(email: str, name: str) -> None:
 cli.add_command(ivr_cli)
 cli.add_command(mail_cli)
 cli.add_command(open311_cli)
+cli.add_command(import_cli)
+cli.add_command(export_cli)

@@ -1,0 +1,359 @@
+"""Bulk import of historical service requests in New York's 311 layout.
+
+Streaming and bounded: the file is read line by line (bytes, so the position of every row
+boundary is known exactly; the ``csv`` module pulls lines one at a time and never reads past
+the record it returns), rows are parsed and loaded in batches, and each batch commits its
+cases together with the run's position (:class:`ImportRun`: ``byte_offset`` after the batch's
+last row, ``rows_read``). A rerun of the same file (same SHA-256) into the same jurisdiction
+resumes an unfinished run from that position; a finished one answers "already imported"
+unless ``again`` is asked (harmless: the import is idempotent on the source key).
+
+Unlike most services this one commits, once per batch: a bulk import is many transactions by
+design, so that a failure loses one batch, not the hours before it.
+
+Imported cases are history. They are inserted directly, never through intake: no routing, no
+work item, no SLA clock and no notification is ever made for them, and none of the periodic
+checks picks them up later (the routing tick reads work items and offers, the SLA checks read
+``case_clocks`` rows, and neither exists for an imported case; they carry no resident, so no
+conversation joins them). An open imported case keeps its status as published and waits for
+staff like any case nobody has queued. Public figures are rebuilt once the run finishes
+(``contactcenter.performance.rollup.rebuild``), as the bulk insert bypasses the ORM events
+that keep them current.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contactcenter.db import utcnow
+from contactcenter.imports.loaders import StagedRow, load_batch
+from contactcenter.imports.mapping import Catalog, Mapping
+from contactcenter.imports.models import ImportRun, ImportState
+from contactcenter.imports.nyc import Rejected, RowReader
+from contactcenter.jurisdictions.models import Jurisdiction
+
+LAYOUT = "nyc"
+DEFAULT_BATCH_SIZE = 10_000
+REJECT_COLUMNS = ("row", "unique_key", "reason")
+COLLISION = "Unique Key is already another case's tracking number"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    mapping: Mapping | None = None
+    create_missing: bool = True
+    rejects_path: Path | None = None
+    """Where rejected rows are written (CSV: row, unique_key, reason); by default
+    ``<file name>.import-<run id>.rejects.csv`` in the current directory."""
+    batch_size: int = DEFAULT_BATCH_SIZE
+    again: bool = False
+    """Import a file again even if a run already finished it (every row "already present")."""
+    rebuild_figures: bool = True
+
+
+@dataclass
+class ImportResult:
+    """What one invocation did (a resumed run counts only what this pass read)."""
+
+    run_id: int
+    already_imported: bool = False
+    resumed_at_row: int = 0
+    rows_read: int = 0
+    imported: int = 0
+    already_present: int = 0
+    rejected: int = 0
+    coordinates_dropped: int = 0
+    created_departments: list[str] = field(default_factory=list)
+    created_service_types: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    rebuild_seconds: float = 0.0
+    rejects_path: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        if self.already_imported:
+            return f"already imported (run {self.run_id}); --again imports it once more"
+        resumed = f" (resumed after row {self.resumed_at_row})" if self.resumed_at_row else ""
+        dropped = (
+            f", {self.coordinates_dropped} kept without their unusable coordinates"
+            if self.coordinates_dropped
+            else ""
+        )
+        return (
+            f"read {self.rows_read} / imported {self.imported} / already present "
+            f"{self.already_present} / rejected {self.rejected} / {self.seconds:.1f} s / "
+            f"{self.rows_per_second:.0f} rows/s{resumed}{dropped}"
+        )
+
+
+ProgressFn = Callable[[int], None]
+"""Called with the number of bytes each committed batch consumed."""
+BatchHook = Callable[[ImportRun], None]
+"""Called after each committed batch (tests interrupt an import from here)."""
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def import_nyc(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    path: Path,
+    options: ImportOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    after_batch: BatchHook | None = None,
+) -> ImportResult:
+    """Import (or resume importing) ``path`` into ``jurisdiction``; commits batch by batch.
+
+    :raises ValueError: the file is not in the layout, or the mapping names unknown codes.
+    """
+    options = options or ImportOptions()
+    started = time.perf_counter()
+    digest = file_sha256(path)
+    run = session.scalars(
+        sa.select(ImportRun)
+        .where(
+            ImportRun.jurisdiction_id == jurisdiction.id,
+            ImportRun.file_sha256 == digest,
+            ImportRun.layout == LAYOUT,
+        )
+        .order_by(ImportRun.id.desc())
+        .limit(1)
+    ).first()
+    if run is not None and run.state == ImportState.DONE and not options.again:
+        return ImportResult(run_id=run.id, already_imported=True, rejects_path=run.rejects_path)
+    catalog = Catalog(session, jurisdiction, options.mapping, create_missing=options.create_missing)
+    if run is None or run.state == ImportState.DONE:
+        run = _new_run(session, jurisdiction, path, digest, options.rejects_path)
+    else:
+        run.state = ImportState.RUNNING
+        session.commit()
+    batch = _Batch(session, jurisdiction, run, catalog, options.batch_size)
+    try:
+        with path.open("rb") as f, _Rejects(Path(run.rejects_path), run.rows_read) as rejects:
+            batch.rejects = rejects
+            batch.run_file(f, progress, after_batch)
+        run.state = ImportState.DONE
+        run.finished_at = utcnow()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        session.execute(
+            sa.update(ImportRun).where(ImportRun.id == run.id).values(state=ImportState.FAILED)
+        )
+        session.commit()
+        raise
+    result = batch.result
+    result.rejects_path = run.rejects_path
+    result.created_departments = catalog.created_departments
+    result.created_service_types = catalog.created_service_types
+    result.seconds = time.perf_counter() - started
+    if options.rebuild_figures:
+        rebuild_started = time.perf_counter()
+        rebuild_figures(session, jurisdiction.id)
+        session.commit()
+        result.rebuild_seconds = time.perf_counter() - rebuild_started
+    return result
+
+
+def rebuild_figures(session: Session, jurisdiction_id: int) -> None:
+    """Recompute the public figures: the bulk insert bypassed the events that keep them."""
+    from contactcenter.performance.rollup import rebuild
+
+    rebuild(session, jurisdiction_id)
+
+
+def _new_run(
+    session: Session, jurisdiction: Jurisdiction, path: Path, digest: str, rejects: Path | None
+) -> ImportRun:
+    run = ImportRun(
+        jurisdiction_id=jurisdiction.id,
+        layout=LAYOUT,
+        file_name=str(path)[-500:],
+        file_sha256=digest,
+        file_size=path.stat().st_size,
+        state=ImportState.RUNNING,
+    )
+    session.add(run)
+    session.flush()
+    default = Path.cwd() / f"{path.name}.import-{run.id}.rejects.csv"
+    run.rejects_path = str((rejects or default).absolute())[-1000:]
+    session.commit()
+    return run
+
+
+class _Rejects:
+    """The rejects CSV. A resumed run first drops what a batch that never committed wrote."""
+
+    def __init__(self, path: Path, committed_rows: int) -> None:
+        self.path = path
+        self.committed_rows = committed_rows
+
+    def __enter__(self) -> _Rejects:
+        kept: list[list[str]] = []
+        if self.committed_rows and self.path.exists():
+            with self.path.open(newline="", encoding="utf-8") as old:
+                reader = csv.reader(old)
+                next(reader, None)
+                kept = [
+                    r for r in reader if r and r[0].isdigit() and int(r[0]) <= self.committed_rows
+                ]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self.path.open("w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(REJECT_COLUMNS)
+        self.writer.writerows(kept)
+        self.file.flush()
+        return self
+
+    def write(self, rows: list[tuple[int, str, str]]) -> None:
+        self.writer.writerows(rows)
+        self.file.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def _lines(f: BinaryIO, position: list[int]) -> Iterator[str]:
+    """The file's lines as text, ``position[0]`` kept at the byte after the last one given."""
+    for raw in f:
+        position[0] += len(raw)
+        line = raw.decode("utf-8", "replace")
+        if "\x00" in line:  # PostgreSQL text cannot hold NUL
+            line = line.replace("\x00", "")
+        yield line
+
+
+class _Batch:
+    """The loop: parse rows into batches, load each, commit it with the run's position."""
+
+    def __init__(
+        self,
+        session: Session,
+        jurisdiction: Jurisdiction,
+        run: ImportRun,
+        catalog: Catalog,
+        batch_size: int,
+    ) -> None:
+        self.session = session
+        self.jurisdiction = jurisdiction
+        self.run = run
+        self.catalog = catalog
+        self.batch_size = max(1, batch_size)
+        self.language = jurisdiction.default_language
+        self.result = ImportResult(run_id=run.id, resumed_at_row=run.rows_read)
+        self.rejects: _Rejects
+
+    def run_file(
+        self, f: BinaryIO, progress: ProgressFn | None, after_batch: BatchHook | None
+    ) -> None:
+        position = [0]
+        lines = _lines(f, position)
+        header = next(csv.reader(lines), None)
+        if header is None:
+            raise ValueError("the file is empty")
+        try:
+            zone = ZoneInfo(self.jurisdiction.timezone)
+        except (KeyError, ValueError):
+            zone = ZoneInfo("UTC")
+        reader = RowReader(header, zone)
+        run = self.run
+        if run.byte_offset > position[0]:
+            f.seek(run.byte_offset)
+            position[0] = run.byte_offset
+        rows_read = run.rows_read
+        last_position = position[0]
+        staged: list[StagedRow] = []
+        rejected: list[tuple[int, str, str]] = []
+        keys: dict[str, int] = {}
+        catalog = self.catalog
+        in_batch = 0
+        for row in csv.reader(lines):
+            if not row:
+                continue
+            rows_read += 1
+            in_batch += 1
+            try:
+                parsed = reader.parse(row)
+                department_id = catalog.department_id(parsed.agency, parsed.agency_name)
+                service_type_id = catalog.service_type_id(parsed.complaint_type, department_id)
+            except Rejected as exc:
+                key = row[reader.key_index] if reader.key_index < len(row) else ""
+                rejected.append((rows_read, key.strip()[:64], str(exc)))
+            else:
+                if parsed.coordinates_dropped:
+                    self.result.coordinates_dropped += 1
+                keys[parsed.key] = rows_read
+                staged.append(
+                    (
+                        parsed.key,
+                        parsed.status,
+                        service_type_id,
+                        department_id,
+                        parsed.channel,
+                        parsed.description,
+                        parsed.address_text,
+                        parsed.latitude,
+                        parsed.longitude,
+                        parsed.due_at,
+                        parsed.created_at,
+                        parsed.updated_at,
+                        parsed.closed_at,
+                        parsed.district,
+                        parsed.attributes,
+                    )
+                )
+            if in_batch >= self.batch_size:
+                self._commit(staged, rejected, keys, rows_read, position[0])
+                if progress is not None:
+                    progress(position[0] - last_position)
+                last_position = position[0]
+                staged, rejected, keys, in_batch = [], [], {}, 0
+                if after_batch is not None:
+                    after_batch(run)
+        self._commit(staged, rejected, keys, rows_read, position[0])
+        if progress is not None:
+            progress(position[0] - last_position)
+
+    def _commit(
+        self,
+        staged: list[StagedRow],
+        rejected: list[tuple[int, str, str]],
+        keys: dict[str, int],
+        rows_read: int,
+        byte_offset: int,
+    ) -> None:
+        loaded = load_batch(self.session, self.jurisdiction.id, self.language, staged)
+        for key in sorted(loaded.collisions, key=keys.__getitem__):
+            rejected.append(
+                (keys[key], key, "Unique Key is already another case's tracking number")
+            )
+        rejected.sort()
+        run, result = self.run, self.result
+        result.rows_read += rows_read - run.rows_read
+        result.imported += loaded.inserted
+        result.already_present += loaded.already_present
+        result.rejected += len(rejected)
+        run.rows_read = rows_read
+        run.byte_offset = byte_offset
+        run.rows_imported += loaded.inserted
+        run.rows_already_present += loaded.already_present
+        run.rows_rejected += len(rejected)
+        self.rejects.write(rejected)
+        self.session.commit()
