@@ -97,3 +97,27 @@ def test_a_batch_post_gives_a_token_that_leads_to_the_case(
     request = client.get(f"/open311/v2/requests/{entry['service_request_id']}.json")
     assert request.status_code == 200
     assert request.get_json()[0]["service_code"] == "pothole"
+
+
+def test_simultaneous_posts_from_a_new_resident_make_one_resident(app, session, jurisdiction, key):
+    """Two apps (or one retrying) post at once with the same new phone and email."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from contactcenter.residents.models import ContactPoint, Resident
+
+    _other, second_key = issue_key(session, jurisdiction, name="Other app")
+    session.commit()
+    keys = [key, key, key, second_key, second_key, second_key]
+
+    def post(api_key: str) -> int:
+        time.sleep(0.01)
+        form = _form(api_key, phone="+1 613 555 0177", email="new@example.org")
+        return app.test_client().post(POST, data=form).status_code
+
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        statuses = list(pool.map(post, keys))
+    assert statuses == [201] * len(keys)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == len(keys)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Resident)) == 1
+    assert session.scalar(sa.select(sa.func.count()).select_from(ContactPoint)) == 2

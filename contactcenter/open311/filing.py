@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contactcenter.cases.events import record_event
@@ -222,9 +223,23 @@ def resident_for(
     A phone and an email already known as two different people are not merged (that is a
     decision for staff): the phone's owner is taken and the email left where it is. The
     client is told nothing of it, so a POST cannot probe who is on the city's records.
+
+    Two requests of one new resident at once (an app retrying, two apps) meet at the contact
+    points' unique constraint: the loser's savepoint rolls back and it finds the winner's.
     """
     if not contacts:
         return None
+    try:
+        with session.begin_nested():
+            return _linked_resident(session, jurisdiction, contacts)
+    except IntegrityError:
+        with session.begin_nested():
+            return _linked_resident(session, jurisdiction, contacts)
+
+
+def _linked_resident(
+    session: Session, jurisdiction: Jurisdiction, contacts: tuple[NormalizedAddress, ...]
+) -> Resident:
     first = contacts[0]
     resident, _contact = find_or_create_resident(session, jurisdiction, first.kind, first.address)
     for other in contacts[1:]:
@@ -245,6 +260,7 @@ def resident_for(
                     is_valid=other.is_valid,
                 )
             )
+    session.flush()
     return resident
 
 
