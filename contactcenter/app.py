@@ -74,6 +74,9 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     from contactcenter.open311.views import bp as open311_bp
 
     app.register_blueprint(open311_bp)
+    from contactcenter.performance.views import bp as public_bp
+
+    app.register_blueprint(public_bp)
     for blueprint in channels.blueprints():
         app.register_blueprint(blueprint)
     for blueprint in ivr.blueprints():
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
                 "api_description": "/api/v1/openapi.json (OpenAPI 3.1; also .yaml)",
                 "console": "/console/",
                 "open311": "/open311/v2/discovery.json (GeoReport v2, XML and JSON)",
+                "public_performance": "/public/<jurisdiction slug>/performance (also .json, .csv)",
                 "sms_inbound_webhook": "/sms/inbound",
                 "sms_status_callback": "/sms/status",
                 "voice_incoming_webhook": "/voice/incoming",

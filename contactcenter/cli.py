@@ -19,6 +19,7 @@ from contactcenter.config import Settings
 from contactcenter.db import get_db
 from contactcenter.imports.cli import export_cli, import_cli
 from contactcenter.open311.cli import open311_cli
+from contactcenter.performance.cli import performance_cli
 from ivr.cli import ivr_cli
 
 
@@ -367,5 +368,6 @@ def token_create(email: str, name: str) -> None:
 cli.add_command(ivr_cli)
 cli.add_command(mail_cli)
 cli.add_command(open311_cli)
+cli.add_command(performance_cli)
 cli.add_command(import_cli)
 cli.add_command(export_cli)

@@ -3,11 +3,13 @@
 # never from a CDN at run time. Pinned; run again after changing a version.
 #   socket.io-client: the realtime layer (console.js)
 #   @twilio/voice-sdk: the browser softphone (softphone.js)
+#   chart.js: the public performance review's charts (performance/static/performance.js)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SOCKET_IO_VERSION="4.8.4"
 VOICE_SDK_VERSION="2.18.5"
+CHART_JS_VERSION="4.6.1"
 DEST="contactcenter/console/static/vendor"
 
 work="$(mktemp -d)"
@@ -31,3 +33,11 @@ unpack @twilio/voice-sdk "$VOICE_SDK_VERSION" "$work/voice-sdk"
 cp "$work/voice-sdk/package/dist/twilio.min.js" "$DEST/twilio-voice-${VOICE_SDK_VERSION}.min.js"
 cp "$work/voice-sdk/package/LICENSE.md" "$DEST/twilio-voice-${VOICE_SDK_VERSION}.LICENSE"
 echo "vendored @twilio/voice-sdk ${VOICE_SDK_VERSION} into ${DEST}"
+
+# The UMD build defines window.Chart for a plain <script> tag (no bundler, no CDN).
+CHART_DEST="contactcenter/performance/static/vendor"
+mkdir -p "$CHART_DEST"
+unpack chart.js "$CHART_JS_VERSION" "$work/chart.js"
+cp "$work/chart.js/package/dist/chart.umd.min.js" "$CHART_DEST/chart-${CHART_JS_VERSION}.umd.min.js"
+cp "$work/chart.js/package/LICENSE.md" "$CHART_DEST/chart-${CHART_JS_VERSION}.LICENSE"
+echo "vendored chart.js ${CHART_JS_VERSION} into ${CHART_DEST}"

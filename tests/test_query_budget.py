@@ -12,8 +12,8 @@ from contactcenter.cases.models import Interaction
 from contactcenter.inbox import process_inbound
 
 # A new case also looks for a likely duplicate (one SELECT), whose autoflush splits the
-# intake's writes in two batches.
-PROCESSING_NEW_CASE = 15
+# intake's writes in two batches. The commit adds the case to the public figures (one upsert).
+PROCESSING_NEW_CASE = 16
 PROCESSING_FOLLOW_UP = 8
 DELIVERY = 4
 
