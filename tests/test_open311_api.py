@@ -662,6 +662,23 @@ def test_odd_query_strings_are_never_a_server_error(
                 assert isinstance(response.get_json(), list)
 
 
+def test_nul_characters_anywhere_are_400(
+    client: FlaskClient, make_case: MakeCase, api_key: str
+) -> None:
+    for path in (
+        "/open311/v2/requests/%00.json",
+        "/open311/v2/services/a%00b.xml",
+        "/open311/v2/tokens/%00.json",
+        "/open311/v2/services.json?jurisdiction_id=%00",
+        "/open311/v2/requests.xml?service_request_id=%00",
+        "/open311/v2/servicerequestupdates.json?x%00=1",
+    ):
+        response = client.get(path)
+        assert_error(response, 400, "xml" if ".xml" in path else "json", mentions="NUL")
+    response = post(client, api_key=api_key, jurisdiction_id="\x00", **POTHOLE_FORM)
+    assert_error(response, 400, "json", mentions="jurisdiction_id")
+
+
 # --- GET request -----------------------------------------------------------------------
 
 

@@ -84,6 +84,20 @@ def _jurisdiction() -> Jurisdiction:
     return queries.resolve_jurisdiction(get_session(), (slug or "").strip() or None)
 
 
+@bp.before_request
+def _no_nul_characters() -> None:
+    """NUL can be neither stored nor compared in PostgreSQL text: refuse it up front."""
+    if "\x00" in request.path:
+        raise Invalid("The path must not contain NUL characters.")
+    pairs = list(request.args.items(multi=True))
+    if request.method == "POST":
+        pairs.extend(request.form.items(multi=True))
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            shown = name.replace("\x00", "")[:64]
+            raise Invalid(f"{shown} must not contain NUL characters.", fields={shown: "NUL"})
+
+
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError) -> Response:
     log.info("%s %s -> %s %s", request.method, request.path, exc.status, exc.code)
