@@ -28,7 +28,7 @@ from contactcenter.api.serializers import agent_json, case_summary
 from contactcenter.api.views import bp
 from contactcenter.auth import current_agent, jurisdiction_ids, require_staff, staff_jurisdiction
 from contactcenter.calls.queueing import work_assigned
-from contactcenter.cases.queries import get_case, lock_case
+from contactcenter.cases.queries import MAX_ID, get_case, lock_case
 from contactcenter.cases.service import wait_on_resident
 from contactcenter.chats.service import chat_work_completed
 from contactcenter.chats.service import work_assigned as chat_assigned
@@ -272,7 +272,8 @@ def sla_policy_save(code: str) -> dict[str, Any]:
 def _staff_agent(agent_id: int) -> Agent:
     """An agent who works for one of the caller's jurisdictions (404 otherwise)."""
     session = get_session()
-    agent = session.get(Agent, agent_id)
+    # A larger id is out of range for the database column: no such agent, not a 500.
+    agent = session.get(Agent, agent_id) if 1 <= agent_id <= MAX_ID else None
     mine = set(jurisdiction_ids())
     if agent is None or not mine & {j.id for j in agent.jurisdictions}:
         raise NotFound("No such agent.", code="agent_not_found")
@@ -442,6 +443,8 @@ def work_next() -> tuple[dict[str, Any], int]:
 @require_staff()
 def work_complete(item_id: int) -> dict[str, Any]:
     session = get_session()
+    if not 1 <= item_id <= MAX_ID:
+        raise NotFound("No such work assigned to you.", code="work_not_found")
     item = complete_work(session, item_id, current_agent())
     chat_work_completed(session, item)  # a chat: the resident's window hears it ended
     schedule_dispatch(session, [item.jurisdiction_id])
@@ -465,7 +468,7 @@ def resident_flags(resident_id: int) -> dict[str, Any]:
     """Markers routing rules can use (``resident_flags``), e.g. "vulnerable"."""
     body = schemas.parse(rs.ResidentFlags, _body())
     session = get_session()
-    resident = session.get(Resident, resident_id)
+    resident = session.get(Resident, resident_id) if 1 <= resident_id <= MAX_ID else None
     if resident is None or resident.jurisdiction_id not in jurisdiction_ids():
         raise NotFound("No such resident.", code="resident_not_found")
     resident.flags = sorted(set(body.flags))

@@ -36,10 +36,20 @@ _VARIABLE = re.compile(
 _METHODS = ("get", "put", "post", "patch", "delete")
 
 
+def is_fallback(rule: Rule) -> bool:
+    """A catch-all (``<path:...>``) that only answers "not found" in the API's error format:
+    not an operation, so not described."""
+    return "<path:" in rule.rule
+
+
 def described_rules(app: Flask) -> list[Rule]:
     """The rules this document covers, in a stable order."""
     return sorted(
-        (rule for rule in app.url_map.iter_rules() if rule.rule.startswith(PREFIXES)),
+        (
+            rule
+            for rule in app.url_map.iter_rules()
+            if rule.rule.startswith(PREFIXES) and not is_fallback(rule)
+        ),
         key=lambda rule: (rule.rule, rule.endpoint),
     )
 

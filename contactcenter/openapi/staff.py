@@ -13,7 +13,7 @@ from typing import Any
 from werkzeug.routing import Rule
 
 from contactcenter.agents.models import Role
-from contactcenter.api import call_views, incident_views, schemas
+from contactcenter.api import call_views, incident_views, open311_views, schemas
 from contactcenter.api import routing_schemas as rs
 from contactcenter.chats.settings import ChatSettings
 from contactcenter.jurisdictions.settings import DetectionSettings
@@ -49,7 +49,7 @@ def _null(kind: str | list[str]) -> dict[str, Any]:
     return {"type": [*kinds, "null"]}
 
 
-def _obj(required: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:
+def _obj(required: tuple[str, ...] = (), /, **properties: Any) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = list(required)
@@ -240,6 +240,35 @@ SHAPES: dict[str, Any] = {
         error=_null("string"),
         received_at=STR,
         raw_url=STR,
+    ),
+    "Open311Client": _obj(
+        ("id", "name", "key_prefix"),
+        id=INT,
+        jurisdiction=_null("string"),
+        name=STR,
+        contact_email=STR,
+        key_prefix=STR,
+        requests_per_minute=INT,
+        created_at=TIME,
+        last_used_at=TIME,
+        revoked_at=TIME,
+    ),
+    "ServiceAttributes": _obj(
+        ("jurisdiction", "service_type", "data"),
+        jurisdiction=STR,
+        service_type=STR,
+        data={"type": "array", "items": ref("ServiceAttribute")},
+    ),
+    "ServiceAttribute": _obj(
+        ("code", "datatype"),
+        code=STR,
+        datatype=STR,
+        description=STR,
+        variable=BOOL,
+        required=BOOL,
+        order=INT,
+        datatype_description=STR,
+        values={"type": "array", "items": _obj(key=STR, name=STR)},
     ),
     "IvrMenuVersion": _obj(("version",), version=INT, created_at=STR, created_by=_null("integer")),
     "IvrMenu": {
@@ -593,6 +622,59 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ("voice",),
         response=ANY_OBJECT,
         errors=(503,),
+    ),
+    ("api.open311_clients_index", "get"): Operation(
+        "Open311 clients (their keys are never shown again)",
+        ("open311-admin",),
+        parameters=_J,
+        response=_list("Open311Client"),
+        errors=(404,),
+    ),
+    ("api.open311_clients_create", "post"): Operation(
+        "Issue an Open311 client key (in this answer and never again)",
+        ("open311-admin",),
+        body=open311_views.ClientRequest,
+        status=201,
+        response=_data(ref("Open311Client"), api_key=STR),
+        errors=(400, 404),
+    ),
+    ("api.open311_clients_revoke", "post"): Operation(
+        "Revoke an Open311 client key",
+        ("open311-admin",),
+        response=_data(ref("Open311Client")),
+        errors=(404,),
+    ),
+    ("api.service_type_attributes_show", "get"): Operation(
+        "A service type's Open311 attributes",
+        ("open311-admin",),
+        parameters=_J,
+        response=ref("ServiceAttributes"),
+        errors=(404,),
+    ),
+    ("api.service_type_attributes_replace", "put"): Operation(
+        "Replace a service type's Open311 attributes",
+        ("open311-admin",),
+        parameters=_J,
+        body=_obj(
+            ("attributes",),
+            attributes={"type": "array", "items": ref("ServiceAttribute")},
+        )
+        | {"additionalProperties": False},
+        response=ref("ServiceAttributes"),
+        errors=(400, 404),
+    ),
+    ("api.case_public_media_set", "put"): Operation(
+        "Publish a photo URL as the case's media in Open311",
+        ("cases",),
+        body=open311_views.PublicMediaRequest,
+        response=_data(ref("CaseSummary")),
+        errors=(400, 404),
+    ),
+    ("api.case_public_media_clear", "delete"): Operation(
+        "Stop publishing the case's media",
+        ("cases",),
+        response=_data(ref("CaseSummary")),
+        errors=(404,),
     ),
     ("openapi.description_json", "get"): Operation(
         "This description (OpenAPI 3.1, JSON)", ("meta",), response=ANY_OBJECT, errors=()
