@@ -19,8 +19,8 @@ How the columns map (``docs`` of the import live here, next to the code that doe
 - ``Descriptor`` -> description; ``Resolution Description`` -> the reserved attribute
   ``attributes["resolution_description"]`` (double-encoded UTF-8 repaired in both; a case
   event per row would cost more than the case itself).
-- ``Incident Address`` + ``City`` + ``Incident Zip`` -> ``address_text`` (a zip of ``N/A`` is
-  dropped; one the address already ends with is not repeated).
+- ``Incident Address`` + ``City`` + ``Incident Zip`` -> ``address_text`` (``N/A`` parts are
+  dropped; a zip the address already ends with is not repeated).
 - ``Latitude`` / ``Longitude`` (else the ``Location`` point): out of range, unreadable, half
   given or (0, 0) -> the case is kept without coordinates (counted, not rejected).
 - ``Borough`` -> ``district`` (``Unspecified`` or blank -> none).
@@ -118,7 +118,7 @@ EXPORT_CHANNELS: dict[str, str] = {
 """Our channels as New York's channel types; the rest (email, walk-in, other) are OTHER."""
 
 NO_DISTRICT = frozenset({"", "UNSPECIFIED"})
-NO_ZIP = frozenset({"", "N/A", "NA"})
+NOT_AVAILABLE = frozenset({"N/A", "NA"})
 
 
 class Rejected(Exception):
@@ -339,12 +339,18 @@ def _attributes_json(resolution: str) -> str:
 
 
 def _address(address: str, city: str, zipcode: str) -> str:
-    address, city, zipcode = address.strip(), city.strip(), zipcode.strip()
-    if zipcode.upper() in NO_ZIP or (address and address.endswith(zipcode)):
+    address, city, zipcode = _known(address), _known(city), _known(zipcode)
+    if address and zipcode and address.endswith(zipcode):
         zipcode = ""
     place = f"{city} {zipcode}" if city and zipcode else city or zipcode
     text = f"{address}, {place}" if address and place else address or place
     return text[:500]
+
+
+def _known(text: str) -> str:
+    """``text``, or blank when it only says "N/A" (``N/A N/A`` for an unknown address)."""
+    text = text.strip()
+    return "" if not text or set(text.upper().split()) <= NOT_AVAILABLE else text
 
 
 def _coordinates(
