@@ -459,8 +459,9 @@ def test_the_import_command_prints_a_summary_and_then_already_imported(app, sess
 
 
 def test_the_import_command_refuses_a_file_in_another_layout_and_an_unknown_city(
-    app, nyc, tmp_path
+    app, session, nyc, tmp_path, monkeypatch
 ):
+    monkeypatch.chdir(tmp_path)
     other = tmp_path / "other.csv"
     other.write_text("SRNumber,CreatedDate\n1,2\n", encoding="utf-8")
     runner = CliRunner()
@@ -470,4 +471,5 @@ def test_the_import_command_refuses_a_file_in_another_layout_and_an_unknown_city
     unknown = runner.invoke(cli, ["import", "nyc", str(other), "--jurisdiction", "x"], obj=info)
 
     assert wrong.exit_code == 1 and "not New York's 311 layout" in wrong.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(ImportRun)) == 0
     assert unknown.exit_code == 1 and "no jurisdiction 'x'" in unknown.output

@@ -138,6 +138,8 @@ def import_nyc(
     ).first()
     if run is not None and run.state == ImportState.DONE and not options.again:
         return ImportResult(run_id=run.id, already_imported=True, rejects_path=run.rejects_path)
+    with path.open("rb") as f:
+        _header_reader(f, [0], jurisdiction)  # a file in another layout never gets a run
     catalog = Catalog(session, jurisdiction, options.mapping, create_missing=options.create_missing)
     if run is None or run.state == ImportState.DONE:
         run = _new_run(session, jurisdiction, path, digest, options.rejects_path)
@@ -240,6 +242,20 @@ def _lines(f: BinaryIO, position: list[int]) -> Iterator[str]:
         yield line
 
 
+def _header_reader(
+    f: BinaryIO, position: list[int], jurisdiction: Jurisdiction, lines: Iterator[str] | None = None
+) -> RowReader:
+    """A reader for the file's header; :class:`ValueError` when it is not the layout's."""
+    header = next(csv.reader(lines or _lines(f, position)), None)
+    if header is None:
+        raise ValueError("the file is empty")
+    try:
+        zone = ZoneInfo(jurisdiction.timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return RowReader(header, zone)
+
+
 class _Batch:
     """The loop: parse rows into batches, load each, commit it with the run's position."""
 
@@ -265,14 +281,7 @@ class _Batch:
     ) -> None:
         position = [0]
         lines = _lines(f, position)
-        header = next(csv.reader(lines), None)
-        if header is None:
-            raise ValueError("the file is empty")
-        try:
-            zone = ZoneInfo(self.jurisdiction.timezone)
-        except (KeyError, ValueError):
-            zone = ZoneInfo("UTC")
-        reader = RowReader(header, zone)
+        reader = _header_reader(f, position, self.jurisdiction, lines)
         run = self.run
         if run.byte_offset > position[0]:
             f.seek(run.byte_offset)
