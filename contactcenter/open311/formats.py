@@ -4,16 +4,16 @@ GeoReport v2 requires XML and offers JSON; JSON is the "Spark convention" mappin
 XML, so one document (plain dicts and lists from :mod:`contactcenter.open311.serialize`)
 writes as both: a list under a wrapper name (``services``) becomes repeated item elements
 (``service``), a list under any other name repeats that element, ``None`` an empty element,
-booleans ``true``/``false``. The XML is built with the standard library (escaped by it),
-UTF-8 with its declaration; characters XML 1.0 cannot carry are dropped.
+booleans ``true``/``false``. The XML is UTF-8 with its declaration, its text escaped;
+characters XML 1.0 cannot carry are dropped.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from typing import Any
+from xml.sax.saxutils import escape
 
 from flask import Response
 
@@ -62,36 +62,46 @@ def error(fmt: str, status: int, description: str) -> Response:
 
 
 def to_xml(root: str, document: Any) -> bytes:
-    """``document`` as a UTF-8 XML document whose root element is ``root``."""
-    element = ET.Element(root)
-    _fill(element, root, document)
-    return _XML_DECLARATION + ET.tostring(element, encoding="unicode").encode("utf-8")
+    """``document`` as a UTF-8 XML document whose root element is ``root``.
+
+    Written as text rather than through an element tree: a page of 1000 requests is 17,000
+    elements, and this is several times faster. Element names are ours (never input); text
+    is escaped with the standard library's XML escape.
+    """
+    parts: list[str] = []
+    _element(parts, root, document)
+    return _XML_DECLARATION + "".join(parts).encode("utf-8")
 
 
-def _fill(element: ET.Element, name: str, value: Any) -> None:
+def _element(parts: list[str], name: str, value: Any) -> None:
     if isinstance(value, dict):
+        parts.append(f"<{name}>")
         for key, child in value.items():
-            _append(element, str(key), child)
+            _child(parts, str(key), child)
+        parts.append(f"</{name}>")
     elif isinstance(value, list | tuple):
         item_name = ITEM_NAMES.get(name, "item")
+        parts.append(f"<{name}>")
         for item in value:
-            _append(element, item_name, item)
+            _element(parts, item_name, item)
+        parts.append(f"</{name}>")
     else:
-        element.text = _text(value)
+        text = _text(value)
+        parts.append(f"<{name}>{escape(text)}</{name}>" if text else f"<{name}/>")
 
 
-def _append(parent: ET.Element, name: str, value: Any) -> None:
+def _child(parts: list[str], name: str, value: Any) -> None:
     if isinstance(value, list | tuple) and name not in ITEM_NAMES:
         for item in value:  # Spark convention: a list is the element repeated
-            _fill(ET.SubElement(parent, name), name, item)
-        return
-    _fill(ET.SubElement(parent, name), name, value)
+            _element(parts, name, item)
+    else:
+        _element(parts, name, value)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any) -> str:
     if value is None:
-        return None
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     text = value if isinstance(value, str) else str(value)
-    return _XML_ILLEGAL.sub("", text) or None
+    return _XML_ILLEGAL.sub("", text)
