@@ -272,6 +272,19 @@ def open_request(
 ) -> Case:
     """Open, route and record the case for a checked request (does not commit)."""
     resident = resident_for(session, jurisdiction, request.contacts)
+    # As the inbox does: the case, its events and its message reach the database in one
+    # flush at the commit, not a round trip each time a routing query would autoflush.
+    with session.no_autoflush:
+        return _open(session, jurisdiction, client, request, resident)
+
+
+def _open(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    client: Open311Client | None,
+    request: ValidRequest,
+    resident: Resident | None,
+) -> Case:
     if resident is not None and request.display_name and not resident.display_name:
         resident.display_name = request.display_name
     case = open_case(
