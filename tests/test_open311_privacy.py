@@ -1,0 +1,88 @@
+"""Masking residents' phone numbers and emails out of text published through Open311."""
+
+from __future__ import annotations
+
+import pytest
+
+from contactcenter import tracking
+from contactcenter.open311.privacy import MASK, mask_personal_data
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call me at 555-123-4567",
+        "call me at (613) 555-0199 please",
+        "ring 613.555.0199",
+        "my cell 6135550199",
+        "+1 613 555 0199",
+        "+33 1 42 68 53 00",
+        "+44 20 7946 0958",
+        "call 555-1234 after six",
+        "06 12 34 56 78",
+    ],
+)
+def test_phone_numbers_are_masked(text: str) -> None:
+    masked = mask_personal_data(text)
+    assert MASK in masked
+    digits = [c for c in masked if c.isdigit()]
+    assert len(digits) < 4, masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jo@example.com",
+        "write to Jo.Smith+311@mail.example.co.uk today",
+        "jo (at) example.com",
+        "JO@EXAMPLE.ORG",
+    ],
+)
+def test_email_addresses_are_masked(text: str) -> None:
+    masked = mask_personal_data(text)
+    assert MASK in masked
+    assert "@" not in masked and "example" not in masked.lower()
+
+
+def test_the_issue_example_keeps_its_words_and_loses_the_contacts() -> None:
+    text = "Pothole; call me at 555-123-4567 or jo@example.com"
+    assert mask_personal_data(text) == f"Pothole; call me at {MASK} or {MASK}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pothole 3 feet wide at 123 Main Street since 2023",
+        "Streetlight out on 2024-01-15 near 45 Elm",
+        "Zip 10001, unit 12B",
+        "",
+        "Nid-de-poule près du café",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert mask_personal_data(text) == text
+
+
+def test_a_valid_tracking_number_is_kept_whatever_the_region() -> None:
+    number = tracking.generate()
+    for region in ("US", "CA", "FR"):
+        assert mask_personal_data(f"same as {number}", region) == f"same as {number}"
+
+
+def test_the_region_decides_national_numbers_and_others_are_still_caught() -> None:
+    assert MASK in mask_personal_data("appelez le 01 42 68 53 00", "FR")
+    # A North American number written in a French jurisdiction: the long-digit catch-all.
+    assert MASK in mask_personal_data("call 613-555-0199", "FR")
+    assert MASK in mask_personal_data("call 613-555-0199", "")
+
+
+def test_masking_is_quick_enough_for_a_page_of_a_thousand() -> None:
+    import time
+
+    texts = [f"Pothole near {i} Main St, deep and wide, please fix it soon" for i in range(1000)]
+    texts[::10] = [f"call me at 613-555-{i:04d}" for i in range(100)]
+    mask_personal_data("warm up 613-555-0199")
+    started = time.perf_counter()
+    masked = [mask_personal_data(t) for t in texts]
+    assert time.perf_counter() - started < 1.0
+    assert sum(MASK in m for m in masked) == 100
