@@ -181,6 +181,9 @@ def test_bad_attribute_definitions_are_a_400(client, session, jurisdiction, staf
 def test_another_citys_or_an_unknown_service_type_is_404(client, staff, other_city):
     admin = _headers(staff[Role.ADMIN])
     assert client.get("/api/v1/service-types/sidewalk/attributes", headers=admin).status_code == 404
+    assert (
+        client.get("/api/v1/service-types/pot%00hole/attributes", headers=admin).status_code == 404
+    )
     other = client.get(
         "/api/v1/service-types/pothole/attributes?jurisdiction=shelbyville", headers=admin
     )

@@ -46,6 +46,8 @@ def test_two_keys_are_never_the_same(session, jurisdiction):
         ({"name": "App", "contact_email": "not-an-email"}, "contact_email"),
         ({"name": "App", "requests_per_minute": 0}, "requests_per_minute"),
         ({"name": "App", "key": "short"}, "key"),
+        ({"name": "App\x00"}, "name"),
+        ({"name": "App", "contact_email": "a\x00@b.example"}, "contact_email"),
     ],
 )
 def test_issuing_a_key_with_bad_details_names_the_field(session, jurisdiction, options, field):

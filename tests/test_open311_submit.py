@@ -197,6 +197,7 @@ def test_an_unknown_attribute_names_the_known_ones():
             "attributes.0.colour",
         ),
         (["not an object"], "attributes.0"),
+        ([{"code": "a", "datatype": "string", "description": "A\x00"}], "attributes.0.description"),
     ],
 )
 def test_bad_attribute_definitions_are_refused_naming_the_field(definitions, field):
@@ -443,7 +444,7 @@ def test_bad_fields_and_bad_attributes_are_reported_together(session, city, clie
     assert {"lat", "attribute[size]"} <= set(refused.value.fields)
 
 
-@pytest.mark.parametrize("code", ["sidewalk", "x" * 500])
+@pytest.mark.parametrize("code", ["sidewalk", "x" * 500, "pot\x00hole"])
 def test_an_unknown_service_code_is_not_found(session, city, client_app, code):
     with pytest.raises(NotFound):
         _submit(session, city, client_app, {"service_code": code})

@@ -114,7 +114,7 @@ def open311_clients_revoke(client_id: int) -> dict[str, Any]:
 
 def _service_type(session: Session, jurisdiction: Jurisdiction, code: str) -> ServiceType:
     found = None
-    if len(code) <= 64:
+    if len(code) <= 64 and "\x00" not in code:
         found = session.scalars(
             sa.select(ServiceType).where(
                 ServiceType.jurisdiction_id == jurisdiction.id, ServiceType.code == code

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
 from contactcenter.errors import Invalid
@@ -175,17 +175,25 @@ def _multi(attribute: ServiceAttribute, values: list[str]) -> list[str]:
 # --- Definitions ----------------------------------------------------------------------------
 
 
-class ValueDefinition(BaseModel):
+class _Definition(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL text cannot hold NUL: refuse it here rather than fail at the insert."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class ValueDefinition(_Definition):
     key: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
 
 
-class AttributeDefinition(BaseModel):
+class AttributeDefinition(_Definition):
     """One attribute as an administrator writes it (JSON or YAML), Open311's field names."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(pattern=CODE_PATTERN)
     datatype: AttributeDatatype

@@ -82,6 +82,9 @@ def issue_key(
         errors["requests_per_minute"] = f"Between 1 and {MAX_PER_MINUTE}."
     if key is not None and not (SHOWN_PREFIX < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
         errors["key"] = f"A key has {SHOWN_PREFIX + 1} to {MAX_KEY_LENGTH} printable characters."
+    for field, value in (("name", clean_name), ("contact_email", email)):
+        if "\x00" in value:
+            errors[field] = "Must not contain NUL characters."
     if errors:
         raise Invalid("Check the client's details.", code="invalid_client", fields=errors)
     plain = key if key is not None else KEY_PREFIX + secrets.token_urlsafe(32)

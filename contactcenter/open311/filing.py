@@ -88,7 +88,7 @@ def service_type_for(session: Session, jurisdiction: Jurisdiction, code: str | N
             fields={"service_code": "required"},
         )
     found = None
-    if len(code) <= 64:
+    if len(code) <= 64 and "\x00" not in code:  # PostgreSQL refuses NUL even in a query
         found = session.scalars(
             sa.select(ServiceType).where(
                 ServiceType.jurisdiction_id == jurisdiction.id,
