@@ -390,6 +390,7 @@ def test_service_definition_of_an_unknown_or_retired_code_is_404(
     factories.service_type(session, city, "missed-pickup").active = False
     session.commit()
     assert_error(get(client, "services/nope", fmt), 404, fmt, mentions="nope")
+    assert_error(get(client, "services/" + "pothole".ljust(64, "-") + "x", fmt), 404, fmt)
     assert_error(get(client, "services/missed-pickup", fmt), 404, fmt)
 
 
@@ -706,6 +707,8 @@ def test_one_request_is_a_one_element_list(
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_an_unknown_request_is_404(client: FlaskClient, city: Jurisdiction, fmt: str) -> None:
     assert_error(get(client, "requests/1234-5678", fmt), 404, fmt, mentions="1234-5678")
+    assert_error(get(client, "requests/" + "9" * 5000, fmt), 404, fmt)
+    assert_error(get(client, "requests", fmt, jurisdiction_id="s" * 5000), 404, fmt)
     real = recorded("ruby-open311-gem/get_service_request_not_found.xml")
     assert real.tag == "errors" and children(real[0]) == ["code", "description"]
 

@@ -24,6 +24,8 @@ from contactcenter.open311.serialize import statuses_for
 STATUS_EVENT_KINDS = ("status_changed", "reopened")
 """The audit events that are status changes (contactcenter.cases.service.change_status)."""
 MAX_SERVICES = 2000
+MAX_KEY = 64
+"""Slugs, service codes and tracking numbers are at most this long: a longer one is unknown."""
 
 
 def resolve_jurisdiction(session: Session, slug: str | None) -> Jurisdiction:
@@ -36,9 +38,11 @@ def resolve_jurisdiction(session: Session, slug: str | None) -> Jurisdiction:
     :raises NotFound: no jurisdiction has that id (404).
     """
     if slug:
-        found = session.scalars(
-            sa.select(Jurisdiction).where(Jurisdiction.slug == slug[:64])
-        ).one_or_none()
+        found = (
+            session.scalars(sa.select(Jurisdiction).where(Jurisdiction.slug == slug)).one_or_none()
+            if len(slug) <= MAX_KEY
+            else None
+        )
         if found is None:
             raise NotFound(
                 f"jurisdiction_id {slug[:64]!r} was not found.",
@@ -69,6 +73,8 @@ def active_services(session: Session, jurisdiction_id: int) -> list[ServiceType]
 
 
 def active_service(session: Session, jurisdiction_id: int, code: str) -> ServiceType | None:
+    if len(code) > MAX_KEY:
+        return None
     return session.scalars(
         sa.select(ServiceType).where(
             ServiceType.jurisdiction_id == jurisdiction_id,
@@ -131,12 +137,16 @@ def request_by_id(
 
     :raises NotFound: none here (another jurisdiction's requests are not found either).
     """
-    case = session.scalars(
-        sa.select(Case).where(
-            Case.jurisdiction_id == jurisdiction.id,
-            Case.tracking_number == service_request_id[:64],
-        )
-    ).one_or_none()
+    case = (
+        session.scalars(
+            sa.select(Case).where(
+                Case.jurisdiction_id == jurisdiction.id,
+                Case.tracking_number == service_request_id,
+            )
+        ).one_or_none()
+        if len(service_request_id) <= MAX_KEY
+        else None
+    )
     if case is None:
         raise NotFound(
             f"Service request {service_request_id[:64]!r} was not found.",

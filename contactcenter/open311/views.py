@@ -159,7 +159,7 @@ def service(service_code: str, fmt: str) -> Response:
     _require_format(fmt)
     session = get_session()
     jurisdiction = _jurisdiction()
-    service_type = queries.active_service(session, jurisdiction.id, service_code[:64])
+    service_type = queries.active_service(session, jurisdiction.id, service_code)
     if service_type is None:
         raise NotFound(
             f"service_code {service_code[:64]!r} was not found.",
