@@ -6,8 +6,10 @@ constant memory: pages are read by keyset over ``(created_at, id)`` (the
 jurisdiction's departments and service types are read once.
 
 Never personal data: no resident field is read at all, and free text (descriptions,
-addresses, resolution notes) goes through :func:`mask_personal_data` like every public
-Open311 response.
+resolution notes, the addresses residents typed) goes through :func:`mask_personal_data` like
+every public Open311 response. An imported case's address is written as it was imported: it
+came from the source's structured address columns (already open data), and the masker would
+take a Queens house number such as ``87-47 112 STREET`` for a seven-digit phone number.
 """
 
 from __future__ import annotations
@@ -166,7 +168,9 @@ def nyc_csv(
             row = empty.copy()
             department = departments.get(r.department_id) if r.department_id else None
             service = services.get(r.service_type_id) if r.service_type_id else None
-            address = mask_personal_data(r.address_text or "", country)
+            address = r.address_text or ""
+            if r.source_key is None:  # typed by a resident: may hold a phone number
+                address = mask_personal_data(address, country)
             resolution = (r.attributes or {}).get(RESOLUTION_KEY) or ""
             row[at["Unique Key"]] = r.source_key or r.tracking_number
             row[at["Created Date"]] = times.format(r.created_at)
