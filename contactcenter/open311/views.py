@@ -255,7 +255,8 @@ def post_request(fmt: str) -> Response:
             answer["service_request_id"] = result.case.tracking_number
         answer["service_notice"] = service_notice(service_type)
     answer["account_id"] = fields.get("account_id") or None
-    return formats.render(fmt, "service_requests", [answer], status=201)
+    # 200 as the shared GeoReport swagger gives it (clients test for it), not 201.
+    return formats.render(fmt, "service_requests", [answer])
 
 
 def _attribute_answers() -> dict[str, list[str]]:
