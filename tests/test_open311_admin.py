@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import pytest
 import sqlalchemy as sa
@@ -344,3 +346,18 @@ def test_the_demo_has_a_known_key_and_attributes_and_seeds_them_once(session):
     found = attributes_of(session, [pothole.id, graffiti.id])
     assert [a.code for a in found[pothole.id]] == ["size", "bike_lane"]
     assert [str(a.datatype) for a in found[graffiti.id]] == ["multivaluelist", "singlevaluelist"]
+
+
+def test_the_demo_prints_a_curl_line_that_files_a_request(app, client, session):
+    result = CliRunner().invoke(cli, ["demo"], obj=ScriptInfo(create_app=lambda: app))
+    assert result.exit_code == 0, result.output
+    assert f"Open311 API key:             {DEMO_OPEN311_KEY}" in result.output
+    line = result.output[result.output.index("curl -d api_key=") :]
+    words = shlex.split(line.split("\n\n")[0].replace("\\\n", " "))
+    form = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "-d")
+    url = next(w for w in words if w.startswith("http://"))
+    answer = client.post(re.sub(r"^http://[^/]+", "", url), data=form)
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    tracking = answer.get_json()[0]["service_request_id"]
+    case = session.scalars(sa.select(Case).where(Case.tracking_number == tracking)).one()
+    assert case.attributes == {"size": "large"} and case.origin_channel == "open311"
