@@ -1234,6 +1234,15 @@ def test_get_responses_are_open_to_any_origin_and_set_no_cookie(
             assert "Access-Control-Allow-Credentials" not in response.headers
 
 
+def test_descriptions_are_cut_to_the_specs_4000_characters(
+    client: FlaskClient, make_case: MakeCase
+) -> None:
+    make_case(description="x" * 9000)
+    body = get(client, "requests").get_json()
+    assert body[0]["description"] == "x" * 4000
+    assert_schema(body, "requests.json")
+
+
 def test_errors_and_requests_are_utf8(client: FlaskClient, make_case: MakeCase) -> None:
     make_case(description="Nid-de-poule près du café — 🚧")
     assert "café — 🚧" in get(client, "requests").data.decode("utf-8")

@@ -14,6 +14,7 @@ only the case's own public fields, its description masked by
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +34,8 @@ STATUS_NOTES: dict[CaseStatus, str] = {
     CaseStatus.CLOSED: "Closed",
 }
 """Fixed public wording of our lifecycle: status notes never quote what staff wrote."""
+MAX_DESCRIPTION = 4000
+"""The spec: a description is free text "limited to 4,000 characters"."""
 
 _POSTAL_CODES = {
     "US": re.compile(r"\b(\d{5}(?:-\d{4})?)\s*$"),
@@ -107,7 +110,7 @@ def public_request(
         "status_notes": _status_notes(case),
         "service_name": service.name if service else "",
         "service_code": service.code if service else "",
-        "description": mask_personal_data(case.description or "", country),
+        "description": mask_personal_data(case.description or "", country)[:MAX_DESCRIPTION],
         "agency_responsible": department.name if department else "",
         "service_notice": service_notice(service),
         "requested_datetime": iso_time(case.created_at, zone),
@@ -116,8 +119,8 @@ def public_request(
         "address": mask_personal_data(case.address_text or "", country),
         "address_id": "",
         "zipcode": zipcode_of(case.address_text or "", country),
-        "lat": case.latitude,
-        "long": case.longitude,
+        "lat": _coordinate(case.latitude),
+        "long": _coordinate(case.longitude),
         "media_url": case.public_media_url or None,
     }
     if extensions:
@@ -128,6 +131,10 @@ def public_request(
             "attributes": public_attributes(case.attributes or {}, country),
         }
     return body
+
+
+def _coordinate(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def public_attributes(answers: dict[str, Any], country: str = "US") -> list[dict[str, Any]]:
