@@ -1,0 +1,592 @@
+"""Public performance figures over millions of requests: ours vs. hand-written SQL.
+
+Run from the repository root::
+
+    .venv/bin/python bench/public_dashboard/run.py [--cases N] [--repeat N] [--keep]
+
+(``PUBLIC_DASHBOARD_CASES`` sets the default of ``--cases``; 5,000,000 when unset.)
+
+It creates a fresh PostgreSQL database, migrates it, and generates ``--cases`` requests of one
+jurisdiction (New York's time zone) over the last three years in one ``INSERT ... SELECT`` from
+``generate_series``: service types, channels, boroughs and times to close are drawn from the
+shared New York 311 sample (``../shared/testdata/311/nyc/*.csv``) when present, else from a
+built-in table; a few percent stay open. Then ``rebuild()`` builds the rollups, and, in the same
+run, for a small period (one month) and a large one (twelve months):
+
+1. **service**: ``performance_figures()``, the function behind the page, on one session;
+2. **http**: ``GET /public/<slug>/performance.json`` through Flask's test client (the route:
+   the jurisdiction, the figures, the JSON, the ETag);
+3. **raw rollups**: the same figures by hand-written SQL through psycopg over the same rollup
+   tables (the floor of this design);
+4. **raw cases**: the same figures by hand-written SQL over the cases table itself (what the
+   page would cost without pre-aggregation; fewer repetitions, it is slow).
+
+Reported: p50/p95 of each, the ratios service/raw and http/raw (target <= 1.5x), the number of
+SQL statements per call (the same for both periods), the rebuild time, and the backlog read
+live from the cases for comparison with the rollup. Results go to
+``bench/results/public_dashboard-<time>.json``; the database is dropped unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+RESULTS = ROOT / "bench" / "results"
+SAMPLES = ROOT.parent / "shared" / "testdata" / "311" / "nyc"
+PG = "127.0.0.1:5432"
+ADMIN_URL = f"postgresql://postgres@{PG}/postgres"
+SLUG = "nyc"
+TIMEZONE = "America/New_York"
+QUANTA = 1000  # each distribution is an array of this many draws, indexed by random()
+
+CHANNELS = {"PHONE": "voice", "ONLINE": "webchat", "MOBILE": "open311", "OTHER": "other"}
+BUILTIN = {
+    "types": {
+        "Noise - Residential": 30,
+        "HEAT/HOT WATER": 25,
+        "Street Condition": 15,
+        "Blocked Driveway": 12,
+        "Illegal Parking": 10,
+        "Water System": 8,
+    },
+    "channels": {"voice": 60, "webchat": 20, "open311": 10, "sms": 5, "email": 5},
+    "districts": {
+        "BROOKLYN": 30,
+        "QUEENS": 25,
+        "MANHATTAN": 22,
+        "BRONX": 15,
+        "STATEN ISLAND": 5,
+        "": 3,
+    },
+    "close_seconds": [1800, 7200, 20000, 86400, 3 * 86400, 6 * 86400, 14 * 86400, 40 * 86400],
+    "open_share": 0.03,
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_cases = int(os.environ.get("PUBLIC_DASHBOARD_CASES", "5000000"))
+    p.add_argument("--cases", type=int, default=default_cases)
+    p.add_argument("--repeat", type=int, default=40, help="timed calls per measurement")
+    p.add_argument("--raw-cases-repeat", type=int, default=3, help="calls over the raw cases")
+    p.add_argument("--years", type=float, default=3.0, help="history generated, in years")
+    p.add_argument("--keep", action="store_true", help="keep the database")
+    p.add_argument("--out", type=Path)
+    return p.parse_args(argv)
+
+
+# --- the distributions -----------------------------------------------------------------------
+
+
+def distributions() -> dict[str, Any]:
+    """Service types, channels, districts and times to close, from the New York sample."""
+    files = sorted(SAMPLES.glob("*.csv")) if SAMPLES.is_dir() else []
+    if not files:
+        return {**BUILTIN, "source": "built-in"}
+    types: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+    districts: Counter[str] = Counter()
+    close: list[float] = []
+    open_rows = rows = 0
+    fmt = "%m/%d/%Y %I:%M:%S %p"
+    for path in files:
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            for row in csv.DictReader(handle):
+                rows += 1
+                types[row.get("Complaint Type", "") or "Other"] += 1
+                channels[CHANNELS.get(row.get("Open Data Channel Type", ""), "other")] += 1
+                borough = row.get("Borough", "")
+                districts["" if borough in ("", "Unspecified") else borough] += 1
+                try:
+                    created = dt.datetime.strptime(row["Created Date"], fmt)
+                    closed = dt.datetime.strptime(row["Closed Date"], fmt)
+                except (KeyError, ValueError):
+                    open_rows += 1
+                    continue
+                if closed >= created:
+                    close.append((closed - created).total_seconds())
+    return {
+        "types": dict(types),
+        "channels": dict(channels),
+        "districts": dict(districts),
+        "close_seconds": close or BUILTIN["close_seconds"],
+        "open_share": open_rows / max(rows, 1),
+        "source": ", ".join(p.name for p in files),
+    }
+
+
+def quantized(weights: dict[str, float] | list[Any], rng: random.Random) -> list[Any]:
+    """QUANTA draws in proportion to the weights (sorted, so the SQL picks by one random())."""
+    if isinstance(weights, list):
+        return sorted(rng.choice(weights) for _ in range(QUANTA))
+    keys = list(weights)
+    return sorted(rng.choices(keys, weights=[weights[k] for k in keys], k=QUANTA), key=str)
+
+
+# --- the data --------------------------------------------------------------------------------
+
+
+def setup(url: str, dist: dict[str, Any], cases: int, years: float) -> dict[str, Any]:
+    """Migrate, create the jurisdiction and its service types, generate the cases."""
+    import psycopg
+
+    from contactcenter import migrate
+
+    migrate.upgrade(url.replace("postgresql://", "postgresql+psycopg://"))
+    rng = random.Random(311)
+    out: dict[str, Any] = {}
+    with psycopg.connect(url) as conn:
+        jid = conn.execute(
+            "INSERT INTO jurisdictions (slug, name, timezone, country, languages, created_at,"
+            " routing_version, settings) VALUES (%s, 'New York City', %s, 'US', '[\"en\"]',"
+            " now(), 1, '{}') RETURNING id",
+            (SLUG, TIMEZONE),
+        ).fetchone()[0]
+        dept = conn.execute(
+            "INSERT INTO departments (jurisdiction_id, code, name, is_default)"
+            " VALUES (%s, '311', '3-1-1', true) RETURNING id",
+            (jid,),
+        ).fetchone()[0]
+        type_ids: dict[str, int] = {}
+        for n, name in enumerate(sorted(dist["types"])):
+            # Most types have a target (2 to 30 days), one in five has none.
+            target = None if n % 5 == 4 else float(rng.choice([2, 3, 5, 7, 10, 14, 30]))
+            type_ids[name] = conn.execute(
+                'INSERT INTO service_types (jurisdiction_id, code, name, "group", description,'
+                " keywords, department_id, target_days, active, open311_type, name_translations)"
+                " VALUES (%s, %s, %s, '', '', '[]', %s, %s, true, 'realtime', '{}') RETURNING id",
+                (jid, f"t{n}", name[:200], dept, target),
+            ).fetchone()[0]
+        conn.commit()
+        targets = dict(
+            conn.execute(
+                "SELECT id, target_days FROM service_types WHERE jurisdiction_id = %s", (jid,)
+            ).fetchall()
+        )
+        type_draws = [type_ids[name] for name in quantized(dist["types"], rng)]
+        target_draws = [targets[t] for t in type_draws]
+        channel_draws = quantized(dist["channels"], rng)
+        district_draws = [d or None for d in quantized(dist["districts"], rng)]
+        close_draws = quantized(list(dist["close_seconds"]), rng)
+        print(f"  generating {cases:,} cases ...", flush=True)
+        started = time.perf_counter()
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET work_mem = '256MB'")
+        # One statement: each row draws its type (and that type's target), channel, district,
+        # creation time over the last years, time to close, and whether it is still open.
+        conn.execute(
+            """
+            INSERT INTO cases (jurisdiction_id, tracking_number, status, priority, service_type_id,
+                               department_id, origin_channel, language, description, address_text,
+                               due_at, created_at, updated_at, resolved_at, closed_at, district,
+                               attributes)
+            SELECT %(j)s,
+                   lpad((g / 10000)::text, 4, '0') || '-' || lpad((g %% 10000)::text, 4, '0'),
+                   CASE WHEN d.still_open THEN 'in_progress' ELSE 'closed' END, 'normal',
+                   (%(types)s::int[])[d.k], %(dept)s, (%(channels)s::text[])[d.c], 'en', '', '',
+                   d.created + (%(targets)s::float8[])[d.k] * interval '1 day',
+                   d.created, d.created,
+                   CASE WHEN d.still_open THEN NULL ELSE d.done END,
+                   CASE WHEN d.still_open THEN NULL ELSE d.done END,
+                   (%(districts)s::text[])[d.di], '{}'
+            FROM generate_series(1, %(n)s) AS g
+            CROSS JOIN LATERAL (
+                SELECT k, c, di, created,
+                       created + make_interval(secs => (%(close)s::float8[])[t]) AS done,
+                       (r < %(open_share)s
+                        OR created + make_interval(secs => (%(close)s::float8[])[t]) > now())
+                           AS still_open
+                FROM (SELECT 1 + floor(random() * %(q)s)::int AS k,
+                             1 + floor(random() * %(q)s)::int AS c,
+                             1 + floor(random() * %(q)s)::int AS di,
+                             1 + floor(random() * %(q)s)::int AS t,
+                             random() AS r,
+                             now() - random() * make_interval(days => %(days)s) AS created,
+                             g AS dep) AS draws
+            ) AS d
+            """,
+            {
+                "j": jid,
+                "dept": dept,
+                "n": cases,
+                "q": QUANTA,
+                "types": type_draws,
+                "targets": target_draws,
+                "channels": channel_draws,
+                "districts": district_draws,
+                "close": close_draws,
+                "open_share": dist["open_share"],
+                "days": int(years * 365),
+            },
+        )
+        conn.commit()
+        out["generate_s"] = time.perf_counter() - started
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE cases")
+        out["jurisdiction_id"] = jid
+        out["service_types"] = len(type_ids)
+    return out
+
+
+# --- our side --------------------------------------------------------------------------------
+
+
+class StatementCounter:
+    def __init__(self, engine: Any) -> None:
+        import sqlalchemy as sa
+
+        self.count = 0
+        sa.event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args: Any) -> None:
+        self.count += 1
+
+
+def timed(fn: Callable[[], Any], repeat: int, warmup: int = 2) -> dict[str, Any]:
+    for _ in range(warmup):
+        fn()
+    took = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        took.append(time.perf_counter() - t0)
+    took.sort()
+    return {
+        "n": repeat,
+        "p50_ms": statistics.median(took) * 1000,
+        "p95_ms": took[min(len(took) - 1, round(0.95 * (len(took) - 1)))] * 1000,
+        "mean_ms": statistics.fmean(took) * 1000,
+    }
+
+
+# --- hand-written SQL over the rollups -------------------------------------------------------
+
+RAW_ROLLUP = {
+    "jurisdiction": "SELECT id, timezone FROM jurisdictions WHERE slug = %(slug)s",
+    "types": "SELECT id, code, name, target_days FROM service_types WHERE jurisdiction_id = %(j)s",
+    "counts": """
+        SELECT dimension, value, sum(opened), sum(closed), sum(closed_with_target),
+               sum(closed_on_time)
+        FROM performance_daily
+        WHERE jurisdiction_id = %(j)s AND day BETWEEN %(first)s AND %(last)s
+        GROUP BY dimension, value""",
+    "weekly": """
+        SELECT date_trunc('week', day)::date, sum(opened), sum(closed), sum(closed_with_target),
+               sum(closed_on_time)
+        FROM performance_daily
+        WHERE jurisdiction_id = %(j)s AND dimension = 'all' AND day BETWEEN %(first)s AND %(last)s
+        GROUP BY 1 ORDER BY 1""",
+    "monthly": """
+        SELECT date_trunc('month', day)::date, sum(opened), sum(closed), sum(closed_with_target),
+               sum(closed_on_time)
+        FROM performance_daily
+        WHERE jurisdiction_id = %(j)s AND dimension = 'all' AND day BETWEEN %(first)s AND %(last)s
+        GROUP BY 1 ORDER BY 1""",
+    "percentiles": """
+        WITH h AS (
+            SELECT service_type_id AS st, bucket, sum(cases) AS n FROM performance_close_times
+            WHERE jurisdiction_id = %(j)s AND month BETWEEN %(first)s AND %(last_month)s
+            GROUP BY service_type_id, bucket
+        ), hh AS (
+            SELECT st, bucket, n FROM h UNION ALL SELECT -1, bucket, sum(n) FROM h GROUP BY bucket
+        ), c AS (
+            SELECT st, bucket,
+                   sum(n) OVER (PARTITION BY st ORDER BY bucket ROWS UNBOUNDED PRECEDING) AS cum,
+                   sum(n) OVER (PARTITION BY st) AS total
+            FROM hh
+        )
+        SELECT st, max(total), min(bucket) FILTER (WHERE 2 * cum >= total),
+               min(bucket) FILTER (WHERE 10 * cum >= 9 * total)
+        FROM c GROUP BY st""",
+    "backlog": """
+        SELECT sum(open_now) FILTER (WHERE age <= 2),
+               sum(open_now) FILTER (WHERE age BETWEEN 3 AND 7),
+               sum(open_now) FILTER (WHERE age BETWEEN 8 AND 30),
+               sum(open_now) FILTER (WHERE age BETWEEN 31 AND 90),
+               sum(open_now) FILTER (WHERE age > 90)
+        FROM (SELECT %(today)s::date - day AS age, open_now FROM performance_daily
+              WHERE jurisdiction_id = %(j)s AND dimension = 'all' AND open_now <> 0) AS o""",
+}
+
+# --- hand-written SQL over the cases (no pre-aggregation) ------------------------------------
+
+RAW_CASES = {
+    "types": RAW_ROLLUP["types"],
+    "opened": """
+        SELECT service_type_id, origin_channel, coalesce(district, ''), count(*)
+        FROM cases
+        WHERE jurisdiction_id = %(j)s
+          AND created_at >= %(first)s::timestamp AT TIME ZONE %(tz)s
+          AND created_at < (%(last)s::date + 1)::timestamp AT TIME ZONE %(tz)s
+        GROUP BY GROUPING SETS ((), (service_type_id), (origin_channel),
+                                (coalesce(district, '')))""",
+    "closed": """
+        SELECT service_type_id, origin_channel, coalesce(district, ''), count(*),
+               count(due_at), count(*) FILTER (WHERE done <= due_at),
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY done - created_at),
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY done - created_at)
+        FROM (SELECT *, coalesce(resolved_at, closed_at) AS done FROM cases
+              WHERE jurisdiction_id = %(j)s AND status IN ('resolved', 'closed')) AS c
+        WHERE done >= %(first)s::timestamp AT TIME ZONE %(tz)s
+          AND done < (%(last)s::date + 1)::timestamp AT TIME ZONE %(tz)s
+        GROUP BY GROUPING SETS ((), (service_type_id), (origin_channel),
+                                (coalesce(district, '')))""",
+    "trends": """
+        SELECT date_trunc('week', (created_at AT TIME ZONE %(tz)s))::date AS week,
+               date_trunc('month', (created_at AT TIME ZONE %(tz)s))::date AS month, count(*)
+        FROM cases
+        WHERE jurisdiction_id = %(j)s
+          AND created_at >= %(first)s::timestamp AT TIME ZONE %(tz)s
+          AND created_at < (%(last)s::date + 1)::timestamp AT TIME ZONE %(tz)s
+        GROUP BY GROUPING SETS ((1), (2))""",
+    "trends_closed": """
+        SELECT date_trunc('week', (coalesce(resolved_at, closed_at) AT TIME ZONE %(tz)s))::date,
+               date_trunc('month', (coalesce(resolved_at, closed_at) AT TIME ZONE %(tz)s))::date,
+               count(*), count(due_at),
+               count(*) FILTER (WHERE coalesce(resolved_at, closed_at) <= due_at)
+        FROM cases
+        WHERE jurisdiction_id = %(j)s AND status IN ('resolved', 'closed')
+          AND coalesce(resolved_at, closed_at) >= %(first)s::timestamp AT TIME ZONE %(tz)s
+          AND coalesce(resolved_at, closed_at) < (%(last)s::date + 1)::timestamp AT TIME ZONE %(tz)s
+        GROUP BY GROUPING SETS ((1), (2))""",
+    "backlog": """
+        SELECT count(*) FILTER (WHERE age <= 2), count(*) FILTER (WHERE age BETWEEN 3 AND 7),
+               count(*) FILTER (WHERE age BETWEEN 8 AND 30),
+               count(*) FILTER (WHERE age BETWEEN 31 AND 90), count(*) FILTER (WHERE age > 90)
+        FROM (SELECT %(today)s::date - (created_at AT TIME ZONE %(tz)s)::date AS age
+              FROM cases
+              WHERE jurisdiction_id = %(j)s AND status IN ('new', 'open', 'in_progress')) AS o""",
+}
+
+
+def run_raw(conn: Any, queries: dict[str, str], params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, sql in queries.items():
+        out[name] = conn.execute(sql, params).fetchall()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    import psycopg
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    name = f"bench_public_{stamp.lower()}"
+    pg_url = f"postgresql://postgres@{PG}/{name}"
+    app_url = f"postgresql+psycopg://postgres@{PG}/{name}"
+    admin = psycopg.connect(ADMIN_URL, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    result: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
+    failed = False
+    try:
+        dist = distributions()
+        result["distributions"] = {
+            "source": dist["source"],
+            "service_types": len(dist["types"]),
+            "channels": dist["channels"],
+            "districts": dist["districts"],
+            "close_samples": len(dist["close_seconds"]),
+            "open_share": dist["open_share"],
+        }
+        print(
+            f"distributions from {dist['source']}: {len(dist['types'])} service types", flush=True
+        )
+        data = setup(pg_url, dist, args.cases, args.years)
+        result["data"] = data
+        print(f"  {args.cases:,} cases in {data['generate_s']:.1f} s", flush=True)
+
+        import sqlalchemy as sa
+
+        from contactcenter.app import create_app
+        from contactcenter.config import Settings
+        from contactcenter.db import get_db
+        from contactcenter.jurisdictions.models import Jurisdiction
+        from contactcenter.performance.figures import Period, local_today, performance_figures
+        from contactcenter.performance.rollup import rebuild
+
+        app = create_app(
+            Settings(
+                app_env="development",
+                database_url=app_url,
+                secret_key="bench",  # noqa: S106 - a throwaway app
+                log_level="WARNING",
+            )
+        )
+        db = get_db(app)
+        jid = data["jurisdiction_id"]
+        print("rebuild(): the rollups from the cases ...", flush=True)
+        with db.session() as session:
+            t0 = time.perf_counter()
+            rebuild(session, jid)
+            session.commit()
+            result["rebuild_s"] = time.perf_counter() - t0
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("ANALYZE performance_daily")
+            conn.execute("ANALYZE performance_close_times")
+            sizes = conn.execute(
+                "SELECT (SELECT count(*) FROM performance_daily),"
+                " (SELECT count(*) FROM performance_close_times)"
+            ).fetchone()
+        result["rollup_rows"] = {"daily": sizes[0], "close_times": sizes[1]}
+        print(
+            f"  {result['rebuild_s']:.1f} s; {sizes[0]:,} daily rows, {sizes[1]:,} close-time rows",
+            flush=True,
+        )
+
+        counter = StatementCounter(db.engine)
+        client = app.test_client()
+        session = db.session()
+        jurisdiction = session.scalars(sa.select(Jurisdiction).where(Jurisdiction.id == jid)).one()
+        today = local_today(jurisdiction, dt.datetime.now(dt.UTC))
+        this_month = today.replace(day=1)
+        year_ago = (this_month - dt.timedelta(days=330)).replace(day=1)
+        periods = {
+            "small (1 month)": Period(this_month, this_month),
+            "large (12 months)": Period(year_ago, this_month),
+        }
+        raw = psycopg.connect(pg_url, autocommit=True)
+        result["periods"] = {}
+        for label, period in periods.items():
+            print(f"period {label}: {period.start} .. {period.end}", flush=True)
+            params = {
+                "slug": SLUG,
+                "j": jid,
+                "tz": TIMEZONE,
+                "today": today,
+                "first": period.start,
+                "last": period.end,
+                "last_month": period.last_month,
+            }
+            query = "?" + "&".join(f"{k}={v}" for k, v in period.as_params().items())
+            url = f"/public/{SLUG}/performance.json{query}"
+
+            def service(period: Period = period) -> Any:
+                figures = performance_figures(session, jurisdiction, period, today)
+                session.commit()  # ends the read transaction; nothing is expired
+                return figures
+
+            def http(url: str = url) -> Any:
+                response = client.get(url)
+                assert response.status_code == 200, response.get_data(as_text=True)[:300]
+                return response.get_json()
+
+            before = counter.count
+            figures = service()
+            service_queries = counter.count - before
+            before = counter.count
+            document = http()
+            http_queries = counter.count - before
+            measured = {
+                "service": timed(service, args.repeat),
+                "http": timed(http, args.repeat),
+                "raw_rollups": timed(lambda p=params: run_raw(raw, RAW_ROLLUP, p), args.repeat),
+                "raw_cases": timed(
+                    lambda p=params: run_raw(raw, RAW_CASES, p), args.raw_cases_repeat, warmup=1
+                ),
+                "queries": {
+                    "service": service_queries,
+                    "http": http_queries,
+                    "raw_rollups": len(RAW_ROLLUP),
+                    "raw_cases": len(RAW_CASES),
+                },
+            }
+            # The three agree: totals and backlog from each side.
+            rollup_side = run_raw(raw, RAW_ROLLUP, params)
+            cases_side = run_raw(raw, RAW_CASES, params)
+            totals = next(r for r in rollup_side["counts"] if r[0] == "all")
+            opened_all = next(
+                r for r in cases_side["opened"] if r[0] is None and r[1] is None and r[2] is None
+            )
+            closed_all = (
+                next(
+                    r
+                    for r in cases_side["closed"]
+                    if r[0] is None and r[1] is None and r[2] is None
+                )
+                if cases_side["closed"]
+                else (0,) * 8
+            )
+            agree = {
+                "opened": (figures.totals.opened, int(totals[2]), int(opened_all[3])),
+                "closed": (figures.totals.closed, int(totals[3]), int(closed_all[3])),
+                "on_time": (figures.totals.closed_on_time, int(totals[5]), int(closed_all[5])),
+                "backlog": (
+                    [b.cases for b in figures.backlog],
+                    [int(x or 0) for x in rollup_side["backlog"][0]],
+                    [int(x or 0) for x in cases_side["backlog"][0]],
+                ),
+                "json_opened": document["totals"]["opened"],
+                "median_days_rollup": figures.close_time.median_days,
+                "median_days_exact": closed_all[6].total_seconds() / 86400
+                if closed_all[6]
+                else None,
+                "p90_days_rollup": figures.close_time.p90_days,
+                "p90_days_exact": closed_all[7].total_seconds() / 86400 if closed_all[7] else None,
+            }
+            measured["agree"] = agree
+            consistent = all(
+                len(set(map(str, v))) == 1 for k, v in agree.items() if isinstance(v, tuple)
+            )
+            measured["consistent"] = consistent
+            failed = failed or not consistent
+            raw_p50 = measured["raw_rollups"]["p50_ms"]
+            measured["ratio_service"] = measured["service"]["p50_ms"] / raw_p50
+            measured["ratio_http"] = measured["http"]["p50_ms"] / raw_p50
+            measured["ratio_cases_vs_rollups"] = measured["raw_cases"]["p50_ms"] / raw_p50
+            result["periods"][label] = measured
+            for side in ("service", "http", "raw_rollups", "raw_cases"):
+                m = measured[side]
+                q = measured["queries"][side]
+                print(
+                    f"  {side:12} p50 {m['p50_ms']:8.1f} ms  p95 {m['p95_ms']:8.1f} ms"
+                    f"  ({q} statements, {m['n']} calls)",
+                    flush=True,
+                )
+            print(
+                f"  ratio service/raw {measured['ratio_service']:.2f}x, http/raw"
+                f" {measured['ratio_http']:.2f}x (target <= 1.5x); without pre-aggregation"
+                f" {measured['ratio_cases_vs_rollups']:.0f}x slower; figures agree: {consistent}"
+                f" (median {agree['median_days_rollup']} d from the histogram vs"
+                f" {agree['median_days_exact']:.3f} d exact)"
+                if agree["median_days_exact"]
+                else "",
+                flush=True,
+            )
+        queries = {label: m["queries"]["http"] for label, m in result["periods"].items()}
+        result["same_query_count"] = len(set(queries.values())) == 1
+        print(f"statements per request by period: {queries}", flush=True)
+        raw.close()
+        session.close()
+        db.engine.dispose()
+    except Exception as exc:
+        result["error"] = repr(exc)
+        print(f"bench failed: {exc!r}", flush=True)
+        failed = True
+    finally:
+        out = args.out or RESULTS / f"public_dashboard-{stamp}.json"
+        out.write_text(json.dumps(result, indent=2, default=str))
+        print(f"results: {out}", flush=True)
+        if not args.keep:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
