@@ -1219,6 +1219,16 @@ def test_other_methods_are_405_in_the_error_format(client: FlaskClient, city: Ju
     assert_error(client.put("/open311/v2/requests/1234-5678.json"), 405, "json")
 
 
+def test_head_options_and_oversized_posts_are_answered_cleanly(
+    client: FlaskClient, city: Jurisdiction, api_key: str
+) -> None:
+    head = client.head("/open311/v2/services.json")
+    assert head.status_code == 200 and head.headers["Access-Control-Allow-Origin"] == "*"
+    assert client.options("/open311/v2/requests.json").status_code == 200
+    huge = {**POTHOLE_FORM, "api_key": api_key, "description": "x" * 200_000}
+    assert_error(post(client, "xml", **huge), 413, "xml")
+
+
 def test_get_responses_are_open_to_any_origin_and_set_no_cookie(
     client: FlaskClient, make_case: MakeCase
 ) -> None:
