@@ -33,8 +33,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
 from contactcenter.cases.models import CaseStatus
 from contactcenter.messages import Channel
@@ -261,8 +263,9 @@ class RowReader:
         self.width = len(names)
         index = {name: i for i, name in reversed(list(enumerate(names)))}
         # Absent optional columns read as blank: they point past the row's end.
-        self._i = {c: index.get(c, self.width) for c in COLUMNS}
-        self.key_index = self._i["Unique Key"]
+        at = {c: index.get(c, self.width) for c in COLUMNS}
+        self.key_index = at["Unique Key"]
+        self._fields = operator.itemgetter(*(at[c] for c in _READ))
         self.times = LocalTimes(zone)
 
     def parse(self, row: list[str]) -> ParsedRow:
@@ -270,58 +273,96 @@ class RowReader:
         if len(row) < self.width:
             row = row + [""] * (self.width - len(row))
         row.append("")  # the blank that absent columns read
-        i = self._i
-        key = row[i["Unique Key"]].strip()
+        (
+            key,
+            created_text,
+            closed_text,
+            agency,
+            agency_name,
+            complaint_type,
+            descriptor,
+            zipcode,
+            address,
+            city,
+            status_text,
+            due_text,
+            resolution,
+            updated_text,
+            borough,
+            channel,
+            lat_text,
+            long_text,
+            location,
+        ) = self._fields(row)
+        key = key.strip()
         if not key:
             raise Rejected("missing Unique Key")
         if len(key) > MAX_KEY_LENGTH:
             raise Rejected(f"Unique Key longer than {MAX_KEY_LENGTH} characters")
         times = self.times
         try:
-            created = times.parse(row[i["Created Date"]])
+            created = times.parse(created_text)
         except ValueError:
             raise Rejected("unreadable Created Date") from None
         if created is None:
             raise Rejected("missing Created Date")
-        status_text = row[i["Status"]].strip()
-        status = STATUSES.get(status_text.lower(), CaseStatus.OPEN)
+        status = STATUSES.get(status_text.strip().lower(), CaseStatus.OPEN)
         closed_at = None
-        updated_at = _optional_time(times, row[i["Resolution Action Updated Date"]])
+        updated_at = _optional_time(times, updated_text)
         if updated_at is not None and updated_at < created:
             updated_at = None
         if status is CaseStatus.CLOSED:
-            closed_at = _optional_time(times, row[i["Closed Date"]])
+            closed_at = _optional_time(times, closed_text)
             if closed_at is not None and closed_at < created:
                 raise Rejected("Closed Date before Created Date")
             # A closed request without its closing date: its last update is when it closed.
             closed_at = closed_at or updated_at
         updated_at = updated_at or closed_at or created
-        latitude, longitude, dropped = _coordinates(
-            row[i["Latitude"]], row[i["Longitude"]], row[i["Location"]]
-        )
-        borough = row[i["Borough"]].strip()
-        resolution = repair_text(row[i["Resolution Description"]].strip())
+        latitude, longitude, dropped = _coordinates(lat_text, long_text, location)
+        borough = borough.strip()
         return ParsedRow(
-            key=key,
-            agency=row[i["Agency"]].strip(),
-            agency_name=row[i["Agency Name"]].strip(),
-            complaint_type=row[i["Complaint Type"]].strip(),
-            status=status.value,
-            created_at=created,
-            closed_at=closed_at,
-            updated_at=updated_at,
-            due_at=_optional_time(times, row[i["Due Date"]]),
-            description=repair_text(row[i["Descriptor"]].strip()),
-            address_text=_address(
-                row[i["Incident Address"]], row[i["City"]], row[i["Incident Zip"]]
-            ),
-            latitude=latitude,
-            longitude=longitude,
-            district=None if borough.upper() in NO_DISTRICT else borough[:64],
-            channel=CHANNELS.get(row[i["Open Data Channel Type"]].strip().upper(), _OTHER),
-            attributes=_attributes_json(resolution),
-            coordinates_dropped=dropped,
+            key,
+            agency.strip(),
+            agency_name.strip(),
+            complaint_type.strip(),
+            status.value,
+            created,
+            closed_at,
+            updated_at,
+            _optional_time(times, due_text),
+            repair_text(descriptor.strip()),
+            _address(address, city, zipcode),
+            latitude,
+            longitude,
+            None if borough.upper() in NO_DISTRICT else borough[:64],
+            CHANNELS.get(channel.strip().upper(), _OTHER),
+            _attributes_json(repair_text(resolution.strip())),
+            dropped,
         )
+
+
+_READ = (
+    "Unique Key",
+    "Created Date",
+    "Closed Date",
+    "Agency",
+    "Agency Name",
+    "Complaint Type",
+    "Descriptor",
+    "Incident Zip",
+    "Incident Address",
+    "City",
+    "Status",
+    "Due Date",
+    "Resolution Description",
+    "Resolution Action Updated Date",
+    "Borough",
+    "Open Data Channel Type",
+    "Latitude",
+    "Longitude",
+    "Location",
+)
+"""The columns the importer reads, in the order :meth:`RowReader.parse` unpacks them."""
 
 
 def _optional_time(times: LocalTimes, text: str) -> dt.datetime | None:
@@ -335,7 +376,10 @@ def _optional_time(times: LocalTimes, text: str) -> dt.datetime | None:
 def _attributes_json(resolution: str) -> str:
     if not resolution:
         return "{}"
-    return json.dumps({RESOLUTION_KEY: resolution}, ensure_ascii=False)
+    return _RESOLUTION_JSON + encode_basestring(resolution) + "}"
+
+
+_RESOLUTION_JSON = "{" + json.dumps(RESOLUTION_KEY) + ": "
 
 
 def _address(address: str, city: str, zipcode: str) -> str:
@@ -350,7 +394,9 @@ def _address(address: str, city: str, zipcode: str) -> str:
 def _known(text: str) -> str:
     """``text``, or blank when it only says "N/A" (``N/A N/A`` for an unknown address)."""
     text = text.strip()
-    return "" if not text or set(text.upper().split()) <= NOT_AVAILABLE else text
+    if "/" not in text and len(text) != 2:
+        return text
+    return "" if set(text.upper().split()) <= NOT_AVAILABLE else text
 
 
 def _coordinates(
