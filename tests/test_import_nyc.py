@@ -18,7 +18,7 @@ from contactcenter.imports import service as import_service
 from contactcenter.imports.mapping import Mapping, parse_mapping
 from contactcenter.imports.models import ImportRun, ImportState
 from contactcenter.imports.nyc import COLUMNS
-from contactcenter.imports.service import ImportOptions, import_nyc
+from contactcenter.imports.service import ImportInProgress, ImportOptions, import_nyc
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
 from contactcenter.routing.models import Offer, WorkItem
 from contactcenter.routing.tick import run_tick
@@ -412,6 +412,27 @@ def test_a_batch_that_never_committed_leaves_no_rejects_behind(session, nyc, tmp
     assert (resumed.resumed_at_row, resumed.imported, resumed.rejected) == (10, 9, 1)
     assert read_rejects(tmp_path / "rejects.csv") == [["13", "", "missing Unique Key"]]
     assert len(cases_by_key(session, nyc)) == 19
+
+
+def test_a_run_another_process_is_still_committing_is_not_resumed(session, nyc, tmp_path):
+    path = write_nyc(tmp_path / "busy.csv", [nyc_row("7501"), nyc_row("7502")])
+
+    def stop(run: ImportRun) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        import_nyc(session, nyc, path, options(tmp_path, batch_size=1), after_batch=stop)
+    run = session.scalars(sa.select(ImportRun)).one()
+    run.state = ImportState.RUNNING  # as a killed process (or a live one) leaves it
+    session.commit()
+
+    with pytest.raises(ImportInProgress, match=f"run {run.id} is importing this file"):
+        import_nyc(session, nyc, path, options(tmp_path))
+    run.updated_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    session.commit()
+    resumed = import_nyc(session, nyc, path, options(tmp_path))
+
+    assert (resumed.resumed_at_row, resumed.imported) == (1, 1)
 
 
 def test_quoted_fields_with_line_breaks_keep_the_resume_position_exact(session, nyc, tmp_path):

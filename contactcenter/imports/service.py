@@ -24,6 +24,7 @@ that keep them current.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,13 @@ LAYOUT = "nyc"
 DEFAULT_BATCH_SIZE = 10_000
 REJECT_COLUMNS = ("row", "unique_key", "reason")
 COLLISION = "Unique Key is already another case's tracking number"
+RUNNING_RECENTLY = dt.timedelta(minutes=2)
+"""A run still "running" that committed this recently is taken to be alive: not resumed.
+(An interrupted import marks its run failed; only a killed process leaves it running.)"""
+
+
+class ImportInProgress(ValueError):
+    """Another process is importing the same file into the same jurisdiction."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,15 @@ def import_nyc(
     ).first()
     if run is not None and run.state == ImportState.DONE and not options.again:
         return ImportResult(run_id=run.id, already_imported=True, rejects_path=run.rejects_path)
+    if (
+        run is not None
+        and run.state == ImportState.RUNNING
+        and run.updated_at > utcnow() - RUNNING_RECENTLY
+    ):
+        raise ImportInProgress(
+            f"run {run.id} is importing this file (its last batch was committed at "
+            f"{run.updated_at:%H:%M:%S} UTC); rerun once it has stopped to resume it"
+        )
     with path.open("rb") as f:
         _header_reader(f, [0], jurisdiction)  # a file in another layout never gets a run
     catalog = Catalog(session, jurisdiction, options.mapping, create_missing=options.create_missing)
