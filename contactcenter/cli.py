@@ -215,6 +215,7 @@ def requeue(older_than: int) -> None:
 
     from channels.email.ingest import requeue_pending
     from contactcenter.inbox import requeue_unprocessed
+    from contactcenter.open311.batch import requeue_pending as requeue_submissions
     from contactcenter.outbound import requeue_stuck_deliveries
 
     age = dt.timedelta(seconds=older_than)
@@ -222,9 +223,10 @@ def requeue(older_than: int) -> None:
         inbound = requeue_unprocessed(session, older_than=age)
         outbound = requeue_stuck_deliveries(session, older_than=age)
         mail = requeue_pending(session, older_than=age)
+        submissions = requeue_submissions(session, older_than=age)
     click.echo(
         f"requeued {len(inbound)} inbound and {len(outbound)} outbound messages"
-        f" and {len(mail)} raw emails"
+        f" and {len(mail)} raw emails and {len(submissions)} Open311 submissions"
     )
 
 

@@ -19,7 +19,7 @@ from contactcenter.errors import Forbidden
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.open311.attributes import attributes_of
 from contactcenter.open311.clients import authenticate, issue_key
-from contactcenter.open311.models import Open311Client
+from contactcenter.open311.models import Open311Client, Open311Submission, SubmissionState
 from tests import factories
 
 
@@ -361,3 +361,25 @@ def test_the_demo_prints_a_curl_line_that_files_a_request(app, client, session):
     tracking = answer.get_json()[0]["service_request_id"]
     case = session.scalars(sa.select(Case).where(Case.tracking_number == tracking)).one()
     assert case.attributes == {"size": "large"} and case.origin_channel == "open311"
+
+
+def test_requeue_files_a_submission_whose_job_was_lost(app, session, jurisdiction, run_jobs):
+    record, _ = issue_key(session, jurisdiction, name="App")
+    factories.service_type(session, jurisdiction).open311_type = "batch"
+    lost = Open311Submission(
+        jurisdiction_id=jurisdiction.id,
+        client_id=record.id,
+        token="lost-token",
+        payload={"fields": {"service_code": "pothole", "address_string": "12 Main St"}},
+    )
+    session.add(lost)
+    session.commit()
+    result = CliRunner().invoke(
+        cli, ["requeue", "--older-than", "0"], obj=ScriptInfo(create_app=lambda: app)
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 Open311 submissions" in result.output
+    run_jobs()
+    session.expire_all()
+    filed = session.get_one(Open311Submission, lost.id)
+    assert filed.state == SubmissionState.DONE and filed.case_id is not None

@@ -7,6 +7,7 @@ file (the service was retired meanwhile, an attribute changed) is marked ``faile
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Mapping
@@ -104,3 +105,24 @@ def file_submission(session: Session, submission: Open311Submission) -> None:
         submission.case_id = case.id
         submission.payload = {}  # the case holds it now, contact details included
     submission.processed_at = utcnow()
+
+
+def requeue_pending(session: Session, *, older_than: dt.timedelta, limit: int = 1000) -> list[int]:
+    """Queue filing again for submissions still pending after ``older_than`` (their job was
+    lost, say Redis was down at the commit) and commit. Safe at any time: filing is once only.
+    """
+    ids = list(
+        session.scalars(
+            sa.select(Open311Submission.id)
+            .where(
+                Open311Submission.state == SubmissionState.PENDING,
+                Open311Submission.created_at < utcnow() - older_than,
+            )
+            .order_by(Open311Submission.id)
+            .limit(limit)
+        )
+    )
+    for submission_id in ids:
+        enqueue_after_commit(session, process_submission, submission_id, retries=PROCESS_RETRIES)
+    session.commit()
+    return ids
