@@ -308,6 +308,12 @@ def test_the_cli_loads_attributes_from_yaml_and_json(app, session, jurisdiction,
         app, "attributes", "--jurisdiction", "springfield", "pothole", "--load", str(yaml_file)
     ).output
     assert "code: size" in shown and "key: large" in shown
+    round_trip = tmp_path / "shown.yaml"
+    round_trip.write_text(shown, encoding="utf-8")
+    again = _invoke(
+        app, "attributes", "--jurisdiction", "springfield", "pothole", "--load", str(round_trip)
+    ).output
+    assert again == shown, "what the command shows loads back unchanged"
     json_file = tmp_path / "pothole.json"
     json_file.write_text(
         json.dumps(

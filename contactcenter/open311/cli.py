@@ -117,7 +117,8 @@ def _load(path: Path) -> Any:
     "--load",
     "path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Replace the attributes with this YAML or JSON list (see the README).",
+    help="Replace the attributes with this YAML or JSON list of {code, datatype, description, "
+    "required, variable, order, datatype_description, values: [{key, name}]}.",
 )
 @click.argument("service_code")
 def attributes_command(slug: str, path: Path | None, service_code: str) -> None:
