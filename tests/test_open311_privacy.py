@@ -20,6 +20,7 @@ from contactcenter.open311.privacy import MASK, mask_personal_data
         "+44 20 7946 0958",
         "call 555-1234 after six",
         "06 12 34 56 78",
+        "call 555-123-4567now",
     ],
 )
 def test_phone_numbers_are_masked(text: str) -> None:
@@ -57,6 +58,8 @@ def test_the_issue_example_keeps_its_words_and_loses_the_contacts() -> None:
         "Zip 10001, unit 12B",
         "",
         "Nid-de-poule près du café",
+        "123-45 67th Ave, Queens NY 11375",
+        "62-10 108th St and 99-01 Queens Blvd",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:

@@ -27,6 +27,7 @@ _EMAIL = re.compile(
 # a phone number of a style the region's matcher does not know.
 _LONG_DIGIT_RUN = re.compile(r"(?<![\w])\+?\(?\d(?:[\s().\-/]{0,2}\d){8,}(?![\w])")
 _TRACKING_SHAPE = re.compile(r"\d{4}[\s.-]?\d{4}")
+_ORDINAL_AFTER = re.compile(r"(?:st|nd|rd|th)\b", re.IGNORECASE)
 _CANDIDATE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){5,}")
 """Six digits or more close together: text without any holds no phone number worth a
 matcher's time (most descriptions, so a page of 1000 requests stays fast)."""
@@ -43,6 +44,8 @@ def _phone_spans(text: str, region: str) -> list[tuple[int, int]]:
             raw = match.raw_string
             if _TRACKING_SHAPE.fullmatch(raw) and tracking.is_valid(re.sub(r"\D", "", raw)):
                 continue
+            if _ORDINAL_AFTER.match(text, match.end):
+                continue  # "123-45 67th Ave": a Queens house number and a street, not a phone
             spans.append((match.start, match.end))
     spans.extend(m.span() for m in _LONG_DIGIT_RUN.finditer(text))
     return spans
