@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     default_cases = int(os.environ.get("PUBLIC_DASHBOARD_CASES", "5000000"))
     p.add_argument("--cases", type=int, default=default_cases)
     p.add_argument("--repeat", type=int, default=40, help="timed calls per measurement")
-    p.add_argument("--raw-cases-repeat", type=int, default=3, help="calls over the raw cases")
+    p.add_argument("--raw-cases-repeat", type=int, default=5, help="calls over the raw cases")
     p.add_argument("--years", type=float, default=3.0, help="history generated, in years")
     p.add_argument("--keep", action="store_true", help="keep the database")
     p.add_argument("--out", type=Path)
@@ -256,20 +256,28 @@ class StatementCounter:
         self.count += 1
 
 
-def timed(fn: Callable[[], Any], repeat: int, warmup: int = 2) -> dict[str, Any]:
+def timed(sides: dict[str, Callable[[], Any]], repeat: int, warmup: int = 2) -> dict[str, Any]:
+    """Each side called ``repeat`` times, taking turns (a, b, c, a, b, c, ...) so that whatever
+    else runs on the machine meanwhile slows them alike."""
     for _ in range(warmup):
-        fn()
-    took = []
+        for fn in sides.values():
+            fn()
+    took: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        took.append(time.perf_counter() - t0)
-    took.sort()
+        for name, fn in sides.items():
+            t0 = time.perf_counter()
+            fn()
+            took[name].append(time.perf_counter() - t0)
+    return {name: summary(values) for name, values in took.items()}
+
+
+def summary(took: list[float]) -> dict[str, Any]:
+    took = sorted(took)
     return {
-        "n": repeat,
+        "n": len(took),
         "p50_ms": statistics.median(took) * 1000,
         "p95_ms": took[min(len(took) - 1, round(0.95 * (len(took) - 1)))] * 1000,
-        "mean_ms": statistics.fmean(took) * 1000,
+        "max_ms": took[-1] * 1000,
     }
 
 
@@ -283,6 +291,7 @@ RAW_ROLLUP = {
                sum(closed_on_time)
         FROM performance_daily
         WHERE jurisdiction_id = %(j)s AND day BETWEEN %(first)s AND %(last)s
+          AND dimension IN ('all', 'service_type', 'channel', 'district')
         GROUP BY dimension, value""",
     "weekly": """
         SELECT date_trunc('week', day)::date, sum(opened), sum(closed), sum(closed_with_target),
@@ -437,8 +446,9 @@ def main(argv: list[str] | None = None) -> int:
             session.commit()
             result["rebuild_s"] = time.perf_counter() - t0
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("ANALYZE performance_daily")
-            conn.execute("ANALYZE performance_close_times")
+            # What autovacuum does soon after a rebuild (planner statistics, hint bits).
+            conn.execute("VACUUM ANALYZE performance_daily")
+            conn.execute("VACUUM ANALYZE performance_close_times")
             sizes = conn.execute(
                 "SELECT (SELECT count(*) FROM performance_daily),"
                 " (SELECT count(*) FROM performance_close_times)"
@@ -492,20 +502,39 @@ def main(argv: list[str] | None = None) -> int:
             before = counter.count
             document = http()
             http_queries = counter.count - before
-            measured = {
-                "service": timed(service, args.repeat),
-                "http": timed(http, args.repeat),
-                "raw_rollups": timed(lambda p=params: run_raw(raw, RAW_ROLLUP, p), args.repeat),
-                "raw_cases": timed(
-                    lambda p=params: run_raw(raw, RAW_CASES, p), args.raw_cases_repeat, warmup=1
-                ),
-                "queries": {
-                    "service": service_queries,
-                    "http": http_queries,
-                    "raw_rollups": len(RAW_ROLLUP),
-                    "raw_cases": len(RAW_CASES),
+            measured: dict[str, Any] = timed(
+                {
+                    "service": service,
+                    "http": http,
+                    "raw_rollups": lambda p=params: run_raw(raw, RAW_ROLLUP, p),
                 },
-            }
+                args.repeat,
+            )
+            measured.update(
+                timed(
+                    {
+                        "raw_cases": lambda p=params: run_raw(raw, RAW_CASES, p),
+                        "backlog_live_from_cases": lambda p=params: run_raw(
+                            raw, {"b": RAW_CASES["backlog"]}, p
+                        ),
+                        "backlog_from_rollups": lambda p=params: run_raw(
+                            raw, {"b": RAW_ROLLUP["backlog"]}, p
+                        ),
+                    },
+                    args.raw_cases_repeat,
+                    warmup=1,
+                )
+            )
+            measured.update(
+                {
+                    "queries": {
+                        "service": service_queries,
+                        "http": http_queries,
+                        "raw_rollups": len(RAW_ROLLUP),
+                        "raw_cases": len(RAW_CASES),
+                    },
+                }
+            )
             # The three agree: totals and backlog from each side.
             rollup_side = run_raw(raw, RAW_ROLLUP, params)
             cases_side = run_raw(raw, RAW_CASES, params)
@@ -566,6 +595,12 @@ def main(argv: list[str] | None = None) -> int:
                 f" {agree['median_days_exact']:.3f} d exact)"
                 if agree["median_days_exact"]
                 else "",
+                flush=True,
+            )
+            live, rolled = measured["backlog_live_from_cases"], measured["backlog_from_rollups"]
+            print(
+                f"  backlog by age: live from the cases p50 {live['p50_ms']:.1f} ms,"
+                f" from the rollups p50 {rolled['p50_ms']:.1f} ms",
                 flush=True,
             )
         queries = {label: m["queries"]["http"] for label, m in result["periods"].items()}

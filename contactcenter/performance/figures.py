@@ -20,7 +20,7 @@ from contactcenter.errors import Invalid
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
 from contactcenter.messages import Channel
 from contactcenter.performance.models import CloseTimeCount, DailyCount
-from contactcenter.performance.rollup import bucket_upper_days, zone_of
+from contactcenter.performance.rollup import DIMENSIONS, bucket_upper_days, zone_of
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
@@ -438,6 +438,8 @@ def _counts_by_dimension(
         )
         .where(
             DailyCount.jurisdiction_id == jurisdiction_id,
+            # Named, so the primary key (jurisdiction, dimension, day, value) serves the range.
+            DailyCount.dimension.in_(DIMENSIONS),
             DailyCount.day >= period.start,
             DailyCount.day <= period.end,
         )
