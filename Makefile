@@ -56,6 +56,7 @@ bench: $(BIN)/.installed  ## ratio benchmarks (PostgreSQL and Redis needed)
 	$(BIN)/python bench/voice_webhook/run.py
 	$(BIN)/python bench/console_fanout/run.py
 	$(BIN)/python bench/email_ingest/run.py
+	$(BIN)/python bench/public_dashboard/run.py
 	$(BIN)/python bench/import/run.py
 
 i18n-extract: $(BIN)/.installed  ## refresh the message catalogs from contactcenter/texts.py
