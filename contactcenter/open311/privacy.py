@@ -60,7 +60,9 @@ def mask_personal_data(text: str, region: str = "US") -> str:
     if not text:
         return ""
     # Emails first, so their digits are not read as phone numbers.
-    without_emails = _replace_spans(text, [m.span() for m in _EMAIL.finditer(text)])
+    without_emails = text
+    if "@" in text or "(at)" in text.lower() or "[at]" in text.lower():
+        without_emails = _replace_spans(text, [m.span() for m in _EMAIL.finditer(text)])
     return _replace_spans(without_emails, _phone_spans(without_emails, region))
 
 
