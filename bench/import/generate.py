@@ -18,12 +18,14 @@ import datetime as dt
 import random
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SAMPLE = ROOT.parent / "shared" / "testdata" / "311" / "nyc" / "nyc311_2011-03_2000rows_41cols.csv"
 FORMAT = "%m/%d/%Y %I:%M:%S %p"
-START = dt.datetime(2010, 1, 1)
+NEW_YORK = ZoneInfo("America/New_York")
+START = dt.datetime(2010, 1, 1, 5, tzinfo=dt.UTC)  # midnight in New York
 SPAN_SECONDS = 2 * 365 * 24 * 3600
 KEY_BASE = 30_000_000
 
@@ -42,10 +44,11 @@ HPD|Housing Preservation and Development|HEAT/HOT WATER|ENTIRE BUILDING|MANHATTA
 
 
 def _parse(text: str) -> dt.datetime | None:
+    """A local time as an aware instant (delays between two of them are then real ones)."""
     if not text or text.startswith("01/01/1900"):
         return None
     try:
-        return dt.datetime.strptime(text, FORMAT)
+        return dt.datetime.strptime(text, FORMAT).replace(tzinfo=NEW_YORK).astimezone(dt.UTC)
     except ValueError:
         return None
 
@@ -59,7 +62,7 @@ def templates() -> list[dict[str, str]]:
     for line in BUILT_IN.splitlines():
         agency, name, complaint, descriptor, borough, channel, status, close = line.split("|")
         hours = int(close) if close else None
-        created = dt.datetime(2011, 3, 1, 10, 0, 0)
+        created = dt.datetime(2011, 3, 1, 10, 0, 0)  # naive: formatted as it is
         closed = created + dt.timedelta(hours=hours) if hours is not None else None
         rows.append(
             {
@@ -85,6 +88,10 @@ def templates() -> list[dict[str, str]]:
     return rows
 
 
+def local(instant: dt.datetime) -> str:
+    return instant.astimezone(NEW_YORK).strftime(FORMAT)
+
+
 def generate(rows: int, out: Path, seed: int = 311) -> dict[str, object]:
     rng = random.Random(seed)
     base = templates()
@@ -106,14 +113,14 @@ def generate(rows: int, out: Path, seed: int = 311) -> dict[str, object]:
         writer.writerow(COLUMNS)
         for n in range(rows):
             template, close_after, due_after, located = prepared[rng.randrange(len(prepared))]
+            # Instants, written in New York's time: no time falls in a daylight-saving gap.
             created = START + dt.timedelta(seconds=rng.randrange(SPAN_SECONDS))
             row = dict(template)
             row["Unique Key"] = str(KEY_BASE + n)
-            row["Created Date"] = created.strftime(FORMAT)
-            closed = created + close_after if close_after is not None else None
-            row["Closed Date"] = closed.strftime(FORMAT) if closed else ""
+            row["Created Date"] = local(created)
+            row["Closed Date"] = local(created + close_after) if close_after is not None else ""
             row["Resolution Action Updated Date"] = row["Closed Date"]
-            row["Due Date"] = (created + due_after).strftime(FORMAT) if due_after else ""
+            row["Due Date"] = local(created + due_after) if due_after else ""
             if located:
                 lat = float(template["Latitude"]) + rng.uniform(-0.001, 0.001)
                 lon = float(template["Longitude"]) + rng.uniform(-0.001, 0.001)

@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    data = RESULTS / f"nyc311-{args.rows}-seed{args.seed}.csv"
+    data = RESULTS / f"nyc311-{args.rows}-seed{args.seed}-v2.csv"
     if not data.exists():
         print(f"generating {args.rows} rows -> {data}", flush=True)
         started = time.perf_counter()

@@ -85,18 +85,16 @@ def load_batch(
 def _load_postgresql(
     session: Session, jurisdiction_id: int, language: str, rows: Sequence[StagedRow]
 ) -> Loaded:
-    """COPY into a temporary staging table, then one ``INSERT ... SELECT ... ON CONFLICT``."""
+    """COPY into a temporary staging table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+
+    ``ON CONFLICT DO NOTHING`` without a target skips a row that conflicts on any unique
+    constraint: its source key (already imported) or its tracking number (another case's).
+    Only the keys that were not inserted (none, the first time a file is imported) are then
+    looked up, to tell the two apart.
+    """
     raw: Any = session.connection().connection.driver_connection
     names = ", ".join(name for name, _ in STAGED_COLUMNS)
     with raw.cursor() as cur:
-        cur.execute(
-            "SELECT tracking_number FROM cases WHERE jurisdiction_id = %s"
-            " AND tracking_number = ANY(%s) AND source_key IS DISTINCT FROM tracking_number",
-            (jurisdiction_id, [r[0] for r in rows]),
-        )
-        collisions = frozenset(key for (key,) in cur.fetchall())
-        if collisions:
-            rows = [r for r in rows if r[0] not in collisions]
         columns = ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS)
         # ON COMMIT DELETE ROWS: each batch's transaction finds it empty, on whichever pooled
         # connection it runs.
@@ -114,11 +112,21 @@ def _load_postgresql(
             " service_type_id, department_id, origin_channel, description, address_text,"
             " latitude, longitude, due_at, created_at, updated_at, closed_at, district,"
             f" attributes::json FROM {STAGING_TABLE}"
-            " ON CONFLICT (jurisdiction_id, source_key) DO NOTHING",
+            " ON CONFLICT DO NOTHING RETURNING source_key",
             (jurisdiction_id, Priority.NORMAL.value, language),
         )
-        inserted = cur.rowcount
-    return Loaded(inserted, len(rows) - inserted, collisions)
+        inserted = {key for (key,) in cur.fetchall()}
+        skipped = list({r[0] for r in rows} - inserted)
+        collisions: frozenset[str] = frozenset()
+        if skipped:
+            cur.execute(
+                "SELECT tracking_number FROM cases WHERE jurisdiction_id = %s"
+                " AND tracking_number = ANY(%s) AND source_key IS DISTINCT FROM tracking_number",
+                (jurisdiction_id, skipped),
+            )
+            collisions = frozenset(key for (key,) in cur.fetchall())
+    colliding_rows = sum(1 for r in rows if r[0] in collisions) if collisions else 0
+    return Loaded(len(inserted), len(rows) - len(inserted) - colliding_rows, collisions)
 
 
 def _load_generic(

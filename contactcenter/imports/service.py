@@ -26,6 +26,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ from contactcenter.db import utcnow
 from contactcenter.imports.loaders import StagedRow, load_batch
 from contactcenter.imports.mapping import Catalog, Mapping
 from contactcenter.imports.models import ImportRun, ImportState
-from contactcenter.imports.nyc import Rejected, RowReader
+from contactcenter.imports.nyc import ParsedRow, Rejected, RowReader
 from contactcenter.jurisdictions.models import Jurisdiction
 
 LAYOUT = "nyc"
@@ -273,6 +275,91 @@ def _header_reader(
     return RowReader(header, zone)
 
 
+@dataclass
+class _Parsed:
+    """One batch as the reading thread hands it over: rows parsed, and where it ends."""
+
+    rows: list[tuple[int, ParsedRow]]
+    rejected: list[tuple[int, str, str]]
+    rows_read: int
+    byte_offset: int
+
+
+def _parse_batches(
+    f: BinaryIO, reader: RowReader, lines: Iterator[str], position: list[int], start: int, size: int
+) -> Iterator[_Parsed]:
+    """The rest of the file, parsed, in batches of ``size`` rows (blank lines are no rows)."""
+    rows_read = start
+    parsed: list[tuple[int, ParsedRow]] = []
+    rejected: list[tuple[int, str, str]] = []
+    key_index = reader.key_index
+    for row in csv.reader(lines):
+        if not row:
+            continue
+        rows_read += 1
+        try:
+            parsed.append((rows_read, reader.parse(row)))
+        except Rejected as exc:
+            key = row[key_index] if key_index < len(row) else ""
+            rejected.append((rows_read, key.strip()[:64], str(exc)))
+        if len(parsed) + len(rejected) >= size:
+            yield _Parsed(parsed, rejected, rows_read, position[0])
+            parsed, rejected = [], []
+    yield _Parsed(parsed, rejected, rows_read, position[0])
+
+
+class _ReadAhead:
+    """Runs a generator in a thread, a couple of items ahead of its consumer.
+
+    Parsing is Python work and loading a batch mostly waits on the database (the driver lets
+    go of the GIL meanwhile), so the next batch is parsed while the last one loads. The
+    consumer stopping early (an error, an interruption) stops the thread at its next item.
+    """
+
+    def __init__(self, items: Iterator[_Parsed], ahead: int = 2) -> None:
+        self._queue: queue.Queue[_Parsed | BaseException | None] = queue.Queue(ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._produce, args=(items,), name="import-reader", daemon=True
+        )
+
+    def _produce(self, items: Iterator[_Parsed]) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+            return
+        self._put(None)
+
+    def _put(self, item: _Parsed | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __enter__(self) -> Iterator[_Parsed]:
+        self._thread.start()
+        return self._consume()
+
+    def _consume(self) -> Iterator[_Parsed]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class _Batch:
     """The loop: parse rows into batches, load each, commit it with the run's position."""
 
@@ -303,81 +390,62 @@ class _Batch:
         if run.byte_offset > position[0]:
             f.seek(run.byte_offset)
             position[0] = run.byte_offset
-        rows_read = run.rows_read
         last_position = position[0]
-        staged: list[StagedRow] = []
-        rejected: list[tuple[int, str, str]] = []
-        keys: dict[str, int] = {}
-        catalog = self.catalog
-        in_batch = 0
-        for row in csv.reader(lines):
-            if not row:
-                continue
-            rows_read += 1
-            in_batch += 1
-            try:
-                parsed = reader.parse(row)
-                department_id = catalog.department_id(parsed.agency, parsed.agency_name)
-                service_type_id = catalog.service_type_id(parsed.complaint_type, department_id)
-            except Rejected as exc:
-                key = row[reader.key_index] if reader.key_index < len(row) else ""
-                rejected.append((rows_read, key.strip()[:64], str(exc)))
-            else:
-                if parsed.coordinates_dropped:
-                    self.result.coordinates_dropped += 1
-                keys[parsed.key] = rows_read
-                staged.append(
-                    (
-                        parsed.key,
-                        parsed.status,
-                        service_type_id,
-                        department_id,
-                        parsed.channel,
-                        parsed.description,
-                        parsed.address_text,
-                        parsed.latitude,
-                        parsed.longitude,
-                        parsed.due_at,
-                        parsed.created_at,
-                        parsed.updated_at,
-                        parsed.closed_at,
-                        parsed.district,
-                        parsed.attributes,
-                    )
-                )
-            if in_batch >= self.batch_size:
-                self._commit(staged, rejected, keys, rows_read, position[0])
+        batches = _parse_batches(f, reader, lines, position, run.rows_read, self.batch_size)
+        with _ReadAhead(batches) as parsed_batches:
+            for parsed in parsed_batches:
+                self._load(parsed)
                 if progress is not None:
-                    progress(position[0] - last_position)
-                last_position = position[0]
-                staged, rejected, keys, in_batch = [], [], {}, 0
+                    progress(parsed.byte_offset - last_position)
+                last_position = parsed.byte_offset
                 if after_batch is not None:
                     after_batch(run)
-        self._commit(staged, rejected, keys, rows_read, position[0])
-        if progress is not None:
-            progress(position[0] - last_position)
 
-    def _commit(
-        self,
-        staged: list[StagedRow],
-        rejected: list[tuple[int, str, str]],
-        keys: dict[str, int],
-        rows_read: int,
-        byte_offset: int,
-    ) -> None:
-        loaded = load_batch(self.session, self.jurisdiction.id, self.language, staged)
-        for key in sorted(loaded.collisions, key=keys.__getitem__):
-            rejected.append(
-                (keys[key], key, "Unique Key is already another case's tracking number")
+    def _load(self, parsed: _Parsed) -> None:
+        """Map the batch's agencies and complaint types, load it, commit it with its end."""
+        catalog, result = self.catalog, self.result
+        staged: list[StagedRow] = []
+        rejected = parsed.rejected
+        keys: dict[str, int] = {}
+        for row_number, p in parsed.rows:
+            try:
+                department_id = catalog.department_id(p.agency, p.agency_name)
+                service_type_id = catalog.service_type_id(p.complaint_type, department_id)
+            except Rejected as exc:
+                rejected.append((row_number, p.key, str(exc)))
+                continue
+            if p.coordinates_dropped:
+                result.coordinates_dropped += 1
+            keys[p.key] = row_number
+            staged.append(
+                (
+                    p.key,
+                    p.status,
+                    service_type_id,
+                    department_id,
+                    p.channel,
+                    p.description,
+                    p.address_text,
+                    p.latitude,
+                    p.longitude,
+                    p.due_at,
+                    p.created_at,
+                    p.updated_at,
+                    p.closed_at,
+                    p.district,
+                    p.attributes,
+                )
             )
+        loaded = load_batch(self.session, self.jurisdiction.id, self.language, staged)
+        rejected.extend((keys[key], key, COLLISION) for key in loaded.collisions)
         rejected.sort()
-        run, result = self.run, self.result
-        result.rows_read += rows_read - run.rows_read
+        run = self.run
+        result.rows_read += parsed.rows_read - run.rows_read
         result.imported += loaded.inserted
         result.already_present += loaded.already_present
         result.rejected += len(rejected)
-        run.rows_read = rows_read
-        run.byte_offset = byte_offset
+        run.rows_read = parsed.rows_read
+        run.byte_offset = parsed.byte_offset
         run.rows_imported += loaded.inserted
         run.rows_already_present += loaded.already_present
         run.rows_rejected += len(rejected)
