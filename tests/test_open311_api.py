@@ -291,6 +291,20 @@ def test_discovery_names_the_georeport_v2_endpoint_and_its_formats(
         assert endpoint.findtext("specification") == "http://wiki.open311.org/GeoReport_v2"
 
 
+def test_discovery_gives_the_jurisdictions_own_contact_when_set(
+    client: FlaskClient, session: Session, city: Jurisdiction
+) -> None:
+    city.settings = {
+        "open311": {"contact": "open311@springfield.example", "key_service": "https://x.example"}
+    }
+    session.commit()
+    body = get(client, "discovery").get_json()
+    assert (body["contact"], body["key_service"]) == (
+        "open311@springfield.example",
+        "https://x.example",
+    )
+
+
 # --- GET services ----------------------------------------------------------------------
 
 
