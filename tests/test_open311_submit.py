@@ -532,3 +532,22 @@ def test_a_token_is_found_only_in_its_own_jurisdiction(session, batch_city, clie
     assert submission_by_token(session, other_city, token) is None
     assert submission_by_token(session, batch_city, "x" * 65) is None
     assert submission_by_token(session, batch_city, token) is not None
+
+
+def test_an_agent_is_offered_several_open311_requests_at_once_like_emails(
+    session, city, client_app, run_jobs
+):
+    """Requests filed by an app are answered later, like emails: one agent takes several."""
+    from contactcenter.routing.models import Offer, Queue
+    from contactcenter.routing.work import dispatch
+
+    queue = session.scalars(sa.select(Queue).where(Queue.jurisdiction_id == city.id)).one()
+    agent, _token = factories.make_available_agent(session, city, [queue])
+    session.commit()
+    for n in range(3):
+        _submit(session, city, client_app, {"lat": "", "long": "", "address_string": f"{n} Elm St"})
+    run_jobs()
+    dispatch(session, city.id)
+    session.commit()
+    offered = session.scalars(sa.select(Offer).where(Offer.agent_id == agent.id)).all()
+    assert len(offered) == 3

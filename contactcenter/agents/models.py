@@ -44,7 +44,14 @@ class Presence(StrEnum):
     OFFLINE = "offline"
 
 
-DEFAULT_CAPACITY: dict[str, int] = {"voice": 1, "webchat": 3, "sms": 10, "email": 10, "walk_in": 1}
+DEFAULT_CAPACITY: dict[str, int] = {
+    "voice": 1,
+    "webchat": 3,
+    "sms": 10,
+    "email": 10,
+    "walk_in": 1,
+    "open311": 10,
+}
 """How many pieces of work of each channel an agent handles at once, unless set otherwise."""
 
 
