@@ -66,6 +66,11 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.chat_settings_update": {"allowed_origins": ["https://www.example.org"]},
     "api.resident_flags": {"flags": ["vulnerable"]},
     "api.mail_quarantine_retry": {},
+    "api.open311_clients_create": {"name": "Civic app"},
+    "api.open311_clients_revoke": {},
+    "api.service_type_attributes_replace": {"attributes": []},
+    "api.case_public_media_set": {"url": "https://photos.example/p.jpg"},
+    "api.case_public_media_clear": {},
     "ivr_admin.menu_save": {"source": json.dumps(MENU)},
     "ivr_admin.menu_check": {"source": json.dumps(MENU)},
 }
@@ -80,6 +85,7 @@ OTHER_ARGUMENTS = {
     "resident_id": 0,
     "call_id": 0,
     "raw_id": 0,
+    "client_id": 0,
     "code": "general",
 }
 # Blueprints (endpoint prefixes) of the staff API: the api blueprint, and staff routes that
@@ -407,8 +413,9 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
 
     # Routes for supervisors and admins, or about agents, offers and queues, have their own
     # jurisdiction tests in test_routing_api.py, the voice menu in test_ivr_menus.py, calls in
-    # test_call_api.py, quarantined mail in test_email_inbound.py; the voice token
-    # (test_voice_control.py) holds no case data. This sweep is about cases.
+    # test_call_api.py, quarantined mail in test_email_inbound.py, a case's public media (for
+    # supervisors) in test_open311_admin.py; the voice token (test_voice_control.py) holds no
+    # case data. This sweep is about cases.
     routes = [
         (rule, method)
         for rule, method in protected_routes(app)
@@ -424,6 +431,7 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
             )
         )
         and rule.rule != f"{API}/agents"
+        and not rule.rule.endswith("/public-media")
     ]
     walked = set()
     for rule, method in routes:
