@@ -479,6 +479,56 @@ def test_the_import_command_prints_a_summary_and_then_already_imported(app, sess
     assert read_rejects(rejects) == [["2", "", "missing Unique Key"]]
 
 
+def test_the_command_takes_a_mapping_file_and_no_create_missing(app, session, nyc, tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("agencies:\n  DOT: PW\ncomplaint_types:\n  Street Condition: pothole\n")
+    path = write_nyc(
+        tmp_path / "flags.csv", [nyc_row("11001"), nyc_row("11002", Complaint_Type="Rodent")]
+    )
+    rejects = tmp_path / "flags-rejects.csv"
+
+    output = _invoke(
+        app,
+        *("import", "nyc", str(path), "--jurisdiction", "nyc", "--rejects", str(rejects)),
+        *("--mapping", str(mapping), "--no-create-missing"),
+    )
+
+    assert "imported 1 / already present 0 / rejected 1 /" in output
+    assert read_rejects(rejects) == [["2", "11002", "unmapped complaint type 'Rodent'"]]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("complaint_types: [1, 2]\n")
+    refused = CliRunner().invoke(
+        cli,
+        ["import", "nyc", str(path), "--jurisdiction", "nyc", "--mapping", str(bad)],
+        obj=ScriptInfo(create_app=lambda: app),
+    )
+    assert refused.exit_code == 1 and "'complaint_types' must map names to codes" in refused.output
+
+
+def test_progress_adds_up_to_the_file_size_even_when_resumed(session, nyc, tmp_path):
+    path = write_nyc(tmp_path / "progress.csv", [nyc_row(str(12000 + n)) for n in range(25)])
+    first: list[int] = []
+
+    def stop(run: ImportRun) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        import_nyc(
+            session,
+            nyc,
+            path,
+            options(tmp_path, batch_size=10),
+            progress=first.append,
+            after_batch=stop,
+        )
+    second: list[int] = []
+    import_nyc(session, nyc, path, options(tmp_path, batch_size=10), progress=second.append)
+
+    assert sum(first) < path.stat().st_size
+    assert sum(second) == path.stat().st_size
+    assert second[0] == sum(first)
+
+
 def test_the_import_command_refuses_a_file_in_another_layout_and_an_unknown_city(
     app, session, nyc, tmp_path, monkeypatch
 ):

@@ -110,7 +110,8 @@ class ImportResult:
 
 
 ProgressFn = Callable[[int], None]
-"""Called with the number of bytes each committed batch consumed."""
+"""Called with the bytes already done at the start, then with those each committed batch
+consumed: the calls add up to the file's size."""
 BatchHook = Callable[[ImportRun], None]
 """Called after each committed batch (tests interrupt an import from here)."""
 
@@ -391,6 +392,8 @@ class _Batch:
             f.seek(run.byte_offset)
             position[0] = run.byte_offset
         last_position = position[0]
+        if progress is not None:
+            progress(last_position)  # the header, and what an earlier run committed
         batches = _parse_batches(f, reader, lines, position, run.rows_read, self.batch_size)
         with _ReadAhead(batches) as parsed_batches:
             for parsed in parsed_batches:
