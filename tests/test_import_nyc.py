@@ -214,11 +214,17 @@ def test_every_reject_reason_is_written_with_its_row_and_key(session, nyc, tmp_p
             nyc_row("1010", Latitude="", Longitude="", Location="(40.7, -73.9)"),
             nyc_row("1011", Status="Pending", Closed_Date="02/28/2011 09:00:00 AM"),
             nyc_row("1012", Created_Date="13/45/2011 02:27:57 PM"),
+            # Daylight saving ends: closed in the second 01:00-01:59, after the first one.
+            nyc_row(
+                "1013",
+                Created_Date="11/07/2010 01:31:55 AM",
+                Closed_Date="11/07/2010 01:00:31 AM",
+            ),
         ],
     )
     result = import_nyc(session, nyc, path, options(tmp_path))
 
-    assert (result.rows_read, result.imported, result.rejected) == (12, 4, 8)
+    assert (result.rows_read, result.imported, result.rejected) == (13, 5, 8)
     assert result.coordinates_dropped == 1
     assert read_rejects(tmp_path / "rejects.csv") == [
         ["2", "", "missing Unique Key"],
@@ -231,12 +237,14 @@ def test_every_reject_reason_is_written_with_its_row_and_key(session, nyc, tmp_p
         ["12", "1012", "unreadable Created Date"],
     ]
     cases = cases_by_key(session, nyc)
-    assert set(cases) == {"1001", "1009", "1010", "1011", None}
+    assert set(cases) == {"1001", "1009", "1010", "1011", "1013", None}
+    assert cases["1013"].created_at == utc(2010, 11, 7, 1, 31, 55, zone=NEW_YORK_DST)
+    assert cases["1013"].closed_at == utc(2010, 11, 7, 1, 0, 31)
     assert (cases["1009"].latitude, cases["1009"].longitude) == (None, None)
     assert (cases["1010"].latitude, cases["1010"].longitude) == (40.7, -73.9)
     assert cases["1011"].status == CaseStatus.OPEN and cases["1011"].closed_at is None
     run = session.scalars(sa.select(ImportRun)).one()
-    assert (run.rows_read, run.rows_imported, run.rows_rejected) == (12, 4, 8)
+    assert (run.rows_read, run.rows_imported, run.rows_rejected) == (13, 5, 8)
 
 
 def test_without_create_missing_unknown_agencies_and_complaint_types_are_rejected(

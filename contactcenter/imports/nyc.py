@@ -218,6 +218,17 @@ class LocalTimes:
             return local.astimezone(dt.UTC)
         return self._utc(local)
 
+    def later(self, text: str) -> dt.datetime | None:
+        """The later of the two instants an ambiguous local time can be (else as parse)."""
+        try:
+            first = self.parse(text)
+        except ValueError:
+            return None
+        if first is None:
+            return None
+        local = first.astimezone(self.zone).replace(tzinfo=None)
+        return local.replace(tzinfo=self.zone, fold=1).astimezone(dt.UTC)
+
     def format(self, value: dt.datetime | None) -> str:
         """``value`` as the layout writes it, in the zone (blank for none)."""
         if value is None:
@@ -308,11 +319,11 @@ class RowReader:
             raise Rejected("missing Created Date")
         status = STATUSES.get(status_text.strip().lower(), CaseStatus.OPEN)
         closed_at = None
-        updated_at = _optional_time(times, updated_text)
+        updated_at = _time_after(times, updated_text, created)
         if updated_at is not None and updated_at < created:
             updated_at = None
         if status is CaseStatus.CLOSED:
-            closed_at = _optional_time(times, closed_text)
+            closed_at = _time_after(times, closed_text, created)
             if closed_at is not None and closed_at < created:
                 raise Rejected("Closed Date before Created Date")
             # A closed request without its closing date: its last update is when it closed.
@@ -363,6 +374,17 @@ _READ = (
     "Location",
 )
 """The columns the importer reads, in the order :meth:`RowReader.parse` unpacks them."""
+
+
+def _time_after(times: LocalTimes, text: str, created: dt.datetime) -> dt.datetime | None:
+    """A later date of the request. Local times carry no offset: in the hour that happens
+    twice when daylight saving ends, "01:10" after "01:40" is the second 01:10."""
+    value = _optional_time(times, text)
+    if value is not None and value < created:
+        later = times.later(text)
+        if later is not None and later >= created:
+            return later
+    return value
 
 
 def _optional_time(times: LocalTimes, text: str) -> dt.datetime | None:
