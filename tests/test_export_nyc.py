@@ -319,6 +319,8 @@ def test_the_export_api_needs_a_supervisor_of_that_city_and_real_dates(session, 
         f"{url}?jurisdiction=nyc&from=2026-02-01&to=2026-01-01", headers=_bearer(supervisor)
     )
     assert backwards.status_code == 400
+    extremes = client.get(f"{url}?from=0001-01-01&to=9999-12-31", headers=_bearer(supervisor))
+    assert extremes.status_code == 200 and extremes.get_data(as_text=True)
     ok = client.get(f"{url}?from=2026-01-01&to=2026-12-31", headers=_bearer(supervisor))
     assert ok.status_code == 200 and ok.get_data(as_text=True).startswith("Unique Key")  # one city
 

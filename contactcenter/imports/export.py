@@ -53,16 +53,22 @@ class ExportWindow:
     def of(
         cls, jurisdiction: Jurisdiction, first_day: dt.date | None, last_day: dt.date | None
     ) -> ExportWindow:
-        """From the first day's local midnight to the end of the last day, both included."""
+        """From the first day's local midnight to the end of the last day, both included.
+
+        A day at the very end of the calendar (``9999-12-31``) leaves that side open.
+        """
         zone = zone_of(jurisdiction)
 
-        def midnight(day: dt.date) -> dt.datetime:
-            return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+        def midnight(day: dt.date | None, days_after: int = 0) -> dt.datetime | None:
+            if day is None:
+                return None
+            try:
+                local = dt.datetime.combine(day + dt.timedelta(days=days_after), dt.time(), zone)
+                return local.astimezone(dt.UTC)
+            except OverflowError:
+                return None
 
-        return cls(
-            start=midnight(first_day) if first_day else None,
-            end=midnight(last_day + dt.timedelta(days=1)) if last_day else None,
-        )
+        return cls(start=midnight(first_day), end=midnight(last_day, days_after=1))
 
 
 def _pages(
