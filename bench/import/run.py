@@ -23,6 +23,9 @@ Run from the repository root::
    committing each batch with the run's position. Its own timer (the summary line) is the
    import; the public figures' rebuild that follows is timed separately; the peak resident
    memory is the child's ``ru_maxrss``.
+5. **exports** (unless ``--skip-export``): ``contactcenter export nyc`` and ``export open311``
+   of the imported cases to a file, each process's time and peak memory (streamed in pages,
+   so the memory should not grow with the number of cases).
 
 Targets: the import <= 3x the COPY time, peak memory < 1 GB. It exits 0 when the run worked
 even if a target is missed (``--enforce``: 2 then). Results go to
@@ -37,7 +40,6 @@ import json
 import os
 import platform
 import re
-import resource
 import secrets
 import subprocess
 import sys
@@ -81,6 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=311)
     p.add_argument("--keep", action="store_true", help="keep the database")
+    p.add_argument("--skip-export", action="store_true", help="do not time the exports")
     p.add_argument("--enforce", action="store_true", help="exit 2 when a target is missed")
     p.add_argument("--out", type=Path, help="JSON result path (default: bench/results/...)")
     return p.parse_args(argv)
@@ -177,18 +180,35 @@ def run_copy(dsn: str, path: Path) -> dict[str, Any]:
     return {"seconds": seconds, "rows": rows, "indexes": indexes}
 
 
+def run_child(command: list[str], env: dict[str, str]) -> tuple[str, float, float]:
+    """(stdout, wall seconds, peak RSS in MB) of one child process, from its own rusage."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if child.returncode != 0:
+        raise RuntimeError(f"{command[1:3]} failed ({child.returncode}): {stderr[-3000:]}")
+    return stdout, wall, usage.ru_maxrss / 1024
+
+
+def app_env(url: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "APP_ENV": "development"}
+    env.pop("REDIS_URL", None)
+    return env
+
+
 def run_import(url: str, path: Path, batch_size: int) -> dict[str, Any]:
     import psycopg
 
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute("CHECKPOINT")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "LOG_LEVEL": "WARNING",
-        "APP_ENV": "development",
-    }
-    env.pop("REDIS_URL", None)
     rejects = RESULTS / f"import-rejects-{os.getpid()}.csv"
     command = [
         str(ROOT / ".venv" / "bin" / "contactcenter"),
@@ -203,19 +223,14 @@ def run_import(url: str, path: Path, batch_size: int) -> dict[str, Any]:
         "--rejects",
         str(rejects),
     ]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise RuntimeError(f"import failed ({done.returncode}): {done.stderr[-3000:]}")
+    stdout, wall, rss = run_child(command, app_env(url))
     summary = re.search(
         r"read (\d+) / imported (\d+) / already present (\d+) / rejected (\d+) / ([\d.]+) s",
-        done.stdout,
+        stdout,
     )
-    rebuilt = re.search(r"figures rebuilt in ([\d.]+) s", done.stdout)
+    rebuilt = re.search(r"figures rebuilt in ([\d.]+) s", stdout)
     if summary is None:
-        raise RuntimeError(f"no summary line in: {done.stdout!r}")
+        raise RuntimeError(f"no summary line in: {stdout!r}")
     read, imported, present, rejected = (int(summary.group(i)) for i in range(1, 5))
     rejects.unlink(missing_ok=True)
     return {
@@ -226,9 +241,27 @@ def run_import(url: str, path: Path, batch_size: int) -> dict[str, Any]:
         "imported": imported,
         "already_present": present,
         "rejected": rejected,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
-        "output": done.stdout,
+        "peak_rss_mb": rss,
+        "output": stdout,
     }
+
+
+def run_export(url: str, layout: str) -> dict[str, Any]:
+    """``contactcenter export nyc|open311`` of everything imported, to a file then deleted."""
+    target = RESULTS / f"export-{os.getpid()}.{'csv' if layout == 'nyc' else 'json'}"
+    command = [
+        str(ROOT / ".venv" / "bin" / "contactcenter"),
+        "export",
+        layout,
+        "--jurisdiction",
+        "nyc",
+        "--output",
+        str(target),
+    ]
+    _, wall, rss = run_child(command, app_env(url))
+    size = target.stat().st_size
+    target.unlink()
+    return {"seconds": wall, "peak_rss_mb": rss, "mb": size / 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,6 +291,16 @@ def main(argv: list[str] | None = None) -> int:
         print("app: contactcenter import nyc ...", flush=True)
         app = run_import(url, data, args.batch_size)
         print("  " + app["output"].strip().replace("\n", "\n  "), flush=True)
+        exports = {}
+        if not args.skip_export:
+            for layout in ("nyc", "open311"):
+                print(f"export {layout} ...", flush=True)
+                exports[layout] = run_export(url, layout)
+                print(
+                    f"  {exports[layout]['mb']:.0f} MB in {exports[layout]['seconds']:.1f} s"
+                    f" (process), peak RSS {exports[layout]['peak_rss_mb']:.0f} MB",
+                    flush=True,
+                )
     finally:
         if not args.keep:
             with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
@@ -280,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild_seconds": app["rebuild_seconds"],
         "imported": app["imported"],
         "rejected": app["rejected"],
+        "exports": exports,
         "indexes": floor["indexes"],
         "targets": {"ratio": TARGET_RATIO, "peak_rss_mb": TARGET_RSS_MB},
         "database": name if args.keep else None,
