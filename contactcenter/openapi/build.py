@@ -105,21 +105,29 @@ class _Schemas:
 
     def __init__(self) -> None:
         self.components: dict[str, Any] = {}
+        self.named_shapes: set[str] = set()
+
+    def _add(self, definitions: dict[str, Any]) -> None:
+        for name, schema in definitions.items():
+            if name in self.named_shapes:
+                raise ValueError(f"{name!r} names both a response shape and a pydantic model")
+            self.components[name] = schema
 
     def model(self, model: type[BaseModel]) -> dict[str, Any]:
         """A ``$ref`` to ``model``'s JSON Schema (its enums and nested models added too)."""
         refs, top = models_json_schema([(model, "validation")], ref_template=REF)
-        self.components.update(top.get("$defs", {}))
+        self._add(top.get("$defs", {}))
         schema: dict[str, Any] = refs[(model, "validation")]
         return schema
 
     def model_properties(self, model: type[BaseModel]) -> tuple[dict[str, Any], set[str]]:
         """``model``'s fields as separate schemas (query strings), ``$ref``s resolved here."""
         schema = model.model_json_schema(ref_template=REF)
-        self.components.update(schema.pop("$defs", {}))
+        self._add(schema.pop("$defs", {}))
         return schema.get("properties", {}), set(schema.get("required", ()))
 
     def named(self, shapes: dict[str, Any]) -> None:
+        self.named_shapes |= set(shapes)
         self.components.update(copy.deepcopy(shapes))
 
 
@@ -175,7 +183,7 @@ def _responses(op: Operation, role: Role | None, media: Iterable[str]) -> dict[s
     if op.response is not None:
         success["content"] = {m: {"schema": copy.deepcopy(op.response)} for m in media}
         if op.raw_response is not None:
-            success["content"] = {op.raw_response: {"schema": {"type": "string"}}}
+            success["content"] = {op.raw_response: {"schema": copy.deepcopy(op.response)}}
     responses: dict[str, Any] = {str(op.status): success}
     codes = set(op.errors)
     if role is not None:
@@ -232,8 +240,7 @@ def build_description(app: Flask, *, version: str = "0.1.0") -> dict[str, Any]:
     schemas = _Schemas()
     schemas.named(staff.SHAPES)
     schemas.named(open311.SHAPES)
-    for shape in ERROR_SCHEMAS.values():
-        schemas.components[shape["name"]] = copy.deepcopy(shape["schema"])
+    schemas.named({shape["name"]: shape["schema"] for shape in ERROR_SCHEMAS.values()})
     paths: dict[str, dict[str, Any]] = {}
     for rule in described_rules(app):
         lookup = staff.operation if rule.rule.startswith(STAFF_PREFIX) else open311.operation

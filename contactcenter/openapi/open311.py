@@ -38,6 +38,8 @@ def ref(name: str) -> dict[str, str]:
 
 STR = {"type": "string"}
 TIME = {"type": "string", "format": "date-time"}
+OPTIONAL = {"type": ["string", "null"]}
+OPTIONAL_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SHAPES: dict[str, Any] = {
     "Open311Service": {
@@ -100,21 +102,21 @@ SHAPES: dict[str, Any] = {
         "properties": {
             "service_request_id": STR,
             "status": {"type": "string", "enum": ["open", "closed"]},
-            "status_notes": STR,
-            "service_name": STR,
-            "service_code": STR,
-            "description": STR,
-            "agency_responsible": STR,
-            "service_notice": STR,
+            "status_notes": OPTIONAL,
+            "service_name": OPTIONAL,
+            "service_code": OPTIONAL,
+            "description": OPTIONAL,
+            "agency_responsible": OPTIONAL,
+            "service_notice": OPTIONAL,
             "requested_datetime": TIME,
-            "updated_datetime": TIME,
-            "expected_datetime": TIME,
-            "address": STR,
-            "address_id": STR,
-            "zipcode": STR,
-            "lat": {"type": ["string", "number"]},
-            "long": {"type": ["string", "number"]},
-            "media_url": STR,
+            "updated_datetime": OPTIONAL_TIME,
+            "expected_datetime": OPTIONAL_TIME,
+            "address": OPTIONAL,
+            "address_id": OPTIONAL,
+            "zipcode": OPTIONAL,
+            "lat": {"type": ["string", "number", "null"]},
+            "long": {"type": ["string", "number", "null"]},
+            "media_url": OPTIONAL,
         },
     },
     "Open311SubmitResult": {
@@ -137,9 +139,9 @@ SHAPES: dict[str, Any] = {
             "update_id": STR,
             "service_request_id": STR,
             "status": STR,
-            "updated_datetime": TIME,
-            "description": STR,
-            "media_url": STR,
+            "updated_datetime": OPTIONAL_TIME,
+            "description": OPTIONAL,
+            "media_url": OPTIONAL,
         },
     },
     "Open311Discovery": {

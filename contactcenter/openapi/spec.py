@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 JSON = "application/json"
-XML = "application/xml"
+XML = "text/xml"
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ SHAPES: dict[str, Any] = {
         languages=STRS,
         jurisdictions=STRS,
     ),
-    "AgentRouting": {
+    "AgentProfile": {
         "allOf": [
             ref("Agent"),
             _obj(
@@ -284,6 +284,22 @@ JURISDICTION = {
     "schema": {"type": "string", "maxLength": 64},
 }
 
+EXPORT_WINDOW = (
+    JURISDICTION,
+    {
+        "name": "from",
+        "in": "query",
+        "description": "First day (the jurisdiction's local date), inclusive.",
+        "schema": {"type": "string", "format": "date"},
+    },
+    {
+        "name": "to",
+        "in": "query",
+        "description": "Last day, inclusive.",
+        "schema": {"type": "string", "format": "date"},
+    },
+)
+
 MENU_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -451,7 +467,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("api.agents_index", "get"): Operation(
         "Agents of the caller's jurisdictions with their routing profile",
         ("agents",),
-        response=_list("AgentRouting"),
+        response=_list("AgentProfile"),
         errors=(),
     ),
     ("api.agent_routing", "patch"): Operation(
@@ -459,7 +475,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ("agents",),
         parameters=_J,
         body=rs.AgentRouting,
-        response=_data(ref("AgentRouting")),
+        response=_data(ref("AgentProfile")),
         errors=(400, 404),
     ),
     ("api.agent_presence", "put"): Operation(
@@ -676,13 +692,36 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         response=_data(ref("CaseSummary")),
         errors=(404,),
     ),
+    ("api.export_cases_csv", "get"): Operation(
+        "Cases as CSV in New York 311's open-data column layout",
+        ("exports",),
+        parameters=EXPORT_WINDOW,
+        response={"type": "string"},
+        raw_response="text/csv",
+        errors=(400, 404),
+    ),
+    ("api.export_cases_json", "get"): Operation(
+        "Cases as Open311 GeoReport v2 requests (JSON), for open-data portals",
+        ("exports",),
+        parameters=(
+            *EXPORT_WINDOW,
+            {
+                "name": "extensions",
+                "in": "query",
+                "description": "`true` adds attribute answers and channel.",
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            },
+        ),
+        response={"type": "array", "items": ref("Open311Request")},
+        errors=(400, 404),
+    ),
     ("openapi.description_json", "get"): Operation(
         "This description (OpenAPI 3.1, JSON)", ("meta",), response=ANY_OBJECT, errors=()
     ),
     ("openapi.description_yaml", "get"): Operation(
         "This description (OpenAPI 3.1, YAML)",
         ("meta",),
-        response={"type": "string"},
+        response={"type": "object"},
         raw_response="application/yaml",
         errors=(),
     ),
