@@ -307,11 +307,13 @@ RAW_ROLLUP = {
         GROUP BY 1 ORDER BY 1""",
     "percentiles": """
         WITH h AS (
-            SELECT service_type_id AS st, bucket, sum(cases) AS n FROM performance_close_times
+            SELECT service_type_id AS st, bucket, sum(cases)::bigint AS n
+            FROM performance_close_times
             WHERE jurisdiction_id = %(j)s AND month BETWEEN %(first)s AND %(last_month)s
             GROUP BY service_type_id, bucket
         ), hh AS (
-            SELECT st, bucket, n FROM h UNION ALL SELECT -1, bucket, sum(n) FROM h GROUP BY bucket
+            SELECT st, bucket, n FROM h
+            UNION ALL SELECT -1, bucket, sum(n)::bigint FROM h GROUP BY bucket
         ), c AS (
             SELECT st, bucket,
                    sum(n) OVER (PARTITION BY st ORDER BY bucket ROWS UNBOUNDED PRECEDING) AS cum,

@@ -336,27 +336,17 @@ def performance_figures(
     session: Session, jurisdiction: Jurisdiction, period: Period, today: dt.date
 ) -> Figures:
     """Every figure of the public page for ``period``; ``today`` is the local date (backlog)."""
-    types = session.execute(
-        sa.select(ServiceType.id, ServiceType.code, ServiceType.name, ServiceType.target_days)
-        .where(ServiceType.jurisdiction_id == jurisdiction.id)
-        .order_by(ServiceType.name, ServiceType.id)
-    ).all()
-    grouped = _counts_by_dimension(session, jurisdiction.id, period)
-    percentiles = _close_times(session, jurisdiction.id, period)
-    daily = session.execute(
-        sa.select(
-            DailyCount.day,
-            DailyCount.opened,
-            DailyCount.closed,
-            DailyCount.closed_with_target,
-            DailyCount.closed_on_time,
-        ).where(
-            DailyCount.jurisdiction_id == jurisdiction.id,
-            DailyCount.dimension == "all",
-            DailyCount.day >= period.start,
-            DailyCount.day <= period.end,
-        )
-    ).all()
+    params = {
+        "jurisdiction_id": jurisdiction.id,
+        "first_day": period.start,
+        "last_day": period.end,
+        "first_month": period.first_month,
+        "last_month": period.last_month,
+    }
+    types = session.execute(_SERVICE_TYPES, params).all()
+    grouped = _counts_by_dimension(session, params)
+    percentiles = _close_times(session, params)
+    daily = session.execute(_DAILY_TOTALS, params).all()
     backlog = _backlog(session, jurisdiction.id, today)
 
     totals = grouped.get(("all", ""), Counts("all", "All requests"))
@@ -424,54 +414,70 @@ def _channel_label(value: str) -> str:
         return value
 
 
-def _counts_by_dimension(
-    session: Session, jurisdiction_id: int, period: Period
-) -> dict[tuple[str, str], Counts]:
-    rows = session.execute(
-        sa.select(
-            DailyCount.dimension,
-            DailyCount.value,
-            sa.func.sum(DailyCount.opened),
-            sa.func.sum(DailyCount.closed),
-            sa.func.sum(DailyCount.closed_with_target),
-            sa.func.sum(DailyCount.closed_on_time),
-        )
-        .where(
-            DailyCount.jurisdiction_id == jurisdiction_id,
-            # Named, so the primary key (jurisdiction, dimension, day, value) serves the range.
-            DailyCount.dimension.in_(DIMENSIONS),
-            DailyCount.day >= period.start,
-            DailyCount.day <= period.end,
-        )
-        .group_by(DailyCount.dimension, DailyCount.value)
-    ).all()
-    out = {}
-    for dimension, value, opened, closed, with_target, on_time in rows:
-        if opened or closed:
-            out[(dimension, value)] = Counts(
-                value, value, int(opened), int(closed), int(with_target), int(on_time)
-            )
-    return out
+# The statements are built once: only their parameters change from call to call.
+_J = sa.bindparam("jurisdiction_id", type_=sa.Integer)
+_FIRST_DAY = sa.bindparam("first_day", type_=sa.Date)
+_LAST_DAY = sa.bindparam("last_day", type_=sa.Date)
+_FIRST_MONTH = sa.bindparam("first_month", type_=sa.Date)
+_LAST_MONTH = sa.bindparam("last_month", type_=sa.Date)
+
+_SERVICE_TYPES = (
+    sa.select(ServiceType.id, ServiceType.code, ServiceType.name, ServiceType.target_days)
+    .where(ServiceType.jurisdiction_id == _J)
+    .order_by(ServiceType.name, ServiceType.id)
+)
+
+_COUNTS = (
+    sa.select(
+        DailyCount.dimension,
+        DailyCount.value,
+        sa.func.sum(DailyCount.opened),
+        sa.func.sum(DailyCount.closed),
+        sa.func.sum(DailyCount.closed_with_target),
+        sa.func.sum(DailyCount.closed_on_time),
+    )
+    .where(
+        DailyCount.jurisdiction_id == _J,
+        # Named, so the primary key (jurisdiction, dimension, day, value) serves the range.
+        DailyCount.dimension.in_(DIMENSIONS),
+        DailyCount.day >= _FIRST_DAY,
+        DailyCount.day <= _LAST_DAY,
+    )
+    .group_by(DailyCount.dimension, DailyCount.value)
+)
+
+_DAILY_TOTALS = sa.select(
+    DailyCount.day,
+    DailyCount.opened,
+    DailyCount.closed,
+    DailyCount.closed_with_target,
+    DailyCount.closed_on_time,
+).where(
+    DailyCount.jurisdiction_id == _J,
+    DailyCount.dimension == "all",
+    DailyCount.day >= _FIRST_DAY,
+    DailyCount.day <= _LAST_DAY,
+)
 
 
-def _close_times(session: Session, jurisdiction_id: int, period: Period) -> dict[int, CloseTime]:
+def _percentiles_statement() -> sa.Select[Any]:
     """Per service type id (0: none; -1: all requests), the nearest-rank median and 90th
     percentile buckets, computed in SQL with running sums over the summed histograms."""
     t = CloseTimeCount
     summed = (
         sa.select(
-            t.service_type_id.label("st"), t.bucket.label("bucket"), sa.func.sum(t.cases).label("n")
+            t.service_type_id.label("st"),
+            t.bucket.label("bucket"),
+            sa.cast(sa.func.sum(t.cases), sa.BigInteger).label("n"),
         )
-        .where(
-            t.jurisdiction_id == jurisdiction_id,
-            t.month >= period.first_month,
-            t.month <= period.last_month,
-        )
+        .where(t.jurisdiction_id == _J, t.month >= _FIRST_MONTH, t.month <= _LAST_MONTH)
         .group_by(t.service_type_id, t.bucket)
         .cte("summed")
     )
     overall = sa.select(
-        sa.literal(-1).label("st"), summed.c.bucket, sa.func.sum(summed.c.n)
+        sa.literal_column("-1").label("st"),
+        summed.c.bucket,
+        sa.cast(sa.func.sum(summed.c.n), sa.BigInteger),
     ).group_by(summed.c.bucket)
     both = sa.union_all(sa.select(summed.c.st, summed.c.bucket, summed.c.n), overall).subquery()
     running = sa.select(
@@ -482,36 +488,62 @@ def _close_times(session: Session, jurisdiction_id: int, period: Period) -> dict
         .label("cum"),
         sa.func.sum(both.c.n).over(partition_by=both.c.st).label("total"),
     ).subquery()
-    rows = session.execute(
-        sa.select(
-            running.c.st,
-            sa.func.max(running.c.total),
-            sa.func.min(sa.case((2 * running.c.cum >= running.c.total, running.c.bucket))),
-            sa.func.min(sa.case((10 * running.c.cum >= 9 * running.c.total, running.c.bucket))),
-        ).group_by(running.c.st)
-    ).all()
+    return sa.select(
+        running.c.st,
+        sa.func.max(running.c.total),
+        sa.func.min(sa.case((2 * running.c.cum >= running.c.total, running.c.bucket))),
+        sa.func.min(sa.case((10 * running.c.cum >= 9 * running.c.total, running.c.bucket))),
+    ).group_by(running.c.st)
+
+
+_PERCENTILES = _percentiles_statement()
+
+
+def _backlog_statement() -> sa.Select[Any]:
+    """Open cases by age in local days, from the ``open_now`` counts of each created day."""
+    columns = []
+    for _label, low, high in BACKLOG_BUCKETS:
+        condition = DailyCount.day <= sa.bindparam(f"until_{low}", type_=sa.Date)
+        if high is not None:
+            condition = sa.and_(
+                condition, DailyCount.day >= sa.bindparam(f"since_{high}", type_=sa.Date)
+            )
+        columns.append(sa.func.sum(sa.case((condition, DailyCount.open_now), else_=0)))
+    return sa.select(*columns).where(
+        DailyCount.jurisdiction_id == _J,
+        DailyCount.dimension == "all",
+        DailyCount.open_now != 0,
+    )
+
+
+_BACKLOG = _backlog_statement()
+
+
+def _counts_by_dimension(session: Session, params: dict[str, Any]) -> dict[tuple[str, str], Counts]:
+    out = {}
+    for dimension, value, opened, closed, with_target, on_time in session.execute(_COUNTS, params):
+        if opened or closed:
+            out[(dimension, value)] = Counts(
+                value, value, int(opened), int(closed), int(with_target), int(on_time)
+            )
+    return out
+
+
+def _close_times(session: Session, params: dict[str, Any]) -> dict[int, CloseTime]:
     return {
         int(st): CloseTime(int(total), int(median), int(p90))
-        for st, total, median, p90 in rows
+        for st, total, median, p90 in session.execute(_PERCENTILES, params)
         if total
     }
 
 
 def _backlog(session: Session, jurisdiction_id: int, today: dt.date) -> list[BacklogBucket]:
-    """Open cases by age in local days, from the ``open_now`` counts of each created day."""
-    columns = []
+    params: dict[str, Any] = {"jurisdiction_id": jurisdiction_id}
     for _label, low, high in BACKLOG_BUCKETS:
-        condition = DailyCount.day <= today - dt.timedelta(days=low)
+        params[f"until_{low}"] = today - dt.timedelta(days=low)
         if high is not None:
-            condition = sa.and_(condition, DailyCount.day >= today - dt.timedelta(days=high))
-        columns.append(sa.func.sum(sa.case((condition, DailyCount.open_now), else_=0)))
-    row = session.execute(
-        sa.select(*columns).where(
-            DailyCount.jurisdiction_id == jurisdiction_id,
-            DailyCount.dimension == "all",
-            DailyCount.open_now != 0,
-        )
-    ).one()
+            params[f"since_{high}"] = today - dt.timedelta(days=high)
+    row = session.execute(_BACKLOG, params).one()
     return [
         BacklogBucket(label, low, high, int(n or 0))
         for (label, low, high), n in zip(BACKLOG_BUCKETS, row, strict=True)
