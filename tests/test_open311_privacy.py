@@ -89,3 +89,61 @@ def test_masking_is_quick_enough_for_a_page_of_a_thousand() -> None:
     masked = [mask_personal_data(t) for t in texts]
     assert time.perf_counter() - started < 1.0
     assert sum(MASK in m for m in masked) == 100
+
+
+def _timed(text: str) -> tuple[str, float]:
+    import time
+
+    started = time.perf_counter()
+    masked = mask_personal_data(text)
+    return masked, time.perf_counter() - started
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 10_000 + "@",
+        "a" * 30_000 + "@",
+        "a." * 15_000 + "@",
+        "a@" * 15_000,
+        '"' * 30_000 + "@",
+        "a (at) " * 5_000,
+        "jo@" + "b-" * 15_000,
+        "jo@" + "b." * 15_000,
+    ],
+)
+def test_adversarial_email_like_text_is_masked_in_linear_time(text: str) -> None:
+    mask_personal_data("warm up jo@example.com")
+    _masked, took = _timed(text)
+    assert took < 0.05, f"{took:.3f} s for {len(text)} characters"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " ".join(f"{i % 9000 + 1000}" for i in range(2000))[:10_000],
+        " - ".join(f"{i % 90 + 10}" for i in range(2000))[:10_000],
+        ((("12 - 34 - " * 8)[:39] + " x ") * 250),
+        (("613 555 0199 " * 6)[:39] + "x ") * 250,
+        "ab 123456 " * 1000,
+        "call 613-555-0199 now. " * 450,
+    ],
+)
+def test_digit_heavy_text_is_masked_in_bounded_time(text: str) -> None:
+    mask_personal_data("warm up 613-555-0199")
+    _masked, took = _timed(text)
+    assert took < 0.25, f"{took:.3f} s for {len(text)} characters"  # was 0.3-0.5 s
+
+
+def test_digits_beyond_what_the_matcher_reads_are_masked_whole() -> None:
+    text = " ".join(f"{i:06d}x" for i in range(150))
+    masked = mask_personal_data(text)
+    assert "000001x" in masked  # the first ones were read: not phone numbers
+    assert "000149" not in masked  # past the matcher's budget: masked rather than published
+    long_stretch = " - ".join(["12"] * 30)
+    assert mask_personal_data(f"codes {long_stretch} end") == f"codes {MASK} end"
+
+
+def test_an_over_long_local_part_is_not_an_email_but_a_normal_one_after_it_is() -> None:
+    text = "a" * 10_000 + "@ then jo@example.com"
+    assert mask_personal_data(text) == "a" * 10_000 + f"@ then {MASK}"

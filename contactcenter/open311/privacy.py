@@ -6,6 +6,10 @@ before it leaves: phonenumbers' matcher (leniency POSSIBLE, so unassigned or fic
 are caught too) for the jurisdiction's region and for international ``+`` numbers, a
 catch-all for long digit runs written in another country's style, and an email pattern.
 A valid tracking number ("1234-5678") is kept: it is the request's public id.
+
+Public GETs mask every text they publish, so the cost of masking is bounded whatever the text:
+the patterns have bounded repetitions and cannot start a match inside a run (no quadratic
+backtracking), and the matcher only reads short stretches of digits, a bounded number of them.
 """
 
 from __future__ import annotations
@@ -18,9 +22,15 @@ from contactcenter import tracking
 
 MASK = "[redacted]"
 
+_LOCAL_CHARS = r"\w.!#$%&'*+/=?^`{|}~-"
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+"""A domain label: letters or digits (any script), hyphens inside, at most 63 characters."""
 _EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+(?:@|\s*\(at\)\s*|\s*\[at\]\s*)"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+",
+    # The local part: at most 64 characters (RFC 5321), and never starting inside a longer run
+    # of them, so a run of 10,000 letters before an @ costs one try, not 10,000 tries of 64.
+    rf"(?:(?<![{_LOCAL_CHARS}])[{_LOCAL_CHARS}]{{1,64}}|\"[^\"\\\r\n]{{1,64}}\")"
+    r"(?:@|\s{0,3}[(\[]at[)\]]\s{0,3})"
+    rf"(?:{_LABEL}(?:\.{_LABEL})+|\[(?:\d{{1,3}}(?:\.\d{{1,3}}){{3}}|IPv6:[0-9A-Fa-f:.]{{2,45}})\])",
     re.IGNORECASE,
 )
 # Nine or more digits, possibly split by spaces, dots, dashes, slashes or parentheses:
@@ -29,26 +39,50 @@ _LONG_DIGIT_RUN = re.compile(r"(?<![\w])\+?\(?\d(?:[\s().\-/]{0,2}\d){8,}(?![\w]
 _TRACKING_SHAPE = re.compile(r"\d{4}[\s.-]?\d{4}")
 _ORDINAL_AFTER = re.compile(r"(?:st|nd|rd|th)\b", re.IGNORECASE)
 _CANDIDATE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){5,}")
-"""Six digits or more close together: text without any holds no phone number worth a
-matcher's time (most descriptions, so a page of 1000 requests stays fast)."""
+"""Six digits or more close together: only these stretches are read by phonenumbers' matcher
+(most descriptions have none, so a page of 1000 requests stays fast)."""
+MAX_CANDIDATE = 40
+"""A stretch of digits longer than this is masked whole rather than read by the matcher: no
+phone number is written that long, and the matcher's cost on long digit-heavy text is what
+an adversary would have us spend (it is a list of numbers, which the long-digit catch-all
+masks anyway when its separators are short)."""
+MAX_MATCHED = 100
+"""Stretches of one text read by the matcher (about 0.3 ms each); any further ones are
+masked whole, so no text costs more than a few tens of milliseconds whatever its length."""
+_CONTEXT = 8
+"""Characters around a stretch the matcher also sees: a leading ``+`` or ``(``, and what
+follows a date-like stretch (a time makes it a timestamp, not a number)."""
 
 
 def _phone_spans(text: str, region: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    if not _CANDIDATE.search(text):
-        return spans
-    for matcher_region in dict.fromkeys((region.upper() or "US", "ZZ")):
+    # The region's matcher also finds international "+" numbers; an unknown region, those only.
+    matcher_region = region.upper() or "US"
+    if matcher_region not in phonenumbers.SUPPORTED_REGIONS:
+        matcher_region = "ZZ"
+    for count, candidate in enumerate(_CANDIDATE.finditer(text)):
+        start, end = candidate.span()
+        if end - start > MAX_CANDIDATE or count >= MAX_MATCHED:
+            spans.append((start, end))
+            continue
+        window_start = max(0, start - _CONTEXT)
+        window = text[window_start : end + _CONTEXT]
         for match in phonenumbers.PhoneNumberMatcher(
-            text, matcher_region, leniency=phonenumbers.Leniency.POSSIBLE
+            window, matcher_region, leniency=phonenumbers.Leniency.POSSIBLE
         ):
-            raw = match.raw_string
-            if _TRACKING_SHAPE.fullmatch(raw) and tracking.is_valid(re.sub(r"\D", "", raw)):
-                continue
-            if _ORDINAL_AFTER.match(text, match.end):
-                continue  # "123-45 67th Ave": a Queens house number and a street, not a phone
-            spans.append((match.start, match.end))
+            found = (window_start + match.start, window_start + match.end)
+            if not _kept(text, match.raw_string, found[1]):
+                spans.append(found)
     spans.extend(m.span() for m in _LONG_DIGIT_RUN.finditer(text))
     return spans
+
+
+def _kept(text: str, raw: str, end: int) -> bool:
+    """A tracking number (the request's public id) or a Queens house number ("123-45 67th
+    Ave": a number and a street, not a phone) is left as written."""
+    if _TRACKING_SHAPE.fullmatch(raw) and tracking.is_valid(re.sub(r"\D", "", raw)):
+        return True
+    return _ORDINAL_AFTER.match(text, end) is not None
 
 
 def mask_personal_data(text: str, region: str = "US") -> str:
