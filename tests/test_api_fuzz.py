@@ -100,6 +100,7 @@ def fuzz_app(
         yield application
     finally:
         _empty(application)
+        twilio_http.reset()  # what the fuzzer's replies sent is no later test's business
         get_db(application).engine.dispose()
         if application.extensions["jobs"].redis is not None:
             application.extensions["jobs"].redis.close()
