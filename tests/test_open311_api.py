@@ -24,6 +24,7 @@ from contactcenter.cases.models import Case, CaseStatus, DuplicateStatus
 from contactcenter.cases.service import change_status
 from contactcenter.db import utcnow
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.messages import Channel
 from contactcenter.open311.clients import issue_key
 from contactcenter.open311.models import (
     AttributeDatatype,
@@ -240,13 +241,15 @@ MakeCase = Callable[..., Case]
 
 @pytest.fixture
 def make_case(session: Session, city: Jurisdiction) -> MakeCase:
-    """A committed case of the city: a pothole by default, routed to its department."""
+    """A committed case of the city: a pothole filed through Open311 by default (the only
+    channel besides imports whose description is published), routed to its department."""
 
     def make(
         jurisdiction: Jurisdiction | None = None, service: str | None = "pothole", **fields: Any
     ) -> Case:
         where = jurisdiction or city
         service_type = factories.service_type(session, where, service) if service else None
+        fields.setdefault("channel", Channel.OPEN311)
         case = factories.make_case(
             session,
             where,
@@ -468,9 +471,17 @@ def test_requests_json_has_every_spec_field_and_validates(
 
 
 def test_requests_xml_has_the_spec_elements_empty_rather_than_omitted(
-    client: FlaskClient, make_case: MakeCase
+    client: FlaskClient, session: Session, city: Jurisdiction
 ) -> None:
-    make_case(service=None, address_text="")
+    factories.make_case(
+        session,
+        city,
+        service_type=factories.service_type(session, city, "pothole"),
+        channel=Channel.OPEN311,
+        description="",
+        address_text="",
+    )
+    session.commit()
 
     root = xml_of(get(client, "requests", "xml"))
 
@@ -478,7 +489,7 @@ def test_requests_xml_has_the_spec_elements_empty_rather_than_omitted(
     (request,) = root
     assert request.tag == "request"
     assert children(request) == REQUEST_FIELDS
-    for empty in ("service_code", "agency_responsible", "lat", "long", "media_url", "address"):
+    for empty in ("description", "agency_responsible", "lat", "long", "media_url", "address"):
         assert request.find(empty).text is None
     real = recorded("ruby-open311-gem/service_requests.xml")
     assert set(children(real[0])) == set(REQUEST_FIELDS)
@@ -600,6 +611,7 @@ def test_at_most_1000_requests_by_default(
     client: FlaskClient, session: Session, city: Jurisdiction
 ) -> None:
     now = utcnow()
+    service = factories.service_type(session, city, "pothole")
     session.execute(
         sa.insert(Case),
         [
@@ -607,6 +619,7 @@ def test_at_most_1000_requests_by_default(
                 "jurisdiction_id": city.id,
                 "tracking_number": f"T{i:06d}",
                 "origin_channel": "open311",
+                "service_type_id": service.id,
                 "created_at": now - dt.timedelta(seconds=i),
                 "updated_at": now,
             }
@@ -750,6 +763,7 @@ def test_extensions_add_attributes_channel_district_and_the_confirmed_original(
 ) -> None:
     original = make_case()
     case = make_case(
+        channel=Channel.SMS,
         district="Ward 3",
         attributes={"size": "large", "surface": ["road", "bike"], "note": "call 613-555-0199"},
         duplicate_of_id=original.id,
@@ -1295,7 +1309,8 @@ def test_a_page_costs_the_same_queries_for_1_or_50_requests(
     one = measure()
     for i in range(50):
         make_case(
-            service=("pothole", "missed-pickup", None)[i % 3],
+            service=("pothole", "missed-pickup")[i % 2],
+            channel=(Channel.OPEN311, Channel.SMS, Channel.OTHER)[i % 3],
             duplicate_of_id=original.id if i % 5 == 0 else None,
             duplicate_status=DuplicateStatus.CONFIRMED if i % 5 == 0 else None,
         )
@@ -1304,3 +1319,72 @@ def test_a_page_costs_the_same_queries_for_1_or_50_requests(
     assert len(get(client, "requests").get_json()) == 52
     assert one == fifty
     assert fifty <= 6
+
+
+# --- what is published -------------------------------------------------------------------
+
+PRIVATE_WORDS = "Flat 4B, Ana Lima says the pothole outside is deep"
+
+
+def _every_answer(client: FlaskClient, tracking: str) -> list[str]:
+    """The case's tracking number asked every way a client can: list and single, both
+    formats, with and without extensions."""
+    answers = []
+    for fmt in ("json", "xml"):
+        for extra in ({}, {"extensions": "true"}):
+            answers.append(get(client, "requests", fmt, **extra).get_data(as_text=True))
+            answers.append(get(client, f"requests/{tracking}", fmt, **extra).get_data(as_text=True))
+            answers.append(
+                get(client, "requests", fmt, service_request_id=tracking, **extra).get_data(
+                    as_text=True
+                )
+            )
+    return answers
+
+
+@pytest.mark.parametrize(
+    "channel", [Channel.SMS, Channel.EMAIL, Channel.WEBCHAT, Channel.VOICE, Channel.WALK_IN]
+)
+def test_a_description_from_a_residents_own_channel_is_never_published(
+    client: FlaskClient, make_case: MakeCase, channel: Channel
+) -> None:
+    case = make_case(channel=channel, description=PRIVATE_WORDS)
+
+    answers = _every_answer(client, case.tracking_number)
+
+    assert all(case.tracking_number in answer for answer in answers)  # the request is public
+    assert not any("Ana Lima" in answer or "Flat 4B" in answer for answer in answers)
+    (request,) = get(client, f"requests/{case.tracking_number}").get_json()
+    assert request["description"] == ""
+
+
+def test_descriptions_filed_through_open311_or_imported_are_published_masked(
+    client: FlaskClient, make_case: MakeCase
+) -> None:
+    filed = make_case(channel=Channel.OPEN311, description="Deep pothole, call 613-555-0199")
+    imported = make_case(
+        channel=Channel.OTHER, source_key="NYC-123", description="Pothole, jo@example.com"
+    )
+
+    shown = {r["service_request_id"]: r["description"] for r in get(client, "requests").get_json()}
+
+    assert shown[filed.tracking_number] == "Deep pothole, call [redacted]"
+    assert shown[imported.tracking_number] == "Pothole, [redacted]"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_case_without_a_service_type_is_not_published(
+    client: FlaskClient, session: Session, make_case: MakeCase, fmt: str
+) -> None:
+    case = make_case(service=None, channel=Channel.OPEN311)
+    change_status(session, case, CaseStatus.OPEN, agent=None)
+    session.commit()
+
+    listed = get(client, "requests", fmt).get_data(as_text=True)
+    by_id = get(client, "requests", fmt, service_request_id=case.tracking_number)
+    updates = get(client, "servicerequestupdates", fmt).get_data(as_text=True)
+
+    assert case.tracking_number not in listed
+    assert case.tracking_number not in by_id.get_data(as_text=True)
+    assert case.tracking_number not in updates
+    assert_error(get(client, f"requests/{case.tracking_number}", fmt), 404, fmt)

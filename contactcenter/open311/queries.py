@@ -105,7 +105,7 @@ def find_requests(
     """GET requests: newest first. With ids, those requests whatever their dates (the spec:
     service_request_id overrides every other argument); otherwise requested within the
     window, of the service codes and statuses asked, one page of at most 1000."""
-    statement = sa.select(Case).where(Case.jurisdiction_id == jurisdiction.id)
+    statement = sa.select(Case).where(Case.jurisdiction_id == jurisdiction.id, _published())
     window = query.window
     if query.ids:
         statement = statement.where(Case.tracking_number.in_(query.ids)).limit(len(query.ids))
@@ -130,6 +130,12 @@ def find_requests(
     return _page(session, list(session.scalars(statement)))
 
 
+def _published() -> sa.ColumnElement[bool]:
+    """Cases Open311 publishes: those of a service type (a request without one has no
+    service_code, and is a conversation with the city rather than a service request)."""
+    return Case.service_type_id.is_not(None)
+
+
 def request_by_id(
     session: Session, jurisdiction: Jurisdiction, service_request_id: str
 ) -> RequestPage:
@@ -142,6 +148,7 @@ def request_by_id(
             sa.select(Case).where(
                 Case.jurisdiction_id == jurisdiction.id,
                 Case.tracking_number == service_request_id,
+                _published(),
             )
         ).one_or_none()
         if len(service_request_id) <= MAX_KEY
@@ -220,6 +227,7 @@ def status_updates(
         .where(
             CaseEvent.jurisdiction_id == jurisdiction.id,
             Case.jurisdiction_id == jurisdiction.id,
+            _published(),
             CaseEvent.kind.in_(STATUS_EVENT_KINDS),
             CaseEvent.created_at >= window.start,
             CaseEvent.created_at <= window.end,

@@ -6,9 +6,9 @@ are strings; an absent text field is ``""`` and an absent time, coordinate or UR
 (an empty element in XML), as real servers leave elements empty rather than omitting them.
 
 Nothing about the resident, the agents or internal notes is ever read here: a request carries
-only the case's own public fields, its description masked by
-:func:`contactcenter.open311.privacy.mask_personal_data`, and media only from
-``public_media_url`` (set by staff).
+only the case's own public fields, media only from ``public_media_url`` (set by staff), and
+a description only where it was public to begin with (:func:`public_description`), masked by
+:func:`contactcenter.open311.privacy.mask_personal_data`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contactcenter.cases.models import OPEN_STATUSES, Case, CaseStatus, DuplicateStatus
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
+from contactcenter.messages import Channel
 from contactcenter.open311 import filing
 from contactcenter.open311.models import ServiceAttribute
 from contactcenter.open311.privacy import mask_personal_data
@@ -110,7 +111,7 @@ def public_request(
         "status_notes": _status_notes(case),
         "service_name": service.name if service else "",
         "service_code": service.code if service else "",
-        "description": mask_personal_data(case.description or "", country)[:MAX_DESCRIPTION],
+        "description": public_description(case, country),
         "agency_responsible": department.name if department else "",
         "service_notice": service_notice(service),
         "requested_datetime": iso_time(case.created_at, zone),
@@ -131,6 +132,19 @@ def public_request(
             "attributes": public_attributes(case.attributes or {}, country),
         }
     return body
+
+
+def public_description(case: Case, country: str = "US") -> str:
+    """The case's description as published: only what was written to be public, masked.
+
+    A request filed through Open311 was written by its client for a public API, and imported
+    history is already open data; every other channel's description is the resident's own
+    words to the city (a text, an email, what a call taker typed), names and flat numbers
+    included, and is never published (``""``).
+    """
+    if case.origin_channel != Channel.OPEN311 and case.source_key is None:
+        return ""
+    return mask_personal_data(case.description or "", country)[:MAX_DESCRIPTION]
 
 
 def _coordinate(value: float | None) -> float | None:
