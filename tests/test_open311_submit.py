@@ -344,14 +344,84 @@ def test_a_phone_links_the_resident_the_city_already_knows(session, city, client
     case = session.get_one(Case, result.case.id)
     assert case.resident_id == known.id
     assert case.resident.display_name == "Marie Tremblay", "a name given never replaces one known"
-    contacts = session.execute(
-        sa.select(ContactPoint.kind, ContactPoint.address).where(
-            ContactPoint.resident_id == known.id
+    contacts = session.execute(sa.select(ContactPoint.kind, ContactPoint.address)).all()
+    assert set(contacts) == {(ContactKind.PHONE, "+16135550100")}, "nothing added to a resident"
+
+
+def _known(session, city, kind, address, name=None):
+    resident = Resident(jurisdiction_id=city.id, display_name=name)
+    session.add_all(
+        [
+            resident,
+            ContactPoint(jurisdiction_id=city.id, resident=resident, kind=kind, address=address),
+        ]
+    )
+    session.commit()
+    return resident
+
+
+def _contacts_of(session, resident):
+    return set(
+        session.execute(
+            sa.select(ContactPoint.kind, ContactPoint.address).where(
+                ContactPoint.resident_id == resident.id
+            )
+        ).all()
+    )
+
+
+def test_a_key_holder_cannot_attach_their_email_to_a_known_phone_or_rename_its_owner(
+    session, city, client_app
+):
+    victim = _known(session, city, ContactKind.PHONE, "+16135550100")  # no name on record
+    result = _submit(
+        session,
+        city,
+        client_app,
+        {"phone": "613-555-0100", "email": "attacker@example.org", "first_name": "Mallory"},
+    )
+    case = session.get_one(Case, result.case.id)
+    assert case.resident_id == victim.id
+    assert not session.get_one(Resident, victim.id).display_name
+    assert _contacts_of(session, victim) == {(ContactKind.PHONE, "+16135550100")}
+    assert (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ContactPoint)
+            .where(ContactPoint.address == "attacker@example.org")
         )
-    ).all()
-    assert set(contacts) == {
-        (ContactKind.PHONE, "+16135550100"),
-        (ContactKind.EMAIL, "marie@example.org"),
+        == 0
+    )
+
+
+def test_a_returning_resident_known_by_email_is_not_split_when_a_phone_is_added(
+    session, city, client_app
+):
+    known = _known(session, city, ContactKind.EMAIL, "jo@example.org", name="Jo")
+    result = _submit(session, city, client_app, {"phone": "6135550123", "email": "jo@example.org"})
+    case = session.get_one(Case, result.case.id)
+    assert case.resident_id == known.id
+    assert session.scalar(sa.select(sa.func.count()).select_from(Resident)) == 1
+    assert _contacts_of(session, known) == {(ContactKind.EMAIL, "jo@example.org")}
+
+
+def test_a_new_resident_gets_every_contact_given_and_the_name(session, city, client_app):
+    result = _submit(
+        session,
+        city,
+        client_app,
+        {
+            "phone": "6135550123",
+            "email": "new@example.org",
+            "first_name": "Ann",
+            "last_name": "Lee",
+        },
+    )
+    resident = session.get_one(Case, result.case.id).resident
+    assert resident.display_name == "Ann Lee"
+    assert _contacts_of(session, resident) == {
+        (ContactKind.PHONE, "+16135550123"),
+        (ContactKind.EMAIL, "new@example.org"),
     }
 
 

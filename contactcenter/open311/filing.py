@@ -215,14 +215,27 @@ def _contacts(
     return found
 
 
+@dataclass(frozen=True)
+class LinkedResident:
+    """The resident a request's contacts lead to, and whether this request created them."""
+
+    resident: Resident
+    created: bool
+
+
 def resident_for(
     session: Session, jurisdiction: Jurisdiction, contacts: tuple[NormalizedAddress, ...]
-) -> Resident | None:
+) -> LinkedResident | None:
     """The resident these contacts lead to (created on first contact), or None without any.
 
-    A phone and an email already known as two different people are not merged (that is a
-    decision for staff): the phone's owner is taken and the email left where it is. The
-    client is told nothing of it, so a POST cannot probe who is on the city's records.
+    A client's word is enough to file a request, not to change who the city knows: a
+    resident already on the records (found by the phone or the email given) gets no new
+    contact point and no new name from a POST, or anyone holding a key could attach their
+    own email to a neighbour's phone and read that neighbour's notifications, or rename
+    them. The first contact already known decides; a phone and an email known as two
+    different people are not merged (that is a decision for staff): the phone's owner is
+    taken. Only a resident this request creates gets every contact given (and the name).
+    The client is told nothing of it, so a POST cannot probe who is on the city's records.
 
     Two requests of one new resident at once (an app retrying, two apps) meet at the contact
     points' unique constraint: the loser's savepoint rolls back and it finds the winner's.
@@ -239,29 +252,41 @@ def resident_for(
 
 def _linked_resident(
     session: Session, jurisdiction: Jurisdiction, contacts: tuple[NormalizedAddress, ...]
-) -> Resident:
-    first = contacts[0]
-    resident, _contact = find_or_create_resident(session, jurisdiction, first.kind, first.address)
-    for other in contacts[1:]:
-        owner = session.scalar(
-            sa.select(ContactPoint.resident_id).where(
+) -> LinkedResident:
+    known = {
+        (kind, address): resident_id
+        for kind, address, resident_id in session.execute(
+            sa.select(ContactPoint.kind, ContactPoint.address, ContactPoint.resident_id).where(
                 ContactPoint.jurisdiction_id == jurisdiction.id,
-                ContactPoint.kind == other.kind,
-                ContactPoint.address == other.address,
+                sa.or_(
+                    *(
+                        sa.and_(ContactPoint.kind == c.kind, ContactPoint.address == c.address)
+                        for c in contacts
+                    )
+                ),
             )
         )
-        if owner is None:
-            session.add(
-                ContactPoint(
-                    jurisdiction_id=jurisdiction.id,
-                    resident=resident,
-                    kind=other.kind,
-                    address=other.address,
-                    is_valid=other.is_valid,
-                )
+    }
+    if known:
+        # contacts are (phone, email) in that order: the phone's owner wins a conflict.
+        first = next(c for c in contacts if (c.kind, c.address) in known)
+        resident = session.get_one(Resident, known[(first.kind, first.address)])
+        return LinkedResident(resident, created=False)
+    resident, _contact = find_or_create_resident(
+        session, jurisdiction, contacts[0].kind, contacts[0].address
+    )
+    for other in contacts[1:]:
+        session.add(
+            ContactPoint(
+                jurisdiction_id=jurisdiction.id,
+                resident=resident,
+                kind=other.kind,
+                address=other.address,
+                is_valid=other.is_valid,
             )
+        )
     session.flush()
-    return resident
+    return LinkedResident(resident, created=True)
 
 
 def open_request(
@@ -271,7 +296,10 @@ def open_request(
     request: ValidRequest,
 ) -> Case:
     """Open, route and record the case for a checked request (does not commit)."""
-    resident = resident_for(session, jurisdiction, request.contacts)
+    linked = resident_for(session, jurisdiction, request.contacts)
+    resident = linked.resident if linked is not None else None
+    if linked is not None and linked.created and request.display_name:
+        linked.resident.display_name = request.display_name
     # As the inbox does: the case, its events and its message reach the database in one
     # flush at the commit, not a round trip each time a routing query would autoflush.
     with session.no_autoflush:
@@ -285,8 +313,6 @@ def _open(
     request: ValidRequest,
     resident: Resident | None,
 ) -> Case:
-    if resident is not None and request.display_name and not resident.display_name:
-        resident.display_name = request.display_name
     case = open_case(
         session,
         jurisdiction=jurisdiction,
