@@ -1388,3 +1388,21 @@ def test_a_case_without_a_service_type_is_not_published(
     assert case.tracking_number not in by_id.get_data(as_text=True)
     assert case.tracking_number not in updates
     assert_error(get(client, f"requests/{case.tracking_number}", fmt), 404, fmt)
+
+
+@pytest.mark.parametrize("path", ["requests", "servicerequestupdates"])
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"start_date": "9999-12-31"},
+        {"end_date": "0001-01-01"},
+        {"start_date": "0001-01-01T00:00:00+14:00"},
+        {"end_date": "9999-12-31T23:59:59-12:00"},
+        {"start_date": "1899-12-31", "end_date": "1900-01-02"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_a_clear_400(
+    client: FlaskClient, make_case: MakeCase, path: str, dates: dict[str, str]
+) -> None:
+    for fmt in ("json", "xml"):
+        assert_error(get(client, path, fmt, **dates), 400, fmt, mentions="from 1900 to 2200")

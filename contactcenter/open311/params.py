@@ -21,6 +21,10 @@ MAX_OFFSET = 10_000_000
 """Pages beyond this many rows are empty without asking the database."""
 MAX_IDS = MAX_RESULTS
 MAX_PARAM_LENGTH = 20_000
+MIN_YEAR = 1900
+MAX_YEAR = 2200
+"""Dates outside these years are refused: nothing was requested then, and a 90-day window
+around year 1 or 9999 is outside what a datetime can hold."""
 STATUSES = ("open", "closed")
 
 _SPACED_OFFSET = re.compile(r" (\d{2}:?\d{2})$")
@@ -79,11 +83,16 @@ def parse_time(value: str, name: str, zone: dt.tzinfo) -> dt.datetime:
         raise _bad_time(name, value)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone)
-        return parsed.astimezone(dt.UTC)
-    except (ValueError, OverflowError):
+    except ValueError:
         raise _bad_time(name, value) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise Invalid(
+            f"{name} must be a date from {MIN_YEAR} to {MAX_YEAR}.",
+            fields={name: f"a date from {MIN_YEAR} to {MAX_YEAR}"},
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(dt.UTC)
 
 
 def _bad_time(name: str, value: str) -> Invalid:
