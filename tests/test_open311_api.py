@@ -25,6 +25,7 @@ from contactcenter.cases.service import change_status
 from contactcenter.db import utcnow
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
 from contactcenter.messages import Channel
+from contactcenter.open311 import queries
 from contactcenter.open311.clients import issue_key
 from contactcenter.open311.models import (
     AttributeDatatype,
@@ -1201,7 +1202,9 @@ def test_servicerequestupdates_window_paging_and_jurisdiction(
     updates = get(client, "servicerequestupdates", jurisdiction_id=city.slug).get_json()
     assert {u["service_request_id"] for u in updates} == {ours.tracking_number}
     assert len(updates) == 2
-    first = get(client, "servicerequestupdates", jurisdiction_id=city.slug, page_size=1).get_json()
+    first = get(
+        client, "servicerequestupdates", jurisdiction_id=city.slug, page_size=1, page=1
+    ).get_json()
     second = get(
         client, "servicerequestupdates", jurisdiction_id=city.slug, page_size=1, page=2
     ).get_json()
@@ -1406,3 +1409,37 @@ def test_dates_at_the_ends_of_the_calendar_are_a_clear_400(
 ) -> None:
     for fmt in ("json", "xml"):
         assert_error(get(client, path, fmt, **dates), 400, fmt, mentions="from 1900 to 2200")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_servicerequestupdates_refuses_to_cut_a_window_without_page(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    make_case: MakeCase,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    monkeypatch.setattr(queries, "MAX_UPDATES", 3)
+    cases = [make_case() for _ in range(2)]
+    with app.app_context():
+        for case in cases:
+            change_status(session, case, CaseStatus.OPEN, agent=None)
+        change_status(session, cases[0], CaseStatus.IN_PROGRESS, agent=None)
+        session.commit()
+
+    assert len(get(client, "servicerequestupdates").get_json()) == 3  # the cap: answered whole
+
+    with app.app_context():
+        change_status(session, cases[1], CaseStatus.IN_PROGRESS, agent=None)  # cap + 1
+        session.commit()
+
+    assert_error(
+        get(client, "servicerequestupdates", fmt),
+        400,
+        fmt,
+        mentions="More than 3 updates in this window; narrow start_date/end_date or use page",
+    )
+    assert_error(get(client, "servicerequestupdates", fmt, page_size=2), 400, fmt)
+    pages = [get(client, "servicerequestupdates", page=n, page_size=2).get_json() for n in (1, 2)]
+    assert [len(p) for p in pages] == [2, 2]

@@ -25,6 +25,10 @@ STATUS_EVENT_KINDS = ("status_changed", "reopened")
 """The audit events that are status changes (contactcenter.cases.service.change_status)."""
 MAX_SERVICES = 2000
 MAX_KEY = 64
+MAX_UPDATES = 1000
+"""Status updates one unpaged servicerequestupdates answer holds at most: a window with more
+is refused (400) rather than cut, since a poller replaying updates oldest first would
+otherwise skip the rest without knowing."""
 """Slugs, service codes and tracking numbers are at most this long: a longer one is unknown."""
 
 
@@ -215,12 +219,19 @@ class StatusUpdate:
 
 
 def status_updates(
-    session: Session, jurisdiction: Jurisdiction, window: Window
+    session: Session, jurisdiction: Jurisdiction, window: Window, *, paged: bool = True
 ) -> list[StatusUpdate]:
     """Status changes made within the window, oldest first (clients replay them in order),
-    one page. Only the event's id, time and new status are read: never its note."""
+    one page. Only the event's id, time and new status are read: never its note.
+
+    Unless the client asked for a ``page``, the whole window must fit in one answer (at most
+    :data:`MAX_UPDATES`, or page_size when smaller).
+
+    :raises Invalid: not ``paged`` and the window holds more updates than that.
+    """
     if window.offset > MAX_OFFSET:
         return []
+    limit = window.page_size if paged else min(window.page_size, MAX_UPDATES)
     rows = session.execute(
         sa.select(CaseEvent.id, Case.tracking_number, CaseEvent.data, CaseEvent.created_at)
         .join(Case, Case.id == CaseEvent.case_id)
@@ -234,8 +245,15 @@ def status_updates(
         )
         .order_by(CaseEvent.created_at, CaseEvent.id)
         .offset(window.offset)
-        .limit(window.page_size)
-    )
+        .limit(limit if paged else limit + 1)
+    ).all()
+    if not paged and len(rows) > limit:
+        raise Invalid(
+            f"More than {limit} updates in this window; narrow start_date/end_date "
+            "or use page (and page_size) to read them all.",
+            code="too_many_updates",
+            fields={"start_date": f"more than {limit} updates"},
+        )
     return [
         StatusUpdate(event_id, tracking, str((data or {}).get("new") or ""), created_at)
         for event_id, tracking, data, created_at in rows

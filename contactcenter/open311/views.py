@@ -272,6 +272,9 @@ def _attribute_answers() -> dict[str, list[str]]:
 
 @bp.get("/servicerequestupdates.<fmt>")
 def service_request_updates(fmt: str) -> Response:
+    """mySociety's status updates within the window, oldest first. Without ``page`` a window
+    holding more than 1000 updates (page_size when smaller) is a 400 asking for a narrower
+    window or pages, rather than an answer silently cut at the cap."""
     _require_format(fmt)
     session = get_session()
     jurisdiction = _jurisdiction()
@@ -285,7 +288,9 @@ def service_request_updates(fmt: str) -> Response:
         zone=zone,
         now=utcnow(),
     )
-    updates = queries.status_updates(session, jurisdiction, window)
+    # Without page the window is answered whole or refused (400), never silently cut.
+    paged = bool((args.get("page") or "").strip())
+    updates = queries.status_updates(session, jurisdiction, window, paged=paged)
     return formats.render(
         fmt,
         "service_requests_updates",
