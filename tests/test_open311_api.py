@@ -1006,6 +1006,28 @@ def test_unknown_token_or_another_jurisdictions_is_404(
     assert get(client, "tokens/theirs", fmt, jurisdiction_id=other_city.slug).status_code == 200
 
 
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_failed_submissions_token_is_404_saying_it_could_not_be_filed_and_why(
+    client: FlaskClient, session: Session, city: Jurisdiction, fmt: str
+) -> None:
+    session.add(
+        Open311Submission(
+            jurisdiction_id=city.id,
+            token="tok-failed",
+            state=SubmissionState.FAILED,
+            error="No service 'retired' here.",
+        )
+    )
+    session.commit()
+
+    assert_error(
+        get(client, "tokens/tok-failed", fmt),
+        404,
+        fmt,
+        mentions="The request for this token could not be filed: No service 'retired' here.",
+    )
+
+
 # --- POST requests ---------------------------------------------------------------------
 
 

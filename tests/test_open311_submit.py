@@ -583,7 +583,10 @@ def test_a_submission_that_can_no_longer_be_filed_is_marked_failed(session, city
         jurisdiction_id=city.id,
         client_id=client_app.id,
         token="t-failed",
-        payload={"fields": {**GOOD, "service_code": "retired"}, "attributes": {}},
+        payload={
+            "fields": {**GOOD, "service_code": "retired", "email": "jo@example.org"},
+            "attributes": {"note": ["call me"]},
+        },
     )
     session.add(submission)
     session.commit()
@@ -593,6 +596,7 @@ def test_a_submission_that_can_no_longer_be_filed_is_marked_failed(session, city
     failed = session.get_one(Open311Submission, submission.id)
     assert failed.state == SubmissionState.FAILED and "retired" in failed.error
     assert failed.case_id is None
+    assert failed.payload == {"fields": {"service_code": "retired"}}, "personal fields cleared"
     assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
 
 

@@ -2,7 +2,9 @@
 
 The submission keeps what was posted until its job has run; then the case holds it all and
 the payload (with the resident's contact details) is emptied. A submission its job could not
-file (the service was retired meanwhile, an attribute changed) is marked ``failed`` with why.
+file (the service was retired meanwhile, an attribute changed) is marked ``failed`` with why,
+and its payload is emptied too but for the service_code; its token then answers 404 saying
+the request could not be filed, and why (GET tokens has no field for a failure).
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ def file_submission(session: Session, submission: Open311Submission) -> None:
     except DomainError as exc:
         submission.state = SubmissionState.FAILED
         submission.error = exc.message[:500]
+        # No case will ever hold it: the resident's details are not kept "just in case".
+        code = (payload.get("fields") or {}).get("service_code")
+        submission.payload = {"fields": {"service_code": code}} if code else {}
         log.info("open311 submission %s failed: %s", submission.id, exc.code)
     else:
         submission.state = SubmissionState.DONE

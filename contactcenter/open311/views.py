@@ -24,6 +24,7 @@ from contactcenter.open311.attributes import attributes_of
 from contactcenter.open311.batch import submission_by_token
 from contactcenter.open311.clients import authenticate, check_rate
 from contactcenter.open311.discovery import discovery_document
+from contactcenter.open311.models import SubmissionState
 from contactcenter.open311.serialize import (
     STATUS_NOTES,
     iso_time,
@@ -226,6 +227,14 @@ def token(token: str, fmt: str) -> Response:
     submission = submission_by_token(session, jurisdiction, token)
     if submission is None:
         raise NotFound(f"Token {token[:64]!r} was not found.", fields={"token": "unknown"})
+    if submission.state == SubmissionState.FAILED:
+        # The spec's token answer has no room for a failure; a 404 saying why tells the
+        # client to stop polling and what to fix before posting again.
+        raise NotFound(
+            f"The request for this token could not be filed: {submission.error or 'unknown'}",
+            code="submission_failed",
+            fields={"token": "failed"},
+        )
     tracking = ""
     if submission.case_id is not None:
         page = queries.cases_by_ids(session, jurisdiction, [submission.case_id])
