@@ -1465,3 +1465,51 @@ def test_servicerequestupdates_refuses_to_cut_a_window_without_page(
     assert_error(get(client, "servicerequestupdates", fmt, page_size=2), 400, fmt)
     pages = [get(client, "servicerequestupdates", page=n, page_size=2).get_json() for n in (1, 2)]
     assert [len(p) for p in pages] == [2, 2]
+
+
+def test_typed_attribute_answers_are_published_as_given_and_free_text_masked(
+    client: FlaskClient, session: Session, city: Jurisdiction, make_case: MakeCase
+) -> None:
+    pothole = factories.service_type(session, city, "pothole")
+    session.add(
+        ServiceAttribute(
+            service_type_id=pothole.id,
+            code="hydrant",
+            order=8,
+            datatype=AttributeDatatype.SINGLEVALUELIST,
+            values=[{"key": "555-1234", "name": "Hydrant 555-1234"}],
+        )
+    )
+    case = make_case(
+        attributes={
+            "depth_cm": 1234567,
+            "seen_at": "2026-11-29T14:30:00-05:00",
+            "hydrant": "555-1234",
+            "surface": ["road"],
+            "note": "call 613-555-0199",
+            "details": "or jo@example.com",
+            "gone": "613-555-0199",  # an attribute since deleted: masked
+            "_address_id": "secret-id",  # ours, never an answer
+        }
+    )
+
+    for fmt in ("json", "xml"):
+        response = get(client, f"requests/{case.tracking_number}", fmt, extensions="true")
+        if fmt == "json":
+            answers = response.get_json()[0]["extended_attributes"]["attributes"]
+            shown = {a["code"]: a["value"] for a in answers}
+        else:
+            shown = {
+                a.findtext("code"): a.findtext("value")
+                for a in xml_of(response).findall(".//attributes/attribute")
+            }
+            shown["surface"] = ["road"]
+        assert shown == {
+            "depth_cm": "1234567",
+            "details": "or [redacted]",
+            "gone": "[redacted]",
+            "hydrant": "555-1234",
+            "note": "call [redacted]",
+            "seen_at": "2026-11-29T14:30:00-05:00",
+            "surface": ["road"],
+        }

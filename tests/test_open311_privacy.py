@@ -147,3 +147,38 @@ def test_digits_beyond_what_the_matcher_reads_are_masked_whole() -> None:
 def test_an_over_long_local_part_is_not_an_email_but_a_normal_one_after_it_is() -> None:
     text = "a" * 10_000 + "@ then jo@example.com"
     assert mask_personal_data(text) == "a" * 10_000 + f"@ then {MASK}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("write to jo＠example.com", f"write to {MASK}"),  # noqa: RUF001 - the point of it
+        ("mailto:jo%40example.com please", f"mailto:{MASK} please"),
+        ("josé@exämple.com wrote", f"{MASK} wrote"),
+        ("jo@例え.jp wrote", f"{MASK} wrote"),
+        ('"jo doe"@example.com wrote', f"{MASK} wrote"),
+        ("jo@[192.168.1.1] wrote", f"{MASK} wrote"),
+        ("call ６１３－５５５－０１９９ now", f"call {MASK} now"),  # noqa: RUF001
+        ("call 202_555_0143 now", f"call {MASK} now"),
+        ("call 1-800-FLOWERS now", f"call {MASK} now"),
+        ("call 1-888-GOT-JUNK now", f"call {MASK} now"),
+        ("call +1-613-CALL-NOW now", f"call {MASK} now"),
+        ("call%20613%20555%200199 now", f"call%20{MASK} now"),
+    ],
+)
+def test_disguised_contacts_are_masked_where_written(text: str, expected: str) -> None:
+    assert mask_personal_data(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "800 BLOCK OF MAIN ST",
+        "245 MAIN STREET",
+        "3 m² hole, 100% deep",
+        "café %C3%A9 %ZZ 50%",
+        "Route 1-A near exit 800",
+    ],
+)
+def test_normalizing_leaves_ordinary_text_as_written(text: str) -> None:
+    assert mask_personal_data(text) == text

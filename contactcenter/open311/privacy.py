@@ -15,6 +15,8 @@ backtracking), and the matcher only reads short stretches of digits, a bounded n
 from __future__ import annotations
 
 import re
+import unicodedata
+from urllib.parse import unquote_to_bytes
 
 import phonenumbers
 
@@ -33,12 +35,19 @@ _EMAIL = re.compile(
     rf"(?:{_LABEL}(?:\.{_LABEL})+|\[(?:\d{{1,3}}(?:\.\d{{1,3}}){{3}}|IPv6:[0-9A-Fa-f:.]{{2,45}})\])",
     re.IGNORECASE,
 )
-# Nine or more digits, possibly split by spaces, dots, dashes, slashes or parentheses:
-# a phone number of a style the region's matcher does not know.
-_LONG_DIGIT_RUN = re.compile(r"(?<![\w])\+?\(?\d(?:[\s().\-/]{0,2}\d){8,}(?![\w])")
+# Nine or more digits, possibly split by spaces, dots, dashes, underscores, slashes or
+# parentheses: a phone number of a style the region's matcher does not know (202_555_0143).
+_LONG_DIGIT_RUN = re.compile(r"(?<![^\W_])\+?\(?\d(?:[\s().\-/_]{0,2}\d){8,}(?![^\W_])")
+_VANITY = re.compile(
+    r"(?<![\w+])(?:"
+    r"(?:\+?1[\s.\-]?)?\(?(?:8(?:00|33|44|55|66|77|88)|900)\)?"  # toll free, 1 optional
+    r"|\+?1[\s.\-]\(?[2-9]\d{2}\)?"  # any area code after an explicit 1
+    r")[\s.\-]?[A-Z0-9](?:[.\-]?[A-Z0-9]){6,9}(?!\w)"
+)
+"""A number spelled in capitals on the keypad: 1-800-FLOWERS, 1-888-GOT-JUNK."""
 _TRACKING_SHAPE = re.compile(r"\d{4}[\s.-]?\d{4}")
 _ORDINAL_AFTER = re.compile(r"(?:st|nd|rd|th)\b", re.IGNORECASE)
-_CANDIDATE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){5,}")
+_CANDIDATE = re.compile(r"\d(?:[\s().\-/_]{0,3}\d){5,}")
 """Six digits or more close together: only these stretches are read by phonenumbers' matcher
 (most descriptions have none, so a page of 1000 requests stays fast)."""
 MAX_CANDIDATE = 40
@@ -88,16 +97,64 @@ def _kept(text: str, raw: str, end: int) -> bool:
 def mask_personal_data(text: str, region: str = "US") -> str:
     """``text`` with phone numbers and email addresses replaced by ``[redacted]``.
 
+    The patterns read a normalized copy of the text: compatibility forms folded (NFKC: a
+    full-width at sign or digit is an @ or a digit) and percent-escapes decoded
+    (``jo%40example.com``); what is masked is the matching stretch of the text as written
+    (in NFC).
+
     :param region: the jurisdiction's country (ISO 3166 alpha-2), for numbers written
         without their country code; international ``+`` numbers are found whatever it is.
     """
     if not text:
         return ""
-    # Emails first, so their digits are not read as phone numbers.
-    without_emails = text
-    if "@" in text or "(at)" in text.lower() or "[at]" in text.lower():
-        without_emails = _replace_spans(text, [m.span() for m in _EMAIL.finditer(text)])
-    return _replace_spans(without_emails, _phone_spans(without_emails, region))
+    text = unicodedata.normalize("NFC", text)
+    readable, starts, ends = _matchable(text)
+    spans: list[tuple[int, int]] = []
+    lowered = readable.lower()
+    if "@" in readable or "(at)" in lowered or "[at]" in lowered:
+        spans = [m.span() for m in _EMAIL.finditer(readable)]
+        # Emails first, so their digits are not read as phone numbers.
+        readable = _blanked(readable, spans)
+    spans.extend(_phone_spans(readable, region))
+    spans.extend(m.span() for m in _VANITY.finditer(readable))
+    if starts is not None and ends is not None:
+        spans = [(starts[start], ends[end - 1]) for start, end in spans if end > start]
+    return _replace_spans(text, spans)
+
+
+_PIECE = re.compile(r"(?:%[0-9A-Fa-f]{2})+|.", re.DOTALL)
+
+
+def _matchable(text: str) -> tuple[str, list[int] | None, list[int] | None]:
+    """``text`` as the patterns read it, and for each of its characters where it came from
+    in ``text`` (start and end); None when it is ``text`` itself (plain ASCII, most text)."""
+    if text.isascii() and "%" not in text:
+        return text, None, None
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for piece in _PIECE.finditer(text):
+        raw = piece.group()
+        if len(raw) > 1:
+            try:
+                read = unquote_to_bytes(raw).decode("utf-8")
+            except UnicodeDecodeError:
+                read = raw
+        else:
+            read = raw
+        read = unicodedata.normalize("NFKC", read)
+        pieces.append(read)
+        starts.extend([piece.start()] * len(read))
+        ends.extend([piece.end()] * len(read))
+    return "".join(pieces), starts, ends
+
+
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with these spans overwritten by a filler of the same length (positions kept)."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = "#" * (end - start)
+    return "".join(chars)
 
 
 def _replace_spans(text: str, spans: list[tuple[int, int]]) -> str:

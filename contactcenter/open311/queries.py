@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from contactcenter.cases.models import Case, CaseEvent, DuplicateStatus
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
+from contactcenter.open311.attributes import attributes_of
+from contactcenter.open311.models import ServiceAttribute
 from contactcenter.open311.params import MAX_OFFSET, RequestFilter, Window
 from contactcenter.open311.serialize import statuses_for
 
@@ -95,6 +97,11 @@ class RequestPage:
     cases: list[Case]
     services: dict[int, ServiceType]
     departments: dict[int, Department]
+    attributes: dict[int, dict[str, ServiceAttribute]] = field(default_factory=dict)
+    """Each service type's attribute definitions by code (only when extensions are asked)."""
+
+    def attributes_of(self, case: Case) -> dict[str, ServiceAttribute]:
+        return self.attributes.get(case.service_type_id or 0, {})
 
     def service_of(self, case: Case) -> ServiceType | None:
         return self.services.get(case.service_type_id) if case.service_type_id else None
@@ -131,7 +138,7 @@ def find_requests(
             statement = statement.where(Case.status.in_(wanted))
         statement = statement.offset(window.offset).limit(window.page_size)
     statement = statement.order_by(Case.created_at.desc(), Case.id.desc())
-    return _page(session, list(session.scalars(statement)))
+    return _page(session, list(session.scalars(statement)), with_attributes=query.extensions)
 
 
 def _published() -> sa.ColumnElement[bool]:
@@ -141,7 +148,11 @@ def _published() -> sa.ColumnElement[bool]:
 
 
 def request_by_id(
-    session: Session, jurisdiction: Jurisdiction, service_request_id: str
+    session: Session,
+    jurisdiction: Jurisdiction,
+    service_request_id: str,
+    *,
+    extensions: bool = False,
 ) -> RequestPage:
     """GET request: the one case with that tracking number in this jurisdiction.
 
@@ -163,7 +174,7 @@ def request_by_id(
             f"Service request {service_request_id[:64]!r} was not found.",
             fields={"service_request_id": "unknown"},
         )
-    return _page(session, [case])
+    return _page(session, [case], with_attributes=extensions)
 
 
 def cases_by_ids(
@@ -178,7 +189,7 @@ def cases_by_ids(
     return _page(session, list(cases))
 
 
-def _page(session: Session, cases: list[Case]) -> RequestPage:
+def _page(session: Session, cases: list[Case], *, with_attributes: bool = False) -> RequestPage:
     service_ids = {c.service_type_id for c in cases if c.service_type_id}
     department_ids = {c.department_id for c in cases if c.department_id}
     services = (
@@ -205,7 +216,15 @@ def _page(session: Session, cases: list[Case]) -> RequestPage:
     if originals:
         # Loaded into the session's identity map, so case.duplicate_of costs no query.
         session.scalars(sa.select(Case).where(Case.id.in_(originals))).all()
-    return RequestPage(cases, services, departments)
+    attributes = (
+        {
+            service_id: {a.code: a for a in found}
+            for service_id, found in attributes_of(session, service_ids).items()
+        }
+        if with_attributes and service_ids
+        else {}
+    )
+    return RequestPage(cases, services, departments, attributes)
 
 
 @dataclass(frozen=True)

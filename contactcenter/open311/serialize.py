@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,7 +24,7 @@ from contactcenter.cases.models import OPEN_STATUSES, Case, CaseStatus, Duplicat
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel
 from contactcenter.open311 import filing
-from contactcenter.open311.models import ServiceAttribute
+from contactcenter.open311.models import AttributeDatatype, ServiceAttribute
 from contactcenter.open311.privacy import mask_personal_data
 
 STATUS_NOTES: dict[CaseStatus, str] = {
@@ -93,6 +93,7 @@ def public_request(
     service: ServiceType | None,
     department: Department | None,
     extensions: bool = False,
+    attributes: Mapping[str, ServiceAttribute] | None = None,
 ) -> dict[str, Any]:
     """One Open311 ``request``: no personal data, masked text, media only if staff published it.
 
@@ -100,7 +101,8 @@ def public_request(
     session's identity map when already loaded (no query per case). With ``extensions`` an
     ``extended_attributes`` object is added (the Open311 extension convention): the attribute
     answers (text masked), the channel, the request it duplicates when staff confirmed it,
-    and the district.
+    and the district; ``attributes`` are the service's attribute definitions by code (typed
+    answers are published as they are, the rest masked).
     """
     jurisdiction = case.jurisdiction
     zone = zone_of(jurisdiction)
@@ -129,7 +131,7 @@ def public_request(
             "channel": str(case.origin_channel),
             "district": case.district or "",
             "duplicate_of": _confirmed_duplicate_of(case),
-            "attributes": public_attributes(case.attributes or {}, country),
+            "attributes": public_attributes(case.attributes or {}, country, attributes),
         }
     return body
 
@@ -151,21 +153,60 @@ def _coordinate(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def public_attributes(answers: dict[str, Any], country: str = "US") -> list[dict[str, Any]]:
-    """Attribute answers as ``[{"code", "value"}]`` (a list value for a multivaluelist), every
-    text masked: only keys of value lists are safe as they are, and masking leaves them be."""
+RESERVED_PREFIX = "_"
+"""``Case.attributes`` keys starting with this are ours, not answers (an attribute's code
+cannot start with it): never published as answers."""
+
+
+def public_attributes(
+    answers: dict[str, Any],
+    country: str = "US",
+    definitions: Mapping[str, ServiceAttribute] | None = None,
+) -> list[dict[str, Any]]:
+    """Attribute answers as ``[{"code", "value"}]`` (a list value for a multivaluelist).
+
+    With the service's ``definitions`` (by code), an answer typed when it was given (a
+    number, a datetime, a list's keys) is published as it is; free text (string, text), and
+    any answer whose attribute is unknown or no longer matches, is masked.
+    """
     shown: list[dict[str, Any]] = []
     for code in sorted(answers):
+        if str(code).startswith(RESERVED_PREFIX):
+            continue
         value = answers[code]
+        definition = definitions.get(code) if definitions else None
         if isinstance(value, list):
-            shown.append({"code": str(code), "value": [_masked(v, country) for v in value]})
+            shown.append(
+                {"code": str(code), "value": [_answer(v, definition, country) for v in value]}
+            )
         else:
-            shown.append({"code": str(code), "value": _masked(value, country)})
+            shown.append({"code": str(code), "value": _answer(value, definition, country)})
     return shown
 
 
-def _masked(value: Any, country: str) -> str:
-    return mask_personal_data("" if value is None else str(value), country)
+def _answer(value: Any, definition: ServiceAttribute | None, country: str) -> str:
+    text = "" if value is None else str(value)
+    if definition is not None and _typed(value, definition):
+        return text
+    return mask_personal_data(text, country)
+
+
+def _typed(value: Any, definition: ServiceAttribute) -> bool:
+    """The stored answer is of its attribute's type, so it holds no free text to mask."""
+    datatype = definition.datatype
+    if datatype is AttributeDatatype.NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if datatype is AttributeDatatype.DATETIME:
+        return isinstance(value, str) and _STORED_DATETIME.fullmatch(value) is not None
+    if datatype in (AttributeDatatype.SINGLEVALUELIST, AttributeDatatype.MULTIVALUELIST):
+        return any(str(v.get("key")) == value for v in definition.values or [])
+    return False
+
+
+_STORED_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:[+-]\d{2}:\d{2}(?::\d{2})?|Z)?"
+)
+"""An answer as attributes.py stores a datetime (``datetime.isoformat()``)."""
 
 
 def _status_notes(case: Case) -> str:

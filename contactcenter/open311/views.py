@@ -199,8 +199,9 @@ def one_request(service_request_id: str, fmt: str) -> Response:
     _require_format(fmt)
     session = get_session()
     jurisdiction = _jurisdiction()
-    page = queries.request_by_id(session, jurisdiction, service_request_id)
-    return _render_requests(fmt, page, extensions=params.parse_bool(request.args.get("extensions")))
+    extensions = params.parse_bool(request.args.get("extensions"))
+    page = queries.request_by_id(session, jurisdiction, service_request_id, extensions=extensions)
+    return _render_requests(fmt, page, extensions=extensions)
 
 
 def _render_requests(fmt: str, page: queries.RequestPage, *, extensions: bool) -> Response:
@@ -213,6 +214,7 @@ def _render_requests(fmt: str, page: queries.RequestPage, *, extensions: bool) -
                 service=page.service_of(case),
                 department=page.department_of(case),
                 extensions=extensions,
+                attributes=page.attributes_of(case),
             )
             for case in page.cases
         ],
