@@ -110,7 +110,7 @@ def _resident_case(session, city: Jurisdiction) -> Case:
         description="Pothole, call 555-123-4567 or write marge@example.org",
         address_text="742 Evergreen Terrace, Springfield 10027",
         service_type=factories.service_type(session, city),
-        channel=Channel.SMS,
+        channel=Channel.OPEN311,  # filed from an app: its description is published, masked
     )
     session.commit()
     return case
@@ -187,7 +187,12 @@ def test_the_csv_has_new_yorks_41_columns_in_order(session, nyc, tmp_path):
 
 def test_native_cases_export_by_tracking_number_without_personal_data(session, nyc):
     case = _resident_case(session, nyc)
-    long_case = factories.make_case(session, nyc, description="word " * 400)
+    texted = factories.make_case(
+        session, nyc, description="Marge here, my cell is 212 555 0199", channel=Channel.SMS
+    )
+    long_case = factories.make_case(
+        session, nyc, description="word " * 400, channel=Channel.OPEN311
+    )
     session.commit()
 
     text = "".join(nyc_csv(session, nyc))
@@ -195,8 +200,11 @@ def test_native_cases_export_by_tracking_number_without_personal_data(session, n
 
     row = rows[case.tracking_number]
     assert row["Descriptor"] == "Pothole, call [redacted] or write [redacted]"
-    assert row["Open Data Channel Type"] == "MOBILE" and row["Status"] == "Open"
+    assert row["Open Data Channel Type"] == "ONLINE" and row["Status"] == "Open"
     assert row["Complaint Type"] == "Pothole" and row["Agency"] == ""
+    # A text's words are the resident's own: never published (as in Open311).
+    assert rows[texted.tracking_number]["Descriptor"] == ""
+    assert rows[texted.tracking_number]["Open Data Channel Type"] == "MOBILE"
     for secret in ("555", "marge", "Marge", "2125550199", "Bouvier"):
         assert secret not in text
     descriptor = rows[long_case.tracking_number]["Descriptor"]
@@ -262,7 +270,7 @@ def test_the_open311_export_is_a_json_array_with_no_personal_data(app, session, 
     request = requests[0]
     assert request["description"] == "Pothole, call [redacted] or write [redacted]"
     assert request["service_code"] == "pothole" and request["status"] == "open"
-    assert request["extended_attributes"]["channel"] == "sms"
+    assert request["extended_attributes"]["channel"] == "open311"
     for secret in ("555", "marge", "Marge", "2125550199", "Bouvier", "resident"):
         assert secret not in text
 

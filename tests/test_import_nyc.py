@@ -152,7 +152,7 @@ def test_the_shared_sample_imports_every_row_with_its_fields(session, nyc, tmp_p
     assert sign.address_text == "186 25 STREET, BROOKLYN 11232"
 
     aging = cases["19937942"]  # "requested.Â\xa0 No further" in the file
-    assert aging.attributes["resolution_description"].startswith(
+    assert aging.attributes["_resolution_description"].startswith(
         "The Department for the Aging contacted you and provided the assistance requested.\xa0 No"
     )
 

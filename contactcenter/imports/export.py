@@ -5,11 +5,13 @@ constant memory: pages are read by keyset over ``(created_at, id)`` (the
 ``(jurisdiction_id, created_at)`` index), with a fixed number of queries per page; the
 jurisdiction's departments and service types are read once.
 
-Never personal data: no resident field is read at all, and free text (descriptions,
-resolution notes, the addresses residents typed) goes through :func:`mask_personal_data` like
-every public Open311 response. An imported case's address is written as it was imported: it
-came from the source's structured address columns (already open data), and the masker would
-take a Queens house number such as ``87-47 112 STREET`` for a seven-digit phone number.
+Never personal data: no resident field is read at all; a description is published only where
+Open311 publishes it (:func:`public_description`: requests filed through Open311 and imported
+open data, masked; a resident's own words on other channels stay out), and the other free
+text (resolution notes, the addresses residents typed) goes through :func:`mask_personal_data`.
+An imported case's address is written as it was imported: it came from the source's
+structured address columns (already open data), and the masker would take a Queens house
+number such as ``87-47 112 STREET`` for a seven-digit phone number.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -35,7 +37,12 @@ from contactcenter.imports.nyc import (
 )
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
 from contactcenter.open311.privacy import mask_personal_data
-from contactcenter.open311.serialize import public_request, zipcode_of, zone_of
+from contactcenter.open311.serialize import (
+    public_description,
+    public_request,
+    zipcode_of,
+    zone_of,
+)
 
 PAGE_SIZE = 1000
 DESCRIPTOR_LIMIT = 500
@@ -154,8 +161,8 @@ def nyc_csv(
 
     Unique Key is the source key of an imported case, else its tracking number; Agency is the
     department's code and Agency Name its name; Complaint Type the service type's name;
-    Descriptor the (masked, shortened) description; dates are local, in the layout's format.
-    Columns we have nothing for are left empty.
+    Descriptor the published description (see above), shortened; dates are local, in the
+    layout's format. Columns we have nothing for are left empty.
     """
     departments, services = _catalog(session, jurisdiction.id)
     times = LocalTimes(zone_of(jurisdiction))
@@ -184,7 +191,8 @@ def nyc_csv(
             row[at["Agency"]] = department.code if department else ""
             row[at["Agency Name"]] = department.name if department else ""
             row[at["Complaint Type"]] = service.name if service else ""
-            row[at["Descriptor"]] = _truncate(mask_personal_data(r.description or "", country))
+            # Row has the three fields the rule reads (channel, source key, description).
+            row[at["Descriptor"]] = _truncate(public_description(cast(Case, r), country))
             row[at["Incident Zip"]] = zipcode_of(address, country)
             row[at["Incident Address"]] = address
             row[at["Status"]] = EXPORT_STATUSES.get(r.status, "Open")

@@ -57,6 +57,19 @@ STAGED_COLUMNS = (
     ("district", "text"),
     ("attributes", "text"),
 )
+_DIRECT_COLUMNS = (
+    ("jurisdiction_id", "int4"),
+    ("priority", "text"),
+    ("language", "text"),
+    ("resolved_at", "timestamptz"),
+    ("tracking_number", "text"),
+    *(
+        (name, "int4" if kind == "int8" else kind)  # the exact types of cases' columns
+        for name, kind in STAGED_COLUMNS
+    ),
+)
+"""What a direct COPY into ``cases`` writes: constants, then the staged row with its key as
+the tracking number (``json`` takes its text as its binary form)."""
 STAGING_TABLE = "cc_import_staging"
 CASES: sa.Table = sa.inspect(Case).local_table  # type: ignore[assignment]
 _CHUNK = 500
@@ -85,48 +98,61 @@ def load_batch(
 def _load_postgresql(
     session: Session, jurisdiction_id: int, language: str, rows: Sequence[StagedRow]
 ) -> Loaded:
-    """COPY into a temporary staging table, then one ``INSERT ... SELECT ... ON CONFLICT``.
-
-    ``ON CONFLICT DO NOTHING`` without a target skips a row that conflicts on any unique
-    constraint: its source key (already imported) or its tracking number (another case's).
-    Only the keys that were not inserted (none, the first time a file is imported) are then
-    looked up, to tell the two apart.
+    """The batch's keys are looked up first (one indexed query). When none is in the table
+    yet (every batch of a first import), the rows are copied straight into ``cases``.
+    Otherwise they are copied into a temporary staging table and moved with one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, rows whose key is another case's tracking
+    number left out. A case inserted meanwhile by someone else under one of the keys makes the
+    direct copy fail on the unique constraint, the batch rolls back and the rerun resumes it.
     """
     raw: Any = session.connection().connection.driver_connection
-    names = ", ".join(name for name, _ in STAGED_COLUMNS)
+    keys = [r[0] for r in rows]
     with raw.cursor() as cur:
-        columns = ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS)
-        # ON COMMIT DELETE ROWS: each batch's transaction finds it empty, on whichever pooled
-        # connection it runs.
         cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ({columns}) ON COMMIT DELETE ROWS"
+            "SELECT tracking_number, source_key FROM cases"
+            " WHERE jurisdiction_id = %s AND tracking_number = ANY(%s)",
+            (jurisdiction_id, keys),
         )
-        cur.execute(f"TRUNCATE {STAGING_TABLE}")
-        with cur.copy(f"COPY {STAGING_TABLE} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([kind for _, kind in STAGED_COLUMNS])
-            for row in rows:
-                copy.write_row(row)
-        cur.execute(
-            "INSERT INTO cases (jurisdiction_id, tracking_number, priority, language, resolved_at,"  # noqa: S608 - our names, values are parameters
-            f" {names}) SELECT %s, source_key, %s, %s, closed_at, source_key, status,"
-            " service_type_id, department_id, origin_channel, description, address_text,"
-            " latitude, longitude, due_at, created_at, updated_at, closed_at, district,"
-            f" attributes::json FROM {STAGING_TABLE}"
-            " ON CONFLICT DO NOTHING RETURNING source_key",
-            (jurisdiction_id, Priority.NORMAL.value, language),
-        )
-        inserted = {key for (key,) in cur.fetchall()}
-        skipped = list({r[0] for r in rows} - inserted)
-        collisions: frozenset[str] = frozenset()
-        if skipped:
-            cur.execute(
-                "SELECT tracking_number FROM cases WHERE jurisdiction_id = %s"
-                " AND tracking_number = ANY(%s) AND source_key IS DISTINCT FROM tracking_number",
-                (jurisdiction_id, skipped),
-            )
-            collisions = frozenset(key for (key,) in cur.fetchall())
-    colliding_rows = sum(1 for r in rows if r[0] in collisions) if collisions else 0
-    return Loaded(len(inserted), len(rows) - len(inserted) - colliding_rows, collisions)
+        existing = cur.fetchall()
+        if not existing and len(set(keys)) == len(keys):
+            names = ", ".join(name for name, _ in _DIRECT_COLUMNS)
+            with cur.copy(f"COPY cases ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types([kind for _, kind in _DIRECT_COLUMNS])
+                constant = (jurisdiction_id, Priority.NORMAL.value, language)
+                for row in rows:
+                    copy.write_row((*constant, row[12], row[0], *row))
+            return Loaded(len(rows), 0, frozenset())
+        collisions = frozenset(key for key, source_key in existing if source_key != key)
+        if collisions:
+            rows = [r for r in rows if r[0] not in collisions]
+        inserted = _insert_staged(cur, jurisdiction_id, language, rows)
+    return Loaded(inserted, len(rows) - inserted, collisions)
+
+
+def _insert_staged(cur: Any, jurisdiction_id: int, language: str, rows: Sequence[StagedRow]) -> int:
+    names = ", ".join(name for name, _ in STAGED_COLUMNS)
+    columns = ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS)
+    # ON COMMIT DELETE ROWS: each batch's transaction finds it empty, on whichever pooled
+    # connection it runs.
+    cur.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ({columns}) ON COMMIT DELETE ROWS"
+    )
+    cur.execute(f"TRUNCATE {STAGING_TABLE}")
+    with cur.copy(f"COPY {STAGING_TABLE} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([kind for _, kind in STAGED_COLUMNS])
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(
+        "INSERT INTO cases (jurisdiction_id, tracking_number, priority, language, resolved_at,"  # noqa: S608 - our names, values are parameters
+        f" {names}) SELECT %s, source_key, %s, %s, closed_at, source_key, status,"
+        " service_type_id, department_id, origin_channel, description, address_text,"
+        " latitude, longitude, due_at, created_at, updated_at, closed_at, district,"
+        f" attributes::json FROM {STAGING_TABLE}"
+        " ON CONFLICT (jurisdiction_id, source_key) DO NOTHING",
+        (jurisdiction_id, Priority.NORMAL.value, language),
+    )
+    inserted: int = cur.rowcount
+    return inserted
 
 
 def _load_generic(

@@ -17,7 +17,7 @@ How the columns map (``docs`` of the import live here, next to the code that doe
   anything else (``Open``, ``Pending``, ``Unspecified``, blank) -> open. Never ``new``: nothing
   is waiting to be triaged, and no SLA clock, work item or routing exists for imported cases.
 - ``Descriptor`` -> description; ``Resolution Description`` -> the reserved attribute
-  ``attributes["resolution_description"]`` (double-encoded UTF-8 repaired in both; a case
+  ``attributes["_resolution_description"]`` (double-encoded UTF-8 repaired in both; a case
   event per row would cost more than the case itself).
 - ``Incident Address`` + ``City`` + ``Incident Zip`` -> ``address_text`` (``N/A`` parts are
   dropped; a zip the address already ends with is not repeated).
@@ -89,8 +89,9 @@ COLUMNS: tuple[str, ...] = (
 REQUIRED_COLUMNS = ("Unique Key", "Created Date")
 MAX_KEY_LENGTH = 16
 """Our tracking numbers are at most 16 characters; New York's keys are 8 digits."""
-RESOLUTION_KEY = "resolution_description"
-"""The reserved ``Case.attributes`` key that keeps an imported request's resolution text."""
+RESOLUTION_KEY = "_resolution_description"
+"""The ``Case.attributes`` key that keeps an imported request's resolution text: reserved
+(Open311 attribute codes cannot start with ``_``), so it is never published as an answer."""
 
 STATUSES: dict[str, CaseStatus] = {
     "closed": CaseStatus.CLOSED,

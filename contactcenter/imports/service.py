@@ -44,6 +44,7 @@ from contactcenter.imports.mapping import Catalog, Mapping
 from contactcenter.imports.models import ImportRun, ImportState
 from contactcenter.imports.nyc import ParsedRow, Rejected, RowReader
 from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.performance.rollup import rebuild
 
 LAYOUT = "nyc"
 DEFAULT_BATCH_SIZE = 10_000
@@ -196,8 +197,6 @@ def import_nyc(
 
 def rebuild_figures(session: Session, jurisdiction_id: int) -> None:
     """Recompute the public figures: the bulk insert bypassed the events that keep them."""
-    from contactcenter.performance.rollup import rebuild
-
     rebuild(session, jurisdiction_id)
 
 
