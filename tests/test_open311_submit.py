@@ -95,6 +95,9 @@ REQUIRED = {"must": ["here"]}
         ({"n": ["42"]}, {"n": 42}),
         ({"n": ["-3.5"]}, {"n": -3.5}),
         ({"n": ["1e3"]}, {"n": 1000.0}),
+        ({"n": ["123456789012345"]}, {"n": 123456789012345}),
+        ({"n": ["-0.25"]}, {"n": -0.25}),
+        ({"d": ["2026-11-29"]}, {"d": "2026-11-29T00:00:00-05:00"}),
         ({"d": ["2026-11-29T14:30:00Z"]}, {"d": "2026-11-29T14:30:00+00:00"}),
         ({"d": ["2026-11-29T14:30:00-05:00"]}, {"d": "2026-11-29T14:30:00-05:00"}),
         ({"d": ["2026-07-01T09:00"]}, {"d": "2026-07-01T09:00:00-04:00"}),  # the city's zone
@@ -116,11 +119,25 @@ def test_valid_answers_are_typed_for_each_datatype(raw, expected):
         ({"s": ["a", "b"]}, "attribute[s]", "one value"),
         ({"t": ["y" * 10001]}, "attribute[t]", "10000"),
         ({"n": ["twelve"]}, "attribute[n]", "not a number"),
-        ({"n": ["NaN"]}, "attribute[n]", "finite"),
-        ({"n": ["-inf"]}, "attribute[n]", "finite"),
-        ({"n": ["1e999999"]}, "attribute[n]", "range"),
+        ({"n": ["NaN"]}, "attribute[n]", "not a number"),
+        ({"n": ["-inf"]}, "attribute[n]", "not a number"),
+        ({"n": ["1e999999"]}, "attribute[n]", "not a number"),
+        ({"n": ["1e999"]}, "attribute[n]", "range"),
+        ({"n": ["4_5"]}, "attribute[n]", "not a number"),
+        ({"n": ["1_000"]}, "attribute[n]", "not a number"),
+        ({"n": ["１２"]}, "attribute[n]", "not a number"),  # noqa: RUF001 - full-width digits
+        ({"n": ["٣"]}, "attribute[n]", "not a number"),  # an Arabic-Indic digit
+        ({"n": ["1234567890123456"]}, "attribute[n]", "at most 15"),
+        ({"n": [" 1 2"]}, "attribute[n]", "not a number"),
+        ({"n": ["+5"]}, "attribute[n]", "not a number"),
         ({"d": ["yesterday"]}, "attribute[d]", "ISO 8601"),
         ({"d": ["2026-13-40"]}, "attribute[d]", "ISO 8601"),
+        ({"d": ["2026-W48-7"]}, "attribute[d]", "ISO 8601"),  # a week date
+        ({"d": ["20261129T143000"]}, "attribute[d]", "ISO 8601"),  # basic format
+        ({"d": ["2026-11-29 14:30"]}, "attribute[d]", "ISO 8601"),
+        ({"d": ["２０２６-11-29"]}, "attribute[d]", "ISO 8601"),  # noqa: RUF001
+        ({"d": ["1899-12-31T23:00:00Z"]}, "attribute[d]", "1900 to 2200"),
+        ({"d": ["9999-12-31T23:59:59+14:00"]}, "attribute[d]", "1900 to 2200"),
         ({"one": ["c"]}, "attribute[one]", "a, b"),
         ({"one": ["a", "b"]}, "attribute[one]", "one value"),
         ({"many": ["a", "z"]}, "attribute[many]", "'z'"),
@@ -489,6 +506,10 @@ def test_an_address_alone_is_a_location(session, city, client_app):
         ({"long": "-180.5"}, "long"),
         ({"lat": "nan"}, "lat"),
         ({"lat": "north"}, "lat"),
+        ({"lat": "4_5"}, "lat"),
+        ({"lat": "１２"}, "lat"),  # noqa: RUF001 - full-width digits
+        ({"long": "1e1"}, "long"),
+        ({"long": "-75,69"}, "long"),
         ({"description": "x" * 10001}, "description"),
         ({"phone": "12"}, "phone"),
         ({"email": "nobody"}, "email"),

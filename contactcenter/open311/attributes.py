@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Collection, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,7 +24,6 @@ from contactcenter.open311.models import AttributeDatatype, ServiceAttribute
 
 MAX_STRING = 1000
 MAX_TEXT = 10000
-MAX_NUMBER_CHARS = 64
 MAX_VALUES = 200
 """Values of one list attribute, and answers to a multi-value list."""
 MAX_ATTRIBUTES = 100
@@ -125,30 +124,44 @@ def _bounded(value: str, limit: int) -> str:
     return value
 
 
+_NUMBER = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?(?:[eE][+-]?[0-9]{1,3})?")
+"""A number as a form posts it: ASCII digits only (no "1_000", no full-width digits, which
+Python's own parsers take), at most 15 integer digits (an integer beyond that would not
+survive a JSON client's doubles)."""
+_W3C_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+"""W3C/ISO-8601 extended format, as the spec's datetime datatype: no week dates, no basic
+format (20261129T1430), no space for the T."""
+MIN_YEAR = 1900
+MAX_YEAR = 2200
+
+
 def _number(value: str) -> int | float:
-    if len(value) > MAX_NUMBER_CHARS:
-        raise ValueError("That is not a number.")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError("That is not a number.") from None
-    if not number.is_finite():
-        raise ValueError("That is not a finite number.")
-    if number == number.to_integral_value() and "." not in value and "e" not in value.lower():
-        return int(number)
-    as_float = float(number)
-    if not math.isfinite(as_float):
+    if not _NUMBER.fullmatch(value):
+        raise ValueError(
+            "That is not a number: digits (at most 15 before the point), an optional "
+            "decimal part and exponent, e.g. 42, -3.5 or 1e3."
+        )
+    if "." not in value and "e" not in value.lower():
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
         raise ValueError("That number is out of range.")
-    return as_float
+    return number
 
 
 def _datetime(value: str, timezone: str) -> str:
+    example = "e.g. 2026-11-29T14:30:00-05:00"
+    if not _W3C_DATETIME.fullmatch(value):
+        raise ValueError(f"Give a date and time in W3C/ISO 8601 format, {example}.")
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(
-            "Give a date and time in ISO 8601, e.g. 2026-11-29T14:30:00-05:00."
-        ) from None
+        raise ValueError(f"Give a date and time in W3C/ISO 8601 format, {example}.") from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ValueError(f"Give a date from {MIN_YEAR} to {MAX_YEAR}.")
     if moment.tzinfo is None:
         try:
             zone: dt.tzinfo = ZoneInfo(timezone)

@@ -56,6 +56,8 @@ MAX_ID = 200
 MAX_NAME = 100
 MAX_CONTACT = 320
 MAX_MEDIA_URL = 1000
+_COORDINATE = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{1,20})?")
+"""Decimal degrees in ASCII digits (float() would also take "4_5", full-width digits, "1e1")."""
 _URL = re.compile(r"^https?://[^\s/]+\S*$", re.IGNORECASE)
 _NOUN = {ContactKind.PHONE: "phone number", ContactKind.EMAIL: "email address"}
 
@@ -187,10 +189,7 @@ def _coordinates(lat: str, long: str, errors: dict[str, str]) -> tuple[float | N
         return None, None
     values: list[float] = []
     for name, raw, limit in (("lat", lat, 90.0), ("long", long, 180.0)):
-        try:
-            value = float(raw) if len(raw) <= 32 else math.nan
-        except ValueError:
-            value = math.nan
+        value = float(raw) if _COORDINATE.fullmatch(raw) else math.nan
         if not math.isfinite(value) or not -limit <= value <= limit:
             errors[name] = f"A number from -{limit:g} to {limit:g} (WGS84 degrees)."
         values.append(value)
