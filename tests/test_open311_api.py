@@ -1513,3 +1513,15 @@ def test_typed_attribute_answers_are_published_as_given_and_free_text_masked(
             "seen_at": "2026-11-29T14:30:00-05:00",
             "surface": ["road"],
         }
+
+
+@pytest.mark.parametrize(
+    "name", ["attribute[size][0]", "attribute[]", "attribute[size", "attribute[a][b][]"]
+)
+def test_a_malformed_attribute_field_is_a_400_naming_it(
+    client: FlaskClient, session: Session, api_key: str, name: str
+) -> None:
+    for fmt in ("json", "xml"):
+        response = post(client, fmt, api_key=api_key, **POTHOLE_FORM, **{name: "large"})
+        assert_error(response, 400, fmt, mentions=name)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0

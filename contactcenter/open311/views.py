@@ -271,13 +271,24 @@ def post_request(fmt: str) -> Response:
 
 
 def _attribute_answers() -> dict[str, list[str]]:
-    """``attribute[code]=v`` and ``attribute[code][]=v1&attribute[code][]=v2`` by code."""
+    """``attribute[code]=v`` and ``attribute[code][]=v1&attribute[code][]=v2`` by code.
+
+    :raises Invalid: a field that starts like an attribute but is not one of these forms
+        (``attribute[a][b]``, ``attribute[]``): its answer would otherwise be lost unseen.
+    """
     answers: dict[str, list[str]] = {}
     for name in request.form:
         match = _ATTRIBUTE_FIELD.match(name)
         if match:
             values = [v for v in request.form.getlist(name) if v != ""]
             answers.setdefault(match.group(1), []).extend(values)
+        elif name.startswith("attribute["):
+            shown = name[:80]
+            raise Invalid(
+                f"{shown} is not an attribute field: use attribute[code] or attribute[code][].",
+                code="invalid_request",
+                fields={shown: "not attribute[code] or attribute[code][]"},
+            )
     return answers
 
 
