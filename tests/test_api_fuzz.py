@@ -73,6 +73,7 @@ class FuzzCity:
     token: str
     slug: str
     api_key: str
+    own_client_id: int
     ids: dict[str, list[int]] = field(default_factory=dict)
     codes: dict[str, list[str]] = field(default_factory=dict)
 
@@ -190,12 +191,14 @@ def _seed(session: Session) -> FuzzCity:
         "client_id": [spare.id],
     }
     codes = {
-        "code": [queue.code, "pothole", "missed-pickup", "business-hours"],
+        "queue": [queue.code],
+        "calendar": ["business-hours"],
+        "policy": ["standard"],
         "service_code": ["pothole", "missed-pickup"],
         "service_request_id": [c.tracking_number for c in cases],
         "token": ["0" * 32],
     }
-    return FuzzCity(token, city.slug, api_key, ids, codes)
+    return FuzzCity(token, city.slug, api_key, _client.id, ids, codes)
 
 
 def _pick(generated: Any, choices: list[Any]) -> Any:
@@ -206,19 +209,40 @@ def _pick(generated: Any, choices: list[Any]) -> Any:
     return choices[digest % len(choices)]
 
 
+_CODE_KINDS = {"/queues/": "queue", "/calendars/": "calendar", "/sla-policies/": "policy"}
+
+
 def _aim(case: Any, city: FuzzCity) -> None:
     """Point the case's ids, codes, jurisdiction and api_key at the seeded city's."""
+    seed = repr((case.path_parameters, case.query, case.body))
     for name, value in list((case.path_parameters or {}).items()):
-        choices = city.ids.get(name) or city.codes.get(name)
-        if choices:
-            case.path_parameters[name] = _pick(value, choices)
-    query = case.query if isinstance(case.query, dict) else None
-    if query is not None:
-        for name in ("jurisdiction", "jurisdiction_id"):
-            if name in query:
-                query[name] = _pick(query[name], [city.slug])
-    if isinstance(case.body, dict) and case.path.startswith("/open311/"):
-        case.body["api_key"] = _pick(case.body.get("api_key"), [city.api_key])
+        if name == "code":
+            kind = next((k for p, k in _CODE_KINDS.items() if p in case.path), "service_code")
+            choices = city.codes[kind]
+        else:
+            choices = city.ids.get(name) or city.codes.get(name) or []
+        case.path_parameters[name] = _pick(value, choices)
+    if not case.path.startswith("/open311/"):
+        if isinstance(case.query, dict) and "jurisdiction" in case.query:
+            case.query["jurisdiction"] = _pick(case.query["jurisdiction"], [city.slug])
+        return
+    # Two jurisdictions share this deployment: Open311 needs jurisdiction_id (query or form).
+    fields = case.body if isinstance(case.body, dict) else None
+    if fields is None:
+        if not isinstance(case.query, dict):
+            case.query = {}
+        fields = case.query
+    _aim_field(fields, "jurisdiction_id", [city.slug], seed)
+    if isinstance(case.body, dict):
+        _aim_field(case.body, "api_key", [city.api_key], seed)
+        _aim_field(case.body, "service_code", city.codes["service_code"], seed)
+
+
+def _aim_field(fields: dict[str, Any], name: str, choices: list[Any], seed: str) -> None:
+    """A real value for ``name`` two times in three; otherwise as generated (or left out)."""
+    value = _pick(fields.get(name, seed), choices)
+    if value is not seed:
+        fields[name] = value
 
 
 def _published_description() -> dict[str, Any]:
@@ -301,12 +325,31 @@ def test_staff_api_never_answers_5xx(
     _call_and_check(case, fuzz_app, fuzz_city, caplog)
 
 
+@pytest.fixture
+def open311_key(fuzz_app: Flask, fuzz_city: FuzzCity) -> str:
+    """The fuzzer's Open311 key, valid again if the staff API's fuzzing revoked it."""
+    from contactcenter.open311.models import Open311Client
+
+    with get_db(fuzz_app).session() as session:
+        session.execute(
+            sa.update(Open311Client)
+            .where(Open311Client.id == fuzz_city.own_client_id)
+            .values(revoked_at=None)
+        )
+        session.commit()
+    return fuzz_city.api_key
+
+
 if any(path.startswith("/open311/v2/") for path in DOCUMENT["paths"]):
 
     @open311_api.parametrize()
     @FUZZ_SETTINGS
     def test_open311_api_never_answers_5xx(
-        case: Any, fuzz_app: Flask, fuzz_city: FuzzCity, caplog: pytest.LogCaptureFixture
+        case: Any,
+        fuzz_app: Flask,
+        fuzz_city: FuzzCity,
+        open311_key: str,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         _call_and_check(case, fuzz_app, fuzz_city, caplog)
 

@@ -123,15 +123,15 @@ SHAPES: dict[str, Any] = {
         "type": "object",
         "description": "The new request's id, or a token when the service type is batch.",
         "properties": {
-            "service_request_id": STR,
-            "token": STR,
-            "service_notice": STR,
-            "account_id": STR,
+            "service_request_id": OPTIONAL,
+            "token": OPTIONAL,
+            "service_notice": OPTIONAL,
+            "account_id": OPTIONAL,
         },
     },
     "Open311Token": {
         "type": "object",
-        "properties": {"service_request_id": STR, "token": STR},
+        "properties": {"service_request_id": OPTIONAL, "token": OPTIONAL},
     },
     "Open311RequestUpdate": {
         "type": "object",
