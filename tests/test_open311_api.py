@@ -1525,3 +1525,53 @@ def test_a_malformed_attribute_field_is_a_400_naming_it(
         response = post(client, fmt, api_key=api_key, **POTHOLE_FORM, **{name: "large"})
         assert_error(response, 400, fmt, mentions=name)
     assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+
+
+def test_a_blackbox_services_requests_are_not_published(
+    app: Flask, client: FlaskClient, session: Session, city: Jurisdiction, make_case: MakeCase
+) -> None:
+    factories.service_type(session, city, "missed-pickup").open311_type = "blackbox"
+    hidden = make_case(service="missed-pickup")
+    shown = make_case()
+    with app.app_context():
+        for case in (hidden, shown):
+            change_status(session, case, CaseStatus.OPEN, agent=None)
+        session.commit()
+
+    for fmt in ("json", "xml"):
+        listed = get(client, "requests", fmt).get_data(as_text=True)
+        assert shown.tracking_number in listed and hidden.tracking_number not in listed
+        by_id = get(client, "requests", fmt, service_request_id=hidden.tracking_number)
+        assert hidden.tracking_number not in by_id.get_data(as_text=True)
+        assert_error(get(client, f"requests/{hidden.tracking_number}", fmt), 404, fmt)
+        updates = get(client, "servicerequestupdates", fmt).get_data(as_text=True)
+        assert shown.tracking_number in updates and hidden.tracking_number not in updates
+
+
+def test_a_posted_address_id_is_published_as_address_id_not_address(
+    client: FlaskClient, session: Session, api_key: str
+) -> None:
+    form = {"service_code": "pothole", "address_id": "ADDR-77", "api_key": api_key}
+    form["attribute[size]"] = "small"
+    (answer,) = post(client, **form).get_json()
+
+    (request,) = get(
+        client, f"requests/{answer['service_request_id']}", extensions="true"
+    ).get_json()
+
+    assert request["address_id"] == "ADDR-77"
+    assert request["address"] == ""
+    codes = [a["code"] for a in request["extended_attributes"]["attributes"]]
+    assert codes == ["size"], "the address_id is not an attribute answer"
+    case = session.scalars(sa.select(Case)).one()
+    assert case.attributes == {"size": "small", "_address_id": "ADDR-77"}
+
+
+def test_a_posted_description_is_at_most_the_specs_4000_characters(
+    client: FlaskClient, api_key: str
+) -> None:
+    form = {**POTHOLE_FORM, "api_key": api_key}
+    assert post(client, **{**form, "description": "x" * 4000}).status_code == 200
+    for fmt in ("json", "xml"):
+        response = post(client, fmt, **{**form, "description": "x" * 4001})
+        assert_error(response, 400, fmt, mentions="description: At most 4000 characters")

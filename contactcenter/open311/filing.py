@@ -50,7 +50,11 @@ FIELDS = (
     "media_url",
 )
 """The GeoReport v2 POST fields (besides ``api_key``, ``jurisdiction_id`` and attributes)."""
-MAX_DESCRIPTION = 10000
+MAX_DESCRIPTION = 4000
+"""The spec: a description is free text "limited to 4,000 characters"."""
+ADDRESS_ID_KEY = "_address_id"
+"""Where a POSTed address_id is kept in ``Case.attributes``: an attribute code cannot start
+with ``_``, so it is never taken for (or published as) an answer."""
 MAX_ADDRESS = 500
 MAX_ID = 200
 MAX_NAME = 100
@@ -158,7 +162,7 @@ def validate_request(
         description=text["description"],
         latitude=latitude,
         longitude=longitude,
-        address_text=address or text["address_id"],
+        address_text=address,
         address_id=text["address_id"],
         contacts=tuple(contacts),
         display_name=" ".join(f"{text['first_name']} {text['last_name']}".split()),
@@ -326,6 +330,8 @@ def _open(
         language=_language(jurisdiction, resident, request.description),
     )
     case.attributes = dict(request.answers)
+    if request.address_id:
+        case.attributes[ADDRESS_ID_KEY] = request.address_id
     now = utcnow()
     client_name = client.name if client is not None else "unknown client"
     session.add(

@@ -27,6 +27,7 @@ STATUS_EVENT_KINDS = ("status_changed", "reopened")
 """The audit events that are status changes (contactcenter.cases.service.change_status)."""
 MAX_SERVICES = 2000
 MAX_KEY = 64
+BLACKBOX = "blackbox"
 MAX_UPDATES = 1000
 """Status updates one unpaged servicerequestupdates answer holds at most: a window with more
 is refused (400) rather than cut, since a poller replaying updates oldest first would
@@ -143,8 +144,14 @@ def find_requests(
 
 def _published() -> sa.ColumnElement[bool]:
     """Cases Open311 publishes: those of a service type (a request without one has no
-    service_code, and is a conversation with the city rather than a service request)."""
-    return Case.service_type_id.is_not(None)
+    service_code, and is a conversation with the city rather than a service request) that
+    is not a blackbox (the spec gives a blackbox request no service_request_id to look up)."""
+    return sa.and_(
+        Case.service_type_id.is_not(None),
+        Case.service_type_id.not_in(
+            sa.select(ServiceType.id).where(ServiceType.open311_type == BLACKBOX)
+        ),
+    )
 
 
 def request_by_id(

@@ -120,7 +120,9 @@ def public_request(
         "updated_datetime": iso_time(case.updated_at or case.created_at, zone),
         "expected_datetime": iso_time(case.due_at, zone),
         "address": mask_personal_data(case.address_text or "", country),
-        "address_id": "",
+        "address_id": mask_personal_data(
+            str((case.attributes or {}).get(filing.ADDRESS_ID_KEY) or ""), country
+        ),
         "zipcode": zipcode_of(case.address_text or "", country),
         "lat": _coordinate(case.latitude),
         "long": _coordinate(case.longitude),
