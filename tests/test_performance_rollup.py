@@ -251,3 +251,25 @@ def test_a_case_in_the_db_without_events_is_caught_by_rebuild(
     daily, histogram = rollups(session, city.id)
     assert daily[("all", dt.date(2026, 1, 6), "")][1] == 1
     assert sum(histogram.values()) == 1
+
+
+def test_a_text_and_an_agents_status_changes_reach_the_figures(
+    app: Flask, session: Session, jurisdiction: Jurisdiction, send_sms: Any, client: Any
+):
+    """Through the real paths: the SMS intake (a job) opens a case, the staff API resolves and
+    reopens it; the rollups follow without either knowing about them."""
+    send_sms("There is a pothole at 12 Main St")
+    case = session.scalars(sa.select(Case)).one()
+    daily, _ = assert_matches_rebuild(app, jurisdiction.id)
+    assert sum(v[0] for k, v in daily.items() if k[0] == "channel" and k[2] == "sms") == 1
+    _agent, token = factories.make_agent(session, [jurisdiction])
+    session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    for status in ("resolved", "open"):
+        response = client.post(
+            f"/api/v1/cases/{case.id}/status", headers=headers, json={"status": status}
+        )
+        assert response.status_code == 200, response.get_json()
+        daily, histogram = assert_matches_rebuild(app, jurisdiction.id)
+        closed = sum(v[1] for k, v in daily.items() if k[0] == "all")
+        assert (closed, sum(histogram.values())) == ((1, 1) if status == "resolved" else (0, 0))
