@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from contactcenter.cases.service import change_status
 from contactcenter.db import utcnow
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
 from contactcenter.messages import Channel
-from contactcenter.open311 import queries
+from contactcenter.open311 import clients, queries
 from contactcenter.open311.clients import issue_key
 from contactcenter.open311.models import (
     AttributeDatatype,
@@ -1575,3 +1575,56 @@ def test_a_posted_description_is_at_most_the_specs_4000_characters(
     for fmt in ("json", "xml"):
         response = post(client, fmt, **{**form, "description": "x" * 4001})
         assert_error(response, 400, fmt, mentions="description: At most 4000 characters")
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_limits(app: Flask) -> Iterator[None]:
+    app.extensions["ratelimit"].reset()
+    yield
+    app.extensions["ratelimit"].reset()
+
+
+def test_with_the_limiters_store_down_posts_go_through_with_a_warning(
+    app: Flask,
+    client: FlaskClient,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from contactcenter.ratelimit import RateLimits
+
+    monkeypatch.setitem(app.extensions, "ratelimit", RateLimits("redis://127.0.0.1:1/0", {}))
+
+    with caplog.at_level("WARNING", logger="contactcenter.open311.clients"):
+        filed = post(client, api_key=api_key, **POTHOLE_FORM)
+        refused = post(client, api_key="o311_wrong", **POTHOLE_FORM)
+
+    assert filed.status_code == 200, filed.data
+    assert refused.status_code == 403
+    assert "unreachable" in caplog.text
+
+
+def test_a_flood_of_bad_keys_from_one_address_is_throttled(
+    client: FlaskClient,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_limits: None,
+) -> None:
+    monkeypatch.setattr(clients, "BAD_KEYS_PER_MINUTE", 3)
+    form = {**POTHOLE_FORM, "api_key": "o311_guess"}
+    guesser = {"REMOTE_ADDR": "2001:db8::1"}
+    same_network = {"REMOTE_ADDR": "2001:db8::2"}  # the same /64
+    elsewhere = {"REMOTE_ADDR": "203.0.113.9"}
+
+    def send(environ: dict[str, str], **fields: Any) -> TestResponse:
+        return client.post("/open311/v2/requests.json", data=fields, environ_base=environ)
+
+    assert [send(guesser, **form).status_code for _ in range(3)] == [403, 403, 403]
+    throttled = send(same_network, **form)
+    assert_error(throttled, 429, "json", mentions="Too many refused api_keys")
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+    assert send(elsewhere, **form).status_code == 403
+    assert send(elsewhere, **{**POTHOLE_FORM, "api_key": api_key}).status_code == 200

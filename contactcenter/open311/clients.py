@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
+import logging
 import math
 import re
 import secrets
@@ -17,7 +19,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from flask import current_app
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from contactcenter import ratelimit
@@ -25,6 +29,8 @@ from contactcenter.db import utcnow
 from contactcenter.errors import Forbidden, Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.open311.models import Open311Client
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "o311_"
 SHOWN_PREFIX = 12
@@ -38,6 +44,9 @@ MAX_CLIENTS = 1000
 LAST_USED_EVERY = dt.timedelta(minutes=1)
 """``last_used_at`` is written at most this often per key, not on every request."""
 _LIMIT_NAMESPACE = "open311"
+BAD_KEYS_PER_MINUTE = 60
+"""Refused api_keys one address may send a jurisdiction per minute before it gets 429s."""
+_STORE_ERRORS = (RedisError, StorageError, OSError)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -131,28 +140,91 @@ def authenticate(
     return client
 
 
-def check_rate(client: Open311Client) -> None:
-    """Count one request against the client's key.
-
-    :raises RateLimited: over the key's ``requests_per_minute`` in the last minute.
-    """
-    limits = ratelimit.init_app(
+def _limits() -> ratelimit.RateLimits:
+    return ratelimit.init_app(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         current_app.config["SETTINGS"].redis_url,
         {},
     )
+
+
+def check_rate(client: Open311Client) -> None:
+    """Count one request against the client's key.
+
+    With the limiter's store unreachable (Redis down) the request goes through, with a
+    warning logged: as the job queue does in an outage, a failing side service must not
+    turn a resident's report into an error.
+
+    :raises RateLimited: over the key's ``requests_per_minute`` in the last minute.
+    """
     item = RateLimitItemPerMinute(client.requests_per_minute)
     # The key's hash, not the client's id: ids restart on a fresh database, hashes never repeat.
-    identifier = client.key_hash[:32]
-    if limits.limiter.hit(item, _LIMIT_NAMESPACE, identifier):
-        return
-    stats = limits.limiter.get_window_stats(item, _LIMIT_NAMESPACE, identifier)
-    retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-    raise RateLimited(
-        f"This api_key may post {client.requests_per_minute} requests a minute; "
-        f"try again in {retry_after} seconds.",
-        retry_after=retry_after,
+    _hit(
+        item,
+        client.key_hash[:32],
+        f"This api_key may post {client.requests_per_minute} requests a minute",
     )
+
+
+def check_bad_keys(jurisdiction: Jurisdiction, remote_addr: str | None) -> None:
+    """Refuse (429) an address that sent too many refused keys in the last minute, before its
+    key is even looked up: guessing keys is throttled per address (an IPv6 client by its /64,
+    as the web chat counts starts). Fails open like :func:`check_rate`."""
+    item = RateLimitItemPerMinute(BAD_KEYS_PER_MINUTE)
+    identifier = f"bad-key:{jurisdiction.id}:{client_network(remote_addr)}"
+    try:
+        limits = _limits()
+        if limits.limiter.test(item, _LIMIT_NAMESPACE, identifier):
+            return
+        stats = limits.limiter.get_window_stats(item, _LIMIT_NAMESPACE, identifier)
+    except _STORE_ERRORS:
+        log.warning("Open311 rate limit not checked: the limiter's store is unreachable")
+        return
+    raise _limited(
+        f"Too many refused api_keys from this address ({BAD_KEYS_PER_MINUTE} a minute)",
+        stats.reset_time,
+    )
+
+
+def count_bad_key(jurisdiction: Jurisdiction, remote_addr: str | None) -> None:
+    """Count one refused key against the address that sent it (fails open)."""
+    item = RateLimitItemPerMinute(BAD_KEYS_PER_MINUTE)
+    identifier = f"bad-key:{jurisdiction.id}:{client_network(remote_addr)}"
+    try:
+        _limits().limiter.hit(item, _LIMIT_NAMESPACE, identifier)
+    except _STORE_ERRORS:
+        log.warning("Open311 refused key not counted: the limiter's store is unreachable")
+
+
+def _hit(item: RateLimitItem, identifier: str, allowance: str) -> None:
+    try:
+        limits = _limits()
+        if limits.limiter.hit(item, _LIMIT_NAMESPACE, identifier):
+            return
+        stats = limits.limiter.get_window_stats(item, _LIMIT_NAMESPACE, identifier)
+    except _STORE_ERRORS:
+        log.warning("Open311 rate limit not checked: the limiter's store is unreachable")
+        return
+    raise _limited(allowance, stats.reset_time)
+
+
+def _limited(allowance: str, reset_time: float) -> RateLimited:
+    retry_after = max(1, math.ceil(reset_time - time.time()))
+    return RateLimited(f"{allowance}; try again in {retry_after} seconds.", retry_after=retry_after)
+
+
+def client_network(remote_addr: str | None) -> str:
+    """Who refused keys are counted against: an IPv4 address as is, an IPv6 one by its /64
+    (one subscriber's network: clients pick new addresses within it at will)."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return remote_addr or ""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def list_clients(session: Session, jurisdiction_ids: Sequence[int]) -> list[Open311Client]:

@@ -17,12 +17,17 @@ from werkzeug.exceptions import HTTPException
 
 from contactcenter.cases.models import CaseStatus
 from contactcenter.db import get_session, utcnow
-from contactcenter.errors import DomainError, Invalid, NotFound
+from contactcenter.errors import DomainError, Forbidden, Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.open311 import formats, params, queries
 from contactcenter.open311.attributes import attributes_of
 from contactcenter.open311.batch import submission_by_token
-from contactcenter.open311.clients import authenticate, check_rate
+from contactcenter.open311.clients import (
+    authenticate,
+    check_bad_keys,
+    check_rate,
+    count_bad_key,
+)
 from contactcenter.open311.discovery import discovery_document
 from contactcenter.open311.models import SubmissionState
 from contactcenter.open311.serialize import (
@@ -252,7 +257,12 @@ def post_request(fmt: str) -> Response:
     session = get_session()
     form = request.form
     jurisdiction = _jurisdiction()
-    client = authenticate(session, jurisdiction, form.get("api_key") or None)
+    check_bad_keys(jurisdiction, request.remote_addr)
+    try:
+        client = authenticate(session, jurisdiction, form.get("api_key") or None)
+    except Forbidden:
+        count_bad_key(jurisdiction, request.remote_addr)
+        raise
     check_rate(client)
     fields = {name: form[name] for name in POST_FIELDS if form.get(name)}
     result = submit_request(session, jurisdiction, client, fields, _attribute_answers())
