@@ -155,16 +155,17 @@ def _seed(session: Session) -> FuzzCity:
             address="+16135550100",
         )
     )
+    pothole = factories.service_type(session, city)
     cases = [
-        factories.make_case(session, city, resident=resident),
-        factories.make_case(session, city, status=CaseStatus.OPEN),
+        factories.make_case(session, city, resident=resident, service_type=pothole),
+        factories.make_case(session, city, status=CaseStatus.OPEN, service_type=pothole),
         factories.make_case(session, city, status=CaseStatus.RESOLVED),
-        factories.make_case(session, other),
+        factories.make_case(session, other, service_type=factories.service_type(session, other)),
     ]
     work = factories.make_work(session, city, queue, case=cases[0])
     set_attributes(
         session,
-        factories.service_type(session, city),
+        pothole,
         [
             {
                 "code": "depth",
