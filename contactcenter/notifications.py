@@ -73,10 +73,15 @@ def notify_status_change(
 def _notification_route(session: Session, case: Case) -> tuple[Channel, str, str] | None:
     """(channel, to, from) for news of the case: its own channel, except that a web chat is
     long closed by the time a case is resolved, so chat cases are told by text or email at
-    the phone number or address the resident left (the chat's own room as a last resort)."""
-    if case.origin_channel is Channel.WEBCHAT:
+    the phone number or address the resident left (the chat's own room as a last resort).
+    An Open311 case (filed by an app) has no channel back at all: it is told by email when
+    its resident has one, else by text; with neither, not at all."""
+    if case.origin_channel in (Channel.WEBCHAT, Channel.OPEN311):
         opted_out = case.resident is not None and case.resident.sms_opted_out
-        for target in reply_targets(session, case):
+        targets = reply_targets(session, case)
+        if case.origin_channel is Channel.OPEN311:
+            targets.sort(key=lambda t: t.channel is not Channel.EMAIL)
+        for target in targets:
             if not (target.channel is Channel.SMS and opted_out):
                 return target.channel, target.address, target.sender
     try:
