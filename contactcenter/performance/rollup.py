@@ -207,6 +207,7 @@ def install_rollup_hooks() -> None:
     for name in TRACKED:
         # The old value must be known when an attribute is replaced, even one not loaded.
         event.listen(getattr(Case, name), "set", _keep_old_value, active_history=True)
+    event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_soft_rollback", _after_soft_rollback)
@@ -238,6 +239,14 @@ def _facts_before(case: Case) -> CaseFacts:
 def _changed(case: Case) -> bool:
     attrs = sa.inspect(case).attrs
     return any(attrs[name].history.has_changes() for name in TRACKED)
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    """A deleted case's values are read now: after its DELETE they could not be loaded."""
+    for obj in session.deleted:
+        if isinstance(obj, Case):
+            for name in TRACKED:
+                getattr(obj, name)
 
 
 def _after_flush(session: Session, _context: Any) -> None:
