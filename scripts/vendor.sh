@@ -4,12 +4,14 @@
 #   socket.io-client: the realtime layer (console.js)
 #   @twilio/voice-sdk: the browser softphone (softphone.js)
 #   chart.js: the public performance review's charts (performance/static/performance.js)
+#   rapidoc: the page that shows the API's OpenAPI description (/docs/api)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SOCKET_IO_VERSION="4.8.4"
 VOICE_SDK_VERSION="2.18.5"
 CHART_JS_VERSION="4.6.1"
+RAPIDOC_VERSION="9.3.8"
 DEST="contactcenter/console/static/vendor"
 
 work="$(mktemp -d)"
@@ -41,3 +43,12 @@ unpack chart.js "$CHART_JS_VERSION" "$work/chart.js"
 cp "$work/chart.js/package/dist/chart.umd.min.js" "$CHART_DEST/chart-${CHART_JS_VERSION}.umd.min.js"
 cp "$work/chart.js/package/LICENSE.md" "$CHART_DEST/chart-${CHART_JS_VERSION}.LICENSE"
 echo "vendored chart.js ${CHART_JS_VERSION} into ${CHART_DEST}"
+
+# One self-contained web component; the page sets load-fonts="false" (no font service).
+DOCS_DEST="contactcenter/openapi/static/vendor"
+mkdir -p "$DOCS_DEST"
+unpack rapidoc "$RAPIDOC_VERSION" "$work/rapidoc"
+sed '/^\/\/# sourceMappingURL=/d' "$work/rapidoc/package/dist/rapidoc-min.js" \
+  > "$DOCS_DEST/rapidoc-${RAPIDOC_VERSION}.min.js"
+cp "$work/rapidoc/package/LICENSE.txt" "$DOCS_DEST/rapidoc-${RAPIDOC_VERSION}.LICENSE"
+echo "vendored rapidoc ${RAPIDOC_VERSION} into ${DOCS_DEST}"

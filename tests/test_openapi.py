@@ -202,3 +202,39 @@ def test_a_route_without_metadata_is_still_described_from_its_rule() -> None:
     assert operation["summary"] == "Polish a widget."
     assert operation["security"] == [{"bearerAuth": []}]
     assert operation["parameters"][0]["schema"] == {"type": "integer", "minimum": 0}
+
+
+def test_the_docs_page_reads_the_description_with_a_vendored_viewer_and_no_cdn(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/docs/api")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'spec-url="/api/v1/openapi.json"' in html
+    assert 'load-fonts="false"' in html  # RapiDoc would fetch its fonts from a font service
+    scripts = re.findall(r'src="([^"]+)"', html)
+    assert scripts == ["/docs/static/vendor/rapidoc-9.3.8.min.js"]
+    assert "http" not in html
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp
+    viewer = client.get(scripts[0])
+    assert viewer.status_code == 200
+    assert viewer.data.startswith(b"/*! RapiDoc 9.3.8")
+    viewer.close()
+    licence = client.get("/docs/static/vendor/rapidoc-9.3.8.LICENSE")
+    assert b"MIT License" in licence.data
+    licence.close()
+
+
+def test_the_docs_page_loads_in_a_browser_without_leaving_the_host(
+    browser_page: Any, live_server: str
+) -> None:
+    requests: list[str] = []
+    browser_page.on("request", lambda request: requests.append(request.url))
+    browser_page.goto("/docs/api")
+    browser_page.wait_for_function(
+        "() => { const el = document.querySelector('rapi-doc');"
+        " return el && el.shadowRoot && el.shadowRoot.textContent.includes('GeoReport v2'); }"
+    )
+    assert f"{live_server}/api/v1/openapi.json" in requests
+    assert all(url.startswith(live_server) for url in requests), requests

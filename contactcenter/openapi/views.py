@@ -1,4 +1,5 @@
-"""Serves the description: ``GET /api/v1/openapi.json`` and ``/api/v1/openapi.yaml``.
+"""Serves the description: ``GET /api/v1/openapi.json`` and ``/api/v1/openapi.yaml``, and a
+page to read it at ``/docs/api`` (RapiDoc, vendored by scripts/vendor.sh: no CDN).
 
 Public (an API's description is no secret, and clients need it before they hold a token),
 built once when the app starts and served from memory with an ETag.
@@ -11,11 +12,18 @@ import json
 from dataclasses import dataclass
 
 import yaml
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request, url_for
 
 from contactcenter.openapi.build import build_description
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+docs_bp = Blueprint(
+    "openapi_docs",
+    __name__,
+    url_prefix="/docs",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 EXTENSION = "openapi"
 CACHE_CONTROL = "public, max-age=300"
@@ -35,6 +43,7 @@ def init_app(app: Flask) -> None:
     """Register the routes, then build the description of every route registered so far
     (these two included): call it last in ``create_app``."""
     app.register_blueprint(bp)
+    app.register_blueprint(docs_bp)
     document = build_description(app)
     as_json = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     as_yaml = yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode()
@@ -63,3 +72,38 @@ def description_json() -> Response:
 def description_yaml() -> Response:
     """This description (OpenAPI 3.1, YAML)."""
     return _serve(current_app.extensions[EXTENSION].yaml, "application/yaml")
+
+
+RAPIDOC = "vendor/rapidoc-9.3.8.min.js"
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>3-1-1 contact center API</title>
+<script type="module" src="{script}"></script>
+</head>
+<body>
+<rapi-doc spec-url="{spec}" load-fonts="false" render-style="read" show-header="false"
+  allow-server-selection="false" schema-description-expanded="true"></rapi-doc>
+</body>
+</html>
+"""
+# Everything from this host: the page can reach no CDN, font service or other site.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@docs_bp.get("/api")
+def docs_page() -> Response:
+    """The description, readable (and tried out, with a token) in a browser."""
+    html = DOCS_PAGE.format(
+        script=url_for("openapi_docs.static", filename=RAPIDOC),
+        spec=url_for("openapi.description_json"),
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
