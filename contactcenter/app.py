@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
             "endpoints": {
                 "health": "/health",
                 "staff_api": "/api/v1 (Authorization: Bearer <token>)",
-                "api_description": "/api/v1/openapi.json (OpenAPI 3.1; also .yaml)",
+                "api_description": "/api/v1/openapi.json (OpenAPI 3.1, .yaml too; page: /docs/api)",
                 "console": "/console/",
                 "open311": "/open311/v2/discovery.json (GeoReport v2, XML and JSON)",
                 "public_performance": "/public/<jurisdiction slug>/performance (also .json, .csv)",
