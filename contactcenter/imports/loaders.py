@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -98,31 +99,34 @@ def load_batch(
 def _load_postgresql(
     session: Session, jurisdiction_id: int, language: str, rows: Sequence[StagedRow]
 ) -> Loaded:
-    """The batch's keys are looked up first (one indexed query). When none is in the table
-    yet (every batch of a first import), the rows are copied straight into ``cases``.
-    Otherwise they are copied into a temporary staging table and moved with one
-    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, rows whose key is another case's tracking
-    number left out. A case inserted meanwhile by someone else under one of the keys makes the
-    direct copy fail on the unique constraint, the batch rolls back and the rerun resumes it.
+    """The rows are first copied straight into ``cases`` (under a savepoint): every batch of
+    a first import goes in that way, with no lookup at all. When a key is already there (a
+    rerun, a key twice in the batch, another case's tracking number), the copy fails on the
+    unique constraint and is rolled back to the savepoint; the batch's keys are then looked up
+    (one indexed query), the rows copied into a temporary staging table, and moved with one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, the colliding ones left out.
     """
     raw: Any = session.connection().connection.driver_connection
-    keys = [r[0] for r in rows]
     with raw.cursor() as cur:
-        cur.execute(
-            "SELECT tracking_number, source_key FROM cases"
-            " WHERE jurisdiction_id = %s AND tracking_number = ANY(%s)",
-            (jurisdiction_id, keys),
-        )
-        existing = cur.fetchall()
-        if not existing and len(set(keys)) == len(keys):
+        cur.execute("SAVEPOINT cc_import_direct")
+        try:
             names = ", ".join(name for name, _ in _DIRECT_COLUMNS)
             with cur.copy(f"COPY cases ({names}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types([kind for _, kind in _DIRECT_COLUMNS])
                 constant = (jurisdiction_id, Priority.NORMAL.value, language)
                 for row in rows:
                     copy.write_row((*constant, row[12], row[0], *row))
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT cc_import_direct")
+        else:
+            cur.execute("RELEASE SAVEPOINT cc_import_direct")
             return Loaded(len(rows), 0, frozenset())
-        collisions = frozenset(key for key, source_key in existing if source_key != key)
+        cur.execute(
+            "SELECT tracking_number, source_key FROM cases"
+            " WHERE jurisdiction_id = %s AND tracking_number = ANY(%s)",
+            (jurisdiction_id, list({r[0] for r in rows})),
+        )
+        collisions = frozenset(key for key, source_key in cur.fetchall() if source_key != key)
         if collisions:
             rows = [r for r in rows if r[0] not in collisions]
         inserted = _insert_staged(cur, jurisdiction_id, language, rows)
