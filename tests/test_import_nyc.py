@@ -193,6 +193,21 @@ def test_rerunning_the_same_file_finds_everything_already_present(session, nyc, 
     assert [r.state for r in runs] == [ImportState.DONE, ImportState.DONE]
 
 
+def test_a_file_overlapping_an_earlier_one_adds_only_the_new_keys(session, nyc, tmp_path):
+    first = write_nyc(tmp_path / "first.csv", [nyc_row(str(n)) for n in range(1, 6)])
+    second = write_nyc(
+        tmp_path / "second.csv",
+        [nyc_row(str(n)) for n in (3, 4, 5, 6, 7, 8)] + [nyc_row("8", Descriptor="again")],
+    )
+    import_nyc(session, nyc, first, options(tmp_path))
+
+    result = import_nyc(session, nyc, second, options(tmp_path))
+
+    assert (result.imported, result.already_present, result.rejected) == (3, 4, 0)
+    cases = cases_by_key(session, nyc)
+    assert sorted(cases, key=int) == [str(n) for n in range(1, 9)]
+
+
 # --- Rejects --------------------------------------------------------------------------------
 
 
