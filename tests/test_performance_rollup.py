@@ -274,3 +274,32 @@ def test_a_text_and_an_agents_status_changes_reach_the_figures(
         daily, histogram = assert_matches_rebuild(app, jurisdiction.id)
         closed = sum(v[1] for k, v in daily.items() if k[0] == "all")
         assert (closed, sum(histogram.values())) == ((1, 1) if status == "resolved" else (0, 0))
+
+
+def test_an_imported_history_is_in_the_figures_after_the_imports_rebuild(
+    app: Flask, session: Session, client: Any, tmp_path: Any
+):
+    """New York's sample through the import (bulk statements, no session events), then the
+    public figures: every imported request counted once, by borough, on New York's dates."""
+    from contactcenter.imports.service import ImportOptions, import_nyc
+    from tests.conftest import TESTDATA
+
+    sample = TESTDATA / "311" / "nyc" / "nyc311_2011-03_2000rows_41cols.csv"
+    if not sample.exists():
+        pytest.skip(f"shared test data absent: {sample}")
+    city = factories.make_jurisdiction(session, slug="nyc", name="New York", country="US")
+    city.timezone = "America/New_York"
+    session.commit()
+    import_nyc(session, city, sample, ImportOptions(rejects_path=tmp_path / "rejects.csv"))
+    assert_matches_rebuild(app, city.id)
+
+    cases = session.scalar(sa.select(sa.func.count()).where(Case.jurisdiction_id == city.id))
+    data = client.get("/public/nyc/performance.json?from=2011-01&to=2011-12").get_json()
+    assert data["totals"]["opened"] == cases == 2000
+    boroughs = {row["label"]: row["opened"] for row in data["by_district"]}
+    assert sum(boroughs.values()) == 2000
+    assert set(boroughs) <= {"BRONX", "BROOKLYN", "MANHATTAN", "QUEENS", "STATEN ISLAND", "Unknown"}
+    # Checked in the file: one request of February, 1,996 of March, three of November.
+    months = {p["start"]: p["opened"] for p in data["trends"]["monthly"] if p["opened"]}
+    assert months == {"2011-02-01": 1, "2011-03-01": 1996, "2011-11-01": 3}
+    assert data["totals"]["median_days"] is not None
