@@ -8,16 +8,23 @@ cannot double the allowance.
 
 from __future__ import annotations
 
+import logging
 from typing import cast
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
 
 from contactcenter.errors import DomainError
 
+log = logging.getLogger(__name__)
+
 _EXTENSION = "ratelimit"
+STORE_ERRORS = (RedisError, StorageError, OSError)
+"""What an unreachable store (Redis down) raises; limits then fail open."""
 
 
 class RateLimited(DomainError):
@@ -39,8 +46,16 @@ class RateLimits:
         self.items: dict[str, RateLimitItem] = {name: parse(rate) for name, rate in limits.items()}
 
     def hit(self, name: str, identifier: str) -> bool:
-        """Count one use; False when over the limit (the use is then not counted)."""
-        return bool(self.limiter.hit(self.items[name], name, identifier))
+        """Count one use; False when over the limit (the use is then not counted).
+
+        With the store unreachable the use is allowed, with a warning: as the job queue does
+        in an outage, a failing side service must not turn a resident's message into an error.
+        """
+        try:
+            return bool(self.limiter.hit(self.items[name], name, identifier))
+        except STORE_ERRORS:
+            log.warning("rate limit %s not checked: the limiter's store is unreachable", name)
+            return True
 
     def check(self, name: str, identifier: str, message: str) -> None:
         """Count one use; :raises RateLimited: when over the limit."""

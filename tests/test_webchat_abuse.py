@@ -18,6 +18,7 @@ from contactcenter.cases.models import Interaction
 from contactcenter.chats import service
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel, ContactKind
+from contactcenter.ratelimit import RateLimits
 from contactcenter.residents.models import ContactPoint, Resident
 from tests import test_webchat
 from tests.test_webchat import KEY, _auth, _chat, _received, _start, _started
@@ -336,3 +337,11 @@ def test_a_huge_case_id_reaches_no_query_on_this_database(chatting, session):
     agent_socket.emit("chat_typing", {"case_id": chat.case_id, "typing": False})
 
     assert _received(resident, "typing") == [{"typing": False}]
+
+
+def test_limits_fail_open_when_their_store_is_unreachable() -> None:
+    limits = RateLimits("redis://127.0.0.1:1/0", {"chat_messages": "1/minute"})
+
+    assert limits.hit("chat_messages", "visitor") is True
+    assert limits.hit("chat_messages", "visitor") is True
+    limits.check("chat_messages", "visitor", "never raised")

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from flask import current_app
 from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.errors import StorageError
-from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from contactcenter import ratelimit
@@ -46,7 +44,7 @@ LAST_USED_EVERY = dt.timedelta(minutes=1)
 _LIMIT_NAMESPACE = "open311"
 BAD_KEYS_PER_MINUTE = 60
 """Refused api_keys one address may send a jurisdiction per minute before it gets 429s."""
-_STORE_ERRORS = (RedisError, StorageError, OSError)
+_STORE_ERRORS = ratelimit.STORE_ERRORS
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
