@@ -211,3 +211,9 @@ class Incident(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     service_type: Mapped[ServiceType | None] = relationship()
+
+
+# The public figures follow every change to a case through session events. Importing the
+# module that installs them here, where the case model is defined, gives them to every
+# process that can write a case (web, workers, commands, scripts without the app factory).
+import contactcenter.performance.rollup  # noqa: E402, F401

@@ -14,21 +14,34 @@ console edits, status changes, merges, Open311 submissions):
 - a rolled-back transaction or savepoint drops the deltas its flushes recorded.
 
 Statements that bypass the ORM's unit of work (bulk ``insert``/``update`` of cases, raw SQL)
-bypass this too; whoever runs them calls :func:`rebuild` afterwards (the import does).
+bypass this too. After a bulk ``INSERT`` of new cases, call :func:`apply_inserted` with their
+ids in the same transaction (the import does, per batch): it adds just their contributions,
+set-based on PostgreSQL. After anything else (bulk updates, deletes, a time zone change), call
+:func:`rebuild`.
+
+Concurrency (PostgreSQL): each jurisdiction's figures have an advisory lock (:func:`lock_key`).
+:func:`rebuild` takes it exclusively for its transaction; the commit-time upserts and
+:func:`apply_inserted` take it shared (all the jurisdictions they write, in id order, in the
+upsert statement itself). A rebuild therefore waits for the commits of that jurisdiction that
+are writing their deltas and holds back new ones until it commits, so each case is counted
+exactly once: either the rebuild's statements see it committed, or its deltas are added to
+the rebuilt rows afterwards. Other jurisdictions never wait, and readers never do. Rebuild one
+jurisdiction per transaction (the command commits after each): holding two jurisdictions'
+locks exclusively could deadlock with a commit that writes both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
 from contactcenter.cases.models import OPEN_STATUSES, Case, CaseStatus
@@ -60,6 +73,10 @@ TRACKED = (
     "district",
 )
 """The case attributes the figures depend on; a change to any other one changes nothing."""
+
+LOCK_NAMESPACE = 0x70657266
+"""The first key of the figures' advisory locks ("perf"); the second is the jurisdiction id
+(the two-key lock space is distinct from the single-key locks used elsewhere)."""
 
 DailyKey = tuple[int, str, dt.date, str]
 HistogramKey = tuple[int, dt.date, int, int]
@@ -166,6 +183,11 @@ class Deltas:
             del self.daily[key]
         for hkey in [k for k in self.histogram if k[0] == jurisdiction_id]:
             del self.histogram[hkey]
+
+    def jurisdiction_ids(self) -> list[int]:
+        ids = {k[0] for k, counts in self.daily.items() if any(counts)}
+        ids.update(k[0] for k, n in self.histogram.items() if n)
+        return sorted(ids)
 
     def daily_rows(self) -> list[dict[str, Any]]:
         return [
@@ -309,8 +331,7 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
 
 
 def _upsert(session: Session, table: sa.Table, keys: Iterable[str]) -> Any:
-    postgres = session.get_bind().dialect.name == "postgresql"
-    statement = postgresql.insert(table) if postgres else sqlite.insert(table)
+    statement = sqlite.insert(table)
     keys = list(keys)
     counts = [c.name for c in table.columns if c.name not in keys]
     return statement.on_conflict_do_update(
@@ -325,14 +346,81 @@ DAILY_KEY = ("jurisdiction_id", "dimension", "day", "value")
 HISTOGRAM_KEY = ("jurisdiction_id", "month", "service_type_id", "bucket")
 
 
+def lock_key(jurisdiction_id: int) -> tuple[int, int]:
+    """The advisory lock (two keys) guarding one jurisdiction's figures on PostgreSQL."""
+    return (LOCK_NAMESPACE, jurisdiction_id)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _write(session: Session, deltas: Deltas) -> None:
     connection = session.connection()
     daily = deltas.daily_rows()
+    histogram = deltas.histogram_rows()
+    if _is_postgres(session):
+        # One statement per table, whatever the number of rows: the rows go in as arrays,
+        # and the statement first takes the shared advisory lock of each jurisdiction it
+        # writes (see the module's docstring), so this costs no statement more.
+        locks = {"locked": deltas.jurisdiction_ids()}
+        if daily:
+            columns = {name: [row[name] for row in daily] for name in (*DAILY_KEY, *COUNTS)}
+            connection.execute(_PG_DAILY_UPSERT, {**locks, **columns})
+        if histogram:
+            names = (*HISTOGRAM_KEY, "cases")
+            columns = {name: [row[name] for row in histogram] for name in names}
+            connection.execute(_PG_HISTOGRAM_UPSERT, {**locks, **columns})
+        return
     if daily:
         connection.execute(_upsert(session, DAILY_TABLE, DAILY_KEY), daily)
-    histogram = deltas.histogram_rows()
     if histogram:
         connection.execute(_upsert(session, HISTOGRAM_TABLE, HISTOGRAM_KEY), histogram)
+
+
+_MERGE_DAILY = """ON CONFLICT (jurisdiction_id, dimension, day, value) DO UPDATE SET
+        opened = performance_daily.opened + excluded.opened,
+        closed = performance_daily.closed + excluded.closed,
+        closed_with_target = performance_daily.closed_with_target + excluded.closed_with_target,
+        closed_on_time = performance_daily.closed_on_time + excluded.closed_on_time,
+        open_now = performance_daily.open_now + excluded.open_now"""
+_MERGE_HISTOGRAM = """ON CONFLICT (jurisdiction_id, month, service_type_id, bucket) DO UPDATE SET
+        cases = performance_close_times.cases + excluded.cases"""
+
+# Shared locks of the jurisdictions written, in id order, before the first row is inserted (the
+# scalar subquery is an init plan, run once, at the first row); then the rows, in key order.
+_SHARED_LOCKS = f"""
+    WITH locks AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock_shared({LOCK_NAMESPACE}, j)
+        FROM (SELECT DISTINCT unnest(CAST(:locked AS int[])) AS j ORDER BY 1) AS ids
+    )
+"""  # noqa: S608 - only our own constants are interpolated
+
+_PG_DAILY_UPSERT = sa.text(
+    _SHARED_LOCKS  # noqa: S608 - only our own constants
+    + """
+    INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, opened, closed,
+                                   closed_with_target, closed_on_time, open_now)
+    SELECT * FROM unnest(CAST(:jurisdiction_id AS int[]), CAST(:dimension AS text[]),
+                         CAST(:day AS date[]), CAST(:value AS text[]), CAST(:opened AS int[]),
+                         CAST(:closed AS int[]), CAST(:closed_with_target AS int[]),
+                         CAST(:closed_on_time AS int[]), CAST(:open_now AS int[]))
+    WHERE (SELECT count(*) FROM locks) IS NOT NULL
+    """
+    + _MERGE_DAILY
+)
+
+_PG_HISTOGRAM_UPSERT = sa.text(
+    _SHARED_LOCKS  # noqa: S608 - only our own constants
+    + """
+    INSERT INTO performance_close_times (jurisdiction_id, month, service_type_id, bucket, cases)
+    SELECT * FROM unnest(CAST(:jurisdiction_id AS int[]), CAST(:month AS date[]),
+                         CAST(:service_type_id AS int[]), CAST(:bucket AS smallint[]),
+                         CAST(:cases AS int[]))
+    WHERE (SELECT count(*) FROM locks) IS NOT NULL
+    """
+    + _MERGE_HISTOGRAM
+)
 
 
 # --- Rebuild ----------------------------------------------------------------------------------
@@ -341,35 +429,72 @@ def _write(session: Session, deltas: Deltas) -> None:
 def rebuild(session: Session, jurisdiction_id: int) -> None:
     """Recompute one jurisdiction's rollups from its cases (does not commit).
 
-    For what bypasses the ORM (bulk imports, raw SQL), or after a jurisdiction's time zone
+    For what bypasses the ORM (bulk updates, raw SQL), or after a jurisdiction's time zone
     changes. On PostgreSQL it is two ``INSERT ... SELECT ... GROUP BY`` statements over the
-    cases; the rollup tables are locked against writes meanwhile (readers go on), so a case
-    committed concurrently is counted exactly once. SQLite (the embedded mode) has no time
-    zones in SQL: there the cases are streamed through the same code as the session events.
+    cases, under the jurisdiction's advisory lock taken exclusively: commits that change this
+    jurisdiction's cases wait to write their deltas until the rebuild commits (so a case
+    committed concurrently is counted exactly once); other jurisdictions and readers go on.
+    SQLite (the embedded mode, one writer at a time) has no time zones in SQL: there the
+    cases are streamed through the same code as the session events.
     """
     session.flush()
     for _lineage, deltas in session.info.get(_PENDING, []):
         deltas.forget(jurisdiction_id)  # what the rebuild reads already includes them
     jurisdiction = session.get_one(Jurisdiction, jurisdiction_id)
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = _is_postgres(session)
     if postgres:
-        session.execute(
-            sa.text("LOCK TABLE performance_daily, performance_close_times IN EXCLUSIVE MODE")
-        )
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(*lock_key(jurisdiction_id))))
     session.execute(sa.delete(DailyCount).where(DailyCount.jurisdiction_id == jurisdiction_id))
     session.execute(
         sa.delete(CloseTimeCount).where(CloseTimeCount.jurisdiction_id == jurisdiction_id)
     )
     if postgres:
         session.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        timezone = jurisdiction.timezone or "UTC"
-        if zone_of(timezone) is dt.UTC:
-            timezone = "UTC"
-        params = {"j": jurisdiction_id, "tz": timezone}
+        params = {"j": jurisdiction_id, "tz": _sql_timezone(jurisdiction)}
         session.execute(_REBUILD_DAILY, params)
         session.execute(_REBUILD_HISTOGRAM, params)
     else:
         _rebuild_by_streaming(session, jurisdiction)
+
+
+def apply_inserted(session: Session, jurisdiction_id: int, case_ids: Sequence[int]) -> None:
+    """Add the contributions of cases just inserted by bulk statements (does not commit).
+
+    Bulk ``INSERT``s bypass the session events; a bulk import calls this per batch, in the
+    batch's transaction, with the ids of the cases it inserted (none already counted: ids of
+    cases inserted through the ORM would be counted twice). On PostgreSQL it is the rebuild's
+    statements restricted to those ids, merged into the rows with ``ON CONFLICT DO UPDATE``,
+    under the jurisdiction's lock taken shared (as commits take it); on SQLite the cases go
+    through the same code as the session events.
+    """
+    ids = sorted({int(i) for i in case_ids})
+    if not ids:
+        return
+    jurisdiction = session.get_one(Jurisdiction, jurisdiction_id)
+    if _is_postgres(session):
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(*lock_key(jurisdiction_id))))
+        params = {"j": jurisdiction_id, "tz": _sql_timezone(jurisdiction), "ids": ids}
+        session.execute(_APPLY_DAILY, params)
+        session.execute(_APPLY_HISTOGRAM, params)
+        return
+    zone = zone_of(jurisdiction.timezone)
+    deltas = Deltas()
+    columns = [getattr(Case, name) for name in TRACKED]
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        query = sa.select(*columns).where(
+            Case.jurisdiction_id == jurisdiction_id, Case.id.in_(chunk)
+        )
+        for row in session.execute(query):
+            deltas.add(CaseFacts(*row), zone, 1)
+    _write(session, deltas)
+
+
+def _sql_timezone(jurisdiction: Jurisdiction) -> str:
+    """The zone name PostgreSQL is given: the jurisdiction's, or UTC when Python (and so the
+    session events) does not know it."""
+    timezone = jurisdiction.timezone or "UTC"
+    return "UTC" if zone_of(timezone) is dt.UTC else timezone
 
 
 def _rebuild_by_streaming(session: Session, jurisdiction: Jurisdiction) -> None:
@@ -403,8 +528,7 @@ _CLOSED = ", ".join(f"'{s}'" for s in CLOSED_STATUSES)
 # One pass over the jurisdiction's cases: each case is one "opened" event on its created day
 # and, when closed, one "closed" event on its closing day; GROUPING SETS sum them by day for
 # each dimension at once. Rows go in in key order, so that a period's rows share few pages.
-_REBUILD_DAILY = sa.text(
-    f"""
+_DAILY_SQL = f"""
     INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, opened, closed,
                                    closed_with_target, closed_on_time, open_now)
     SELECT :j,
@@ -427,7 +551,7 @@ _REBUILD_DAILY = sa.text(
                origin_channel::text AS ch,
                coalesce(district, '') AS di
         FROM cases
-        WHERE jurisdiction_id = :j
+        WHERE jurisdiction_id = :j {{only}}
     ) AS c
     CROSS JOIN LATERAL (VALUES
         ((c.created_at AT TIME ZONE :tz)::date, 1, 0, 0, 0, c.is_open),
@@ -438,11 +562,10 @@ _REBUILD_DAILY = sa.text(
     WHERE ev.day IS NOT NULL
     GROUP BY GROUPING SETS ((ev.day), (ev.day, c.st), (ev.day, c.ch), (ev.day, c.di))
     ORDER BY 2, 3, 4
-    """  # noqa: S608 - only our own constants are interpolated
-)
+    {{merge}}
+"""  # noqa: S608 - only our own constants are interpolated
 
-_REBUILD_HISTOGRAM = sa.text(
-    f"""
+_HISTOGRAM_SQL = f"""
     INSERT INTO performance_close_times (jurisdiction_id, month, service_type_id, bucket, cases)
     SELECT :j, month, st, bucket, count(*)
     FROM (
@@ -456,10 +579,21 @@ _REBUILD_HISTOGRAM = sa.text(
                    extract(epoch FROM coalesce(resolved_at, closed_at) - created_at) AS s
             FROM cases
             WHERE jurisdiction_id = :j AND status IN ({_CLOSED})
-              AND coalesce(resolved_at, closed_at) IS NOT NULL
+              AND coalesce(resolved_at, closed_at) IS NOT NULL {{only}}
         ) AS closed_cases
     ) AS bucketed
     GROUP BY month, st, bucket
     ORDER BY month, st, bucket
-    """  # noqa: S608 - only our own constants are interpolated
-)
+    {{merge}}
+"""  # noqa: S608 - only our own constants are interpolated
+
+_ONLY_IDS = "AND id = ANY(CAST(:ids AS int[]))"
+_REBUILD_DAILY = sa.text(_DAILY_SQL.format(only="", merge=""))
+_REBUILD_HISTOGRAM = sa.text(_HISTOGRAM_SQL.format(only="", merge=""))
+_APPLY_DAILY = sa.text(_DAILY_SQL.format(only=_ONLY_IDS, merge=_MERGE_DAILY))
+_APPLY_HISTOGRAM = sa.text(_HISTOGRAM_SQL.format(only=_ONLY_IDS, merge=_MERGE_HISTOGRAM))
+
+
+# Installed once, when this module is first imported; contactcenter.cases.models imports it,
+# so no process can write a case without them.
+install_rollup_hooks()
