@@ -263,6 +263,19 @@ def test_unknown_jurisdictions_are_404(client, city, suffix):
 
 
 @pytest.mark.parametrize("suffix", ["", ".json", ".csv"])
+@pytest.mark.parametrize("slug", ["a%00b", "a%0Ab", "x" * 65])
+def test_slugs_no_jurisdiction_can_have_are_404_without_a_query(
+    client, city, count_queries, suffix, slug
+):
+    """A NUL byte reached PostgreSQL, which refuses it in text (a 500)."""
+    with count_queries() as counter:
+        response = client.get(f"/public/{slug}/performance{suffix}")
+    assert response.status_code == 404
+    assert "No such jurisdiction" in response.get_data(as_text=True)
+    assert counter.count == 0, counter.statements
+
+
+@pytest.mark.parametrize("suffix", ["", ".json", ".csv"])
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
-from flask.blueprints import BlueprintSetupState
 
 from contactcenter.db import get_session, utcnow
 from contactcenter.errors import DomainError, NotFound
@@ -25,7 +24,6 @@ from contactcenter.performance.figures import (
     parse_period,
     performance_figures,
 )
-from contactcenter.performance.rollup import install_rollup_hooks
 
 bp = Blueprint(
     "public",
@@ -44,12 +42,14 @@ PAGE_POLICY = (
 )
 
 
-@bp.record_once
-def _hooks(_state: BlueprintSetupState) -> None:
-    install_rollup_hooks()
+# What a slug can be (the column holds at most 64 characters); anything else, e.g. a NUL byte
+# that PostgreSQL refuses in text, is no jurisdiction and is answered before any query.
+SLUG = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
 
 def _figures(slug: str) -> Figures:
+    if not SLUG.fullmatch(slug):
+        raise NotFound("No such jurisdiction.", code="jurisdiction_not_found")
     session = get_session()
     jurisdiction = jurisdiction_by_slug(session, slug)
     if jurisdiction is None:
