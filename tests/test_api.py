@@ -428,6 +428,7 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
                 f"{API}/ivr/",
                 f"{API}/calls",
                 f"{API}/mail/",
+                f"{API}/exports/",  # supervisors': test_export_nyc.py
             )
         )
         and rule.rule != f"{API}/agents"
