@@ -5,10 +5,14 @@ Revises: aee869850749
 Create Date: 2026-11-29 13:22:26.314245
 """
 
+import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 
 revision: str = 'bf3020b543cb'
@@ -42,6 +46,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('jurisdiction_id', 'dimension', 'day', 'value', name=op.f('pk_performance_daily'))
     )
     # ### end Alembic commands ###
+    _fill_from_existing_cases()
 
 
 def downgrade() -> None:
@@ -49,3 +54,195 @@ def downgrade() -> None:
     op.drop_table('performance_daily')
     op.drop_table('performance_close_times')
     # ### end Alembic commands ###
+
+
+# --- Filling the figures from the cases already there ------------------------------------------
+# A database that already holds cases must not start from empty figures (closing one of them
+# would make the backlog negative). This is the application's rebuild as of this revision,
+# copied here on purpose: a migration must keep doing what it did when it was written, whatever
+# the application's code becomes.
+
+OPEN = ("new", "open", "in_progress")
+CLOSED = ("resolved", "closed")
+TWO_DAYS = 2 * 86400
+ONE_YEAR = 365 * 86400
+OVERFLOW_BUCKET = 411
+
+# PostgreSQL: two statements for every jurisdiction at once (they also run in offline mode, the
+# SQL script a DBA asks for). A time zone PostgreSQL does not know counts as UTC.
+ZONES = """
+    WITH zones AS (
+        SELECT id, CASE WHEN timezone IN (SELECT name FROM pg_timezone_names) THEN timezone
+                        ELSE 'UTC' END AS tz
+        FROM jurisdictions
+    )
+"""
+
+FILL_DAILY = ZONES + """
+    INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, opened, closed,
+                                   closed_with_target, closed_on_time, open_now)
+    SELECT c.j,
+           CASE WHEN GROUPING(c.st) = 0 THEN 'service_type'
+                WHEN GROUPING(c.ch) = 0 THEN 'channel'
+                WHEN GROUPING(c.di) = 0 THEN 'district' ELSE 'all' END,
+           ev.day,
+           CASE WHEN GROUPING(c.st) = 0 THEN c.st
+                WHEN GROUPING(c.ch) = 0 THEN c.ch
+                WHEN GROUPING(c.di) = 0 THEN c.di ELSE '' END,
+           sum(ev.opened), sum(ev.closed), sum(ev.with_target), sum(ev.on_time),
+           sum(ev.open_now)
+    FROM (
+        SELECT cases.jurisdiction_id AS j, zones.tz, created_at,
+               CASE WHEN status IN ('resolved', 'closed')
+                    THEN coalesce(resolved_at, closed_at) END AS done_at,
+               due_at,
+               CASE WHEN status IN ('new', 'open', 'in_progress') THEN 1 ELSE 0 END AS is_open,
+               coalesce(service_type_id::text, '') AS st,
+               origin_channel::text AS ch,
+               coalesce(district, '') AS di
+        FROM cases JOIN zones ON zones.id = cases.jurisdiction_id
+    ) AS c
+    CROSS JOIN LATERAL (VALUES
+        ((c.created_at AT TIME ZONE c.tz)::date, 1, 0, 0, 0, c.is_open),
+        ((c.done_at AT TIME ZONE c.tz)::date, 0, 1,
+         CASE WHEN c.due_at IS NOT NULL THEN 1 ELSE 0 END,
+         CASE WHEN c.done_at <= c.due_at THEN 1 ELSE 0 END, 0)
+    ) AS ev (day, opened, closed, with_target, on_time, open_now)
+    WHERE ev.day IS NOT NULL
+    GROUP BY GROUPING SETS ((c.j, ev.day), (c.j, ev.day, c.st), (c.j, ev.day, c.ch),
+                            (c.j, ev.day, c.di))
+    ORDER BY 1, 2, 3, 4
+"""
+
+FILL_HISTOGRAM = ZONES + f"""
+    INSERT INTO performance_close_times (jurisdiction_id, month, service_type_id, bucket, cases)
+    SELECT j, month, st, bucket, count(*)
+    FROM (
+        SELECT j, date_trunc('month', done_at AT TIME ZONE tz)::date AS month,
+               coalesce(service_type_id, 0) AS st,
+               (CASE WHEN s < {TWO_DAYS} THEN greatest(floor(s / 3600), 0)
+                     WHEN s < {ONE_YEAR} THEN 46 + floor(s / 86400)
+                     ELSE {OVERFLOW_BUCKET} END)::int AS bucket
+        FROM (
+            SELECT cases.jurisdiction_id AS j, zones.tz,
+                   coalesce(resolved_at, closed_at) AS done_at, service_type_id,
+                   extract(epoch FROM coalesce(resolved_at, closed_at) - created_at) AS s
+            FROM cases JOIN zones ON zones.id = cases.jurisdiction_id
+            WHERE status IN ('resolved', 'closed')
+              AND coalesce(resolved_at, closed_at) IS NOT NULL
+        ) AS closed_cases
+    ) AS bucketed
+    GROUP BY j, month, st, bucket
+    ORDER BY j, month, st, bucket
+"""
+
+
+def _zone(name: str | None) -> dt.tzinfo:
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _fill_from_existing_cases() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(FILL_DAILY)
+        op.execute(FILL_HISTOGRAM)
+        return
+    if context.is_offline_mode():
+        return  # no script for SQLite: run `contactcenter performance rebuild` after it
+    bind = op.get_bind()
+    jurisdictions = bind.execute(sa.text("SELECT id, timezone FROM jurisdictions ORDER BY id"))
+    for jurisdiction_id, timezone in jurisdictions.all():
+        _fill_by_streaming(bind, jurisdiction_id, _zone(timezone))
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back naive UTC text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _bucket(seconds: float) -> int:
+    if seconds < TWO_DAYS:
+        return max(int(seconds // 3600), 0)
+    if seconds < ONE_YEAR:
+        return 46 + int(seconds // 86400)
+    return OVERFLOW_BUCKET
+
+
+def _fill_by_streaming(bind: sa.Connection, jurisdiction_id: int, zone: dt.tzinfo) -> None:
+    daily: defaultdict[tuple[str, dt.date, str], list[int]] = defaultdict(lambda: [0] * 5)
+    histogram: defaultdict[tuple[dt.date, int, int], int] = defaultdict(int)
+    rows = bind.execute(
+        sa.text(
+            "SELECT created_at, status, resolved_at, closed_at, due_at, service_type_id,"
+            " origin_channel, district FROM cases WHERE jurisdiction_id = :j"
+        ),
+        {"j": jurisdiction_id},
+    )
+    for created, status, resolved, closed, due, type_id, channel, district in rows:
+        created_at, due_at = _utc(created), _utc(due)
+        if created_at is None:
+            continue
+        values = (
+            ("all", ""),
+            ("service_type", "" if type_id is None else str(type_id)),
+            ("channel", str(channel or "")),
+            ("district", district or ""),
+        )
+        day = created_at.astimezone(zone).date()
+        for dimension, value in values:
+            row = daily[(dimension, day, value)]
+            row[0] += 1
+            row[4] += status in OPEN
+        done_at = (_utc(resolved) or _utc(closed)) if status in CLOSED else None
+        if done_at is None:
+            continue
+        closed_day = done_at.astimezone(zone).date()
+        for dimension, value in values:
+            row = daily[(dimension, closed_day, value)]
+            row[1] += 1
+            row[2] += due_at is not None
+            row[3] += due_at is not None and done_at <= due_at
+        bucket = _bucket((done_at - created_at).total_seconds())
+        histogram[(closed_day.replace(day=1), type_id or 0, bucket)] += 1
+    daily_rows = [
+        {
+            "j": jurisdiction_id,
+            "dimension": key[0],
+            "day": key[1].isoformat(),
+            "value": key[2],
+            "opened": n[0],
+            "closed": n[1],
+            "closed_with_target": n[2],
+            "closed_on_time": n[3],
+            "open_now": n[4],
+        }
+        for key, n in sorted(daily.items())
+    ]
+    if daily_rows:
+        bind.execute(
+            sa.text(
+                "INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, opened,"
+                " closed, closed_with_target, closed_on_time, open_now) VALUES (:j, :dimension,"
+                " :day, :value, :opened, :closed, :closed_with_target, :closed_on_time,"
+                " :open_now)"
+            ),
+            daily_rows,
+        )
+    histogram_rows = [
+        {"j": jurisdiction_id, "month": key[0].isoformat(), "st": key[1], "bucket": key[2], "n": n}
+        for key, n in sorted(histogram.items())
+    ]
+    if histogram_rows:
+        bind.execute(
+            sa.text(
+                "INSERT INTO performance_close_times (jurisdiction_id, month, service_type_id,"
+                " bucket, cases) VALUES (:j, :month, :st, :bucket, :n)"
+            ),
+            histogram_rows,
+        )
