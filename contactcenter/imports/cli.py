@@ -102,8 +102,6 @@ def import_nyc_command(
         finally:
             bar.close()
     click.echo(result.summary())
-    if not result.already_imported:
-        click.echo(f"public figures rebuilt in {result.rebuild_seconds:.1f} s")
     if result.created_departments:
         click.echo(f"created departments: {', '.join(result.created_departments)}")
     if result.created_service_types:

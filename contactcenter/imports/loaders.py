@@ -1,9 +1,10 @@
 """Loading a batch of imported cases: PostgreSQL's COPY, or plain inserts elsewhere.
 
-Both are idempotent on ``(jurisdiction_id, source_key)`` (``ON CONFLICT DO NOTHING``) and
-count what was already there. A key that is already another case's tracking number (a case
-this system opened, or one imported under another key) is returned as a collision for the
-caller to reject, so one such row never fails its whole batch.
+Both are idempotent on ``(jurisdiction_id, source_key)`` (``ON CONFLICT DO NOTHING``), count
+what was already there and return the ids of the cases they inserted (the caller adds their
+contributions to the public figures in the same transaction). A key that is already another
+case's tracking number (a case this system opened, or one imported under another key) is
+returned as a collision for the caller to reject, so one such row never fails its whole batch.
 
 Imported cases are inserted directly: no routing, work item, SLA clock, notification or audit
 event is made for them; they are history (see :mod:`contactcenter.imports.service`).
@@ -59,6 +60,7 @@ STAGED_COLUMNS = (
     ("attributes", "text"),
 )
 _DIRECT_COLUMNS = (
+    ("id", "int4"),
     ("jurisdiction_id", "int4"),
     ("priority", "text"),
     ("language", "text"),
@@ -69,8 +71,9 @@ _DIRECT_COLUMNS = (
         for name, kind in STAGED_COLUMNS
     ),
 )
-"""What a direct COPY into ``cases`` writes: constants, then the staged row with its key as
-the tracking number (``json`` takes its text as its binary form)."""
+"""What a direct COPY into ``cases`` writes: an id taken from the table's sequence beforehand
+(so the ids inserted are known without a lookup), constants, then the staged row with its key
+as the tracking number (``json`` takes its text as its binary form)."""
 STAGING_TABLE = "cc_import_staging"
 CASES: sa.Table = sa.inspect(Case).local_table  # type: ignore[assignment]
 _CHUNK = 500
@@ -79,10 +82,15 @@ _CHUNK = 500
 
 @dataclass(frozen=True)
 class Loaded:
-    inserted: int
     already_present: int
     collisions: frozenset[str]
     """Keys already used as another case's tracking number: not loaded, to be rejected."""
+    ids: tuple[int, ...] = ()
+    """The cases inserted."""
+
+    @property
+    def inserted(self) -> int:
+        return len(self.ids)
 
 
 def load_batch(
@@ -90,7 +98,7 @@ def load_batch(
 ) -> Loaded:
     """Insert ``rows`` in the session's transaction (the caller commits)."""
     if not rows:
-        return Loaded(0, 0, frozenset())
+        return Loaded(0, frozenset())
     if session.get_bind().dialect.name == "postgresql":
         return _load_postgresql(session, jurisdiction_id, language, rows)
     return _load_generic(session, jurisdiction_id, language, rows)
@@ -104,23 +112,30 @@ def _load_postgresql(
     rerun, a key twice in the batch, another case's tracking number), the copy fails on the
     unique constraint and is rolled back to the savepoint; the batch's keys are then looked up
     (one indexed query), the rows copied into a temporary staging table, and moved with one
-    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, the colliding ones left out.
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id``, the colliding ones left out.
+    The direct copy's ids are drawn from the sequence first (one statement; ids a rolled-back
+    copy drew are gaps, as any rollback leaves).
     """
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cur:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, %s)",
+            (len(rows),),
+        )
+        ids = tuple(int(i) for (i,) in cur.fetchall())
         cur.execute("SAVEPOINT cc_import_direct")
         try:
             names = ", ".join(name for name, _ in _DIRECT_COLUMNS)
             with cur.copy(f"COPY cases ({names}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types([kind for _, kind in _DIRECT_COLUMNS])
                 constant = (jurisdiction_id, Priority.NORMAL.value, language)
-                for row in rows:
-                    copy.write_row((*constant, row[12], row[0], *row))
+                for case_id, row in zip(ids, rows, strict=True):
+                    copy.write_row((case_id, *constant, row[12], row[0], *row))
         except psycopg.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT cc_import_direct")
         else:
             cur.execute("RELEASE SAVEPOINT cc_import_direct")
-            return Loaded(len(rows), 0, frozenset())
+            return Loaded(0, frozenset(), ids)
         cur.execute(
             "SELECT tracking_number, source_key FROM cases"
             " WHERE jurisdiction_id = %s AND tracking_number = ANY(%s)",
@@ -130,10 +145,12 @@ def _load_postgresql(
         if collisions:
             rows = [r for r in rows if r[0] not in collisions]
         inserted = _insert_staged(cur, jurisdiction_id, language, rows)
-    return Loaded(inserted, len(rows) - inserted, collisions)
+    return Loaded(len(rows) - len(inserted), collisions, inserted)
 
 
-def _insert_staged(cur: Any, jurisdiction_id: int, language: str, rows: Sequence[StagedRow]) -> int:
+def _insert_staged(
+    cur: Any, jurisdiction_id: int, language: str, rows: Sequence[StagedRow]
+) -> tuple[int, ...]:
     names = ", ".join(name for name, _ in STAGED_COLUMNS)
     columns = ", ".join(f"{name} {kind}" for name, kind in STAGED_COLUMNS)
     # ON COMMIT DELETE ROWS: each batch's transaction finds it empty, on whichever pooled
@@ -152,11 +169,10 @@ def _insert_staged(cur: Any, jurisdiction_id: int, language: str, rows: Sequence
         " service_type_id, department_id, origin_channel, description, address_text,"
         " latitude, longitude, due_at, created_at, updated_at, closed_at, district,"
         f" attributes::json FROM {STAGING_TABLE}"
-        " ON CONFLICT (jurisdiction_id, source_key) DO NOTHING",
+        " ON CONFLICT (jurisdiction_id, source_key) DO NOTHING RETURNING id",
         (jurisdiction_id, Priority.NORMAL.value, language),
     )
-    inserted: int = cur.rowcount
-    return inserted
+    return tuple(int(i) for (i,) in cur.fetchall())
 
 
 def _load_generic(
@@ -191,12 +207,15 @@ def _load_generic(
                 **{name: value for (name, _), value in zip(STAGED_COLUMNS, row, strict=True)},
             }
         )
+    ids: tuple[int, ...] = ()
     if fresh:
         for item in fresh:
             item["attributes"] = json.loads(item["attributes"])
-        statement = sqlite.insert(CASES).on_conflict_do_nothing(
-            index_elements=["jurisdiction_id", "source_key"]
+        statement = (
+            sqlite.insert(CASES)
+            .on_conflict_do_nothing(index_elements=["jurisdiction_id", "source_key"])
+            .returning(CASES.c.id)
         )
-        session.execute(statement, fresh)
+        ids = tuple(session.scalars(statement, fresh))
     loadable = len(rows) - sum(1 for r in rows if r[0] in collisions)
-    return Loaded(len(fresh), loadable - len(fresh), frozenset(collisions))
+    return Loaded(loadable - len(ids), frozenset(collisions), ids)

@@ -16,9 +16,11 @@ work item, no SLA clock and no notification is ever made for them, and none of t
 checks picks them up later (the routing tick reads work items and offers, the SLA checks read
 ``case_clocks`` rows, and neither exists for an imported case; they carry no resident, so no
 conversation joins them). An open imported case keeps its status as published and waits for
-staff like any case nobody has queued. Public figures are rebuilt once the run finishes
-(``contactcenter.performance.rollup.rebuild``), as the bulk insert bypasses the ORM events
-that keep them current.
+staff like any case nobody has queued. The bulk insert bypasses the ORM events that keep the
+public figures current, so each batch adds its inserted cases' contributions itself
+(``contactcenter.performance.rollup.apply_inserted``), in the batch's transaction: the figures
+count exactly the committed cases whenever an import stops, and a staff edit to an imported
+case between batches changes figures that already count it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from contactcenter.imports.mapping import Catalog, Mapping
 from contactcenter.imports.models import ImportRun, ImportState
 from contactcenter.imports.nyc import ParsedRow, Rejected, RowReader
 from contactcenter.jurisdictions.models import Jurisdiction
-from contactcenter.performance.rollup import rebuild
+from contactcenter.performance.rollup import apply_inserted
 
 LAYOUT = "nyc"
 DEFAULT_BATCH_SIZE = 10_000
@@ -69,7 +71,6 @@ class ImportOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     again: bool = False
     """Import a file again even if a run already finished it (every row "already present")."""
-    rebuild_figures: bool = True
 
 
 @dataclass
@@ -87,7 +88,6 @@ class ImportResult:
     created_departments: list[str] = field(default_factory=list)
     created_service_types: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    rebuild_seconds: float = 0.0
     rejects_path: str = ""
 
     @property
@@ -187,17 +187,7 @@ def import_nyc(
     result.created_departments = catalog.created_departments
     result.created_service_types = catalog.created_service_types
     result.seconds = time.perf_counter() - started
-    if options.rebuild_figures:
-        rebuild_started = time.perf_counter()
-        rebuild_figures(session, jurisdiction.id)
-        session.commit()
-        result.rebuild_seconds = time.perf_counter() - rebuild_started
     return result
-
-
-def rebuild_figures(session: Session, jurisdiction_id: int) -> None:
-    """Recompute the public figures: the bulk insert bypassed the events that keep them."""
-    rebuild(session, jurisdiction_id)
 
 
 def _new_run(
@@ -404,7 +394,8 @@ class _Batch:
                     after_batch(run)
 
     def _load(self, parsed: _Parsed) -> None:
-        """Map the batch's agencies and complaint types, load it, commit it with its end."""
+        """Map the batch's agencies and complaint types, load it, count its new cases in the
+        public figures, and commit it all with the batch's end."""
         catalog, result = self.catalog, self.result
         staged: list[StagedRow] = []
         rejected = parsed.rejected
@@ -439,6 +430,7 @@ class _Batch:
                 )
             )
         loaded = load_batch(self.session, self.jurisdiction.id, self.language, staged)
+        apply_inserted(self.session, self.jurisdiction.id, loaded.ids)
         rejected.extend((keys[key], key, COLLISION) for key in loaded.collisions)
         rejected.sort()
         run = self.run
