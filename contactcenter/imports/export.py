@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from contactcenter.cases.models import Case
+from contactcenter.imports.csvsafe import defuse
 from contactcenter.imports.nyc import (
     COLUMNS,
     EXPORT_CHANNELS,
@@ -162,7 +163,8 @@ def nyc_csv(
     Unique Key is the source key of an imported case, else its tracking number; Agency is the
     department's code and Agency Name its name; Complaint Type the service type's name;
     Descriptor the published description (see above), shortened; dates are local, in the
-    layout's format. Columns we have nothing for are left empty.
+    layout's format. Columns we have nothing for are left empty. Every text cell is defused
+    (:mod:`contactcenter.imports.csvsafe`): a spreadsheet never runs one as a formula.
     """
     departments, services = _catalog(session, jurisdiction.id)
     times = LocalTimes(zone_of(jurisdiction))
@@ -185,22 +187,24 @@ def nyc_csv(
             if r.source_key is None:  # typed by a resident: may hold a phone number
                 address = mask_personal_data(address, country)
             resolution = (r.attributes or {}).get(RESOLUTION_KEY) or ""
-            row[at["Unique Key"]] = r.source_key or r.tracking_number
+            row[at["Unique Key"]] = defuse(r.source_key or r.tracking_number)
             row[at["Created Date"]] = times.format(r.created_at)
             row[at["Closed Date"]] = times.format(r.closed_at or r.resolved_at)
-            row[at["Agency"]] = department.code if department else ""
-            row[at["Agency Name"]] = department.name if department else ""
-            row[at["Complaint Type"]] = service.name if service else ""
+            row[at["Agency"]] = defuse(department.code) if department else ""
+            row[at["Agency Name"]] = defuse(department.name) if department else ""
+            row[at["Complaint Type"]] = defuse(service.name) if service else ""
             # Row has the three fields the rule reads (channel, source key, description).
-            row[at["Descriptor"]] = _truncate(public_description(cast(Case, r), country))
-            row[at["Incident Zip"]] = zipcode_of(address, country)
-            row[at["Incident Address"]] = address
+            descriptor = _truncate(public_description(cast(Case, r), country))
+            row[at["Descriptor"]] = defuse(descriptor)
+            row[at["Incident Zip"]] = defuse(zipcode_of(address, country))
+            row[at["Incident Address"]] = defuse(address)
             row[at["Status"]] = EXPORT_STATUSES.get(r.status, "Open")
             row[at["Due Date"]] = times.format(r.due_at)
             if resolution:
-                row[at["Resolution Description"]] = mask_personal_data(str(resolution), country)
+                resolution = mask_personal_data(str(resolution), country)
+                row[at["Resolution Description"]] = defuse(resolution)
             row[at["Resolution Action Updated Date"]] = times.format(r.updated_at)
-            row[at["Borough"]] = r.district or ""
+            row[at["Borough"]] = defuse(r.district or "")
             row[at["Open Data Channel Type"]] = EXPORT_CHANNELS.get(r.origin_channel, "OTHER")
             if r.latitude is not None and r.longitude is not None:
                 row[at["Latitude"]] = repr(r.latitude)

@@ -24,6 +24,9 @@ How the columns map (``docs`` of the import live here, next to the code that doe
 - ``Latitude`` / ``Longitude`` (else the ``Location`` point): out of range, unreadable, half
   given or (0, 0) -> the case is kept without coordinates (counted, not rejected).
 - ``Borough`` -> ``district`` (``Unspecified`` or blank -> none).
+- Text cells starting with an apostrophe before ``=``, ``+``, ``-``, ``@``, a tab, a carriage
+  return or another apostrophe lose that one apostrophe: it is what our export adds so that
+  spreadsheets never run the cell as a formula (:mod:`contactcenter.imports.csvsafe`).
 - ``Open Data Channel Type``: ``PHONE`` -> voice; ``ONLINE``, ``MOBILE`` -> open311 (apps and web
   forms); anything else -> other.
 """
@@ -39,6 +42,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
 from contactcenter.cases.models import CaseStatus
+from contactcenter.imports.csvsafe import undefuse
 from contactcenter.messages import Channel
 
 COLUMNS: tuple[str, ...] = (
@@ -306,7 +310,8 @@ class RowReader:
             long_text,
             location,
         ) = self._fields(row)
-        key = key.strip()
+        # The apostrophe an export puts before text a spreadsheet would run comes off again.
+        key = undefuse(key.strip())
         if not key:
             raise Rejected("missing Unique Key")
         if len(key) > MAX_KEY_LENGTH:
@@ -331,24 +336,24 @@ class RowReader:
             closed_at = closed_at or updated_at
         updated_at = updated_at or closed_at or created
         latitude, longitude, dropped = _coordinates(lat_text, long_text, location)
-        borough = borough.strip()
+        borough = undefuse(borough.strip())
         return ParsedRow(
             key,
-            agency.strip(),
-            agency_name.strip(),
-            complaint_type.strip(),
+            undefuse(agency.strip()),
+            undefuse(agency_name.strip()),
+            undefuse(complaint_type.strip()),
             status.value,
             created,
             closed_at,
             updated_at,
             _optional_time(times, due_text),
-            repair_text(descriptor.strip()),
-            _address(address, city, zipcode),
+            repair_text(undefuse(descriptor.strip())),
+            _address(undefuse(address.strip()), undefuse(city.strip()), undefuse(zipcode.strip())),
             latitude,
             longitude,
             None if borough.upper() in NO_DISTRICT else borough[:64],
             CHANNELS.get(channel.strip().upper(), _OTHER),
-            _attributes_json(repair_text(resolution.strip())),
+            _attributes_json(repair_text(undefuse(resolution.strip()))),
             dropped,
         )
 

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contactcenter.db import utcnow
+from contactcenter.imports.csvsafe import defuse
 from contactcenter.imports.loaders import StagedRow, load_batch
 from contactcenter.imports.mapping import Catalog, Mapping
 from contactcenter.imports.models import ImportRun, ImportState
@@ -234,7 +235,7 @@ class _Rejects:
         return self
 
     def write(self, rows: list[tuple[int, str, str]]) -> None:
-        self.writer.writerows(rows)
+        self.writer.writerows((row, defuse(key), defuse(reason)) for row, key, reason in rows)
         self.file.flush()
 
     def __exit__(self, *exc: object) -> None:
