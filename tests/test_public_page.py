@@ -92,6 +92,15 @@ def city(session: Session) -> Jurisdiction:
     return city
 
 
+def shown(row: dict[str, Any], name: str) -> str:
+    """How the page shows one figure of a JSON row."""
+    if name in row.get("suppressed", ()):
+        return "not shown" if name == "on_time_percent" else "fewer than 5"
+    if name == "on_time_percent":
+        return "—" if row[name] is None else f"{row[name]:.1f} %"
+    return f"{row[name]:,}"
+
+
 def get_json(client: FlaskClient, query: str = "") -> dict[str, Any]:
     response = client.get(f"/public/open-city/performance.json{query}")
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -193,10 +202,8 @@ def test_json_csv_and_page_show_the_same_figures(client, city):
     assert set(page_types) == {row["label"] for row in data["by_service_type"]}
     for row in data["by_service_type"]:
         cells = page_types[row["label"]]
-        assert cells[0] == str(row["opened"]) and cells[1] == str(row["closed"])
-        assert cells[5] == (
-            "—" if row["on_time_percent"] is None else f"{row['on_time_percent']:.1f} %"
-        )
+        assert cells[0] == shown(row, "opened") and cells[1] == shown(row, "closed")
+        assert cells[5] == shown(row, "on_time_percent")
     pothole = next(r for r in data["by_service_type"] if r["key"] == "pothole")
     # 5 hours and 8 days: nearest-rank median is the first, p90 the second.
     assert (pothole["median_days"], pothole["p90_days"]) == (round(6 / 24, 4), 9.0)
@@ -204,7 +211,7 @@ def test_json_csv_and_page_show_the_same_figures(client, city):
 
     for table, key in (("by-channel", "by_channel"), ("by-district", "by_district")):
         assert [(r[0], r[1], r[2]) for r in tables[table]] == [
-            (r["label"], str(r["opened"]), str(r["closed"])) for r in data[key]
+            (r["label"], shown(r, "opened"), shown(r, "closed")) for r in data[key]
         ]
     assert [(r[0], r[1]) for r in tables["backlog"]] == [
         (b["label"], str(b["open"])) for b in data["backlog"]["by_age"]
@@ -253,6 +260,58 @@ def test_responses_carry_an_etag_and_answer_304(client, city):
             f"/public/open-city/performance{suffix}", headers={"If-None-Match": etag}
         )
         assert again.status_code == 304 and again.data == b""
+
+
+def test_counts_under_five_by_service_type_and_district_are_not_published(
+    client, session, city
+):
+    """Five or more is shown; one to four is 'fewer than 5' (null and named in JSON, empty in
+    the CSV, with a note); zero is shown; totals and channels are whole."""
+    pothole = session.scalars(
+        sa.select(ServiceType).where(
+            ServiceType.jurisdiction_id == city.id, ServiceType.code == "pothole"
+        )
+    ).one()
+    for n in range(2):  # five potholes opened in all (two closed); two in Ward 5
+        factories.make_case(
+            session,
+            city,
+            service_type=pothole,
+            district="Ward 5",
+            created_at=utcnow() - dt.timedelta(days=3 + n),
+        )
+    session.commit()
+    data = get_json(client)
+    types = {row["key"]: row for row in data["by_service_type"]}
+    assert types["pothole"]["opened"] == 5 and types["pothole"]["closed"] is None
+    assert {"closed", "closed_with_target", "on_time_percent"} <= set(
+        types["pothole"]["suppressed"]
+    )
+    assert "opened" not in types["pothole"]["suppressed"]
+    assert types["pothole"]["on_time_percent"] is None
+    assert types["formula"]["opened"] is None and "opened" in types["formula"]["suppressed"]
+    assert types["formula"]["closed_with_target"] == 0  # zero is published
+    districts = {row["label"]: row for row in data["by_district"]}
+    assert districts["Ward 5"]["opened"] is None and districts["Ward 5"]["closed"] == 0
+    assert data["totals"]["opened"] == 8 and "suppressed" not in data["totals"]
+    assert all("suppressed" not in row for row in data["by_channel"])
+    assert any(d["name"] == "Small numbers" for d in data["definitions"])
+
+    tables = page_tables(client.get("/public/open-city/performance").get_data(as_text=True))
+    page_types = {row[0]: row[1:] for row in tables["by-service-type"]}
+    assert page_types["Pothole"][:2] == ["5", "fewer than 5"]
+    assert page_types["Pothole"][5:] == ["not shown", "fewer than 5"]
+    assert dict((r[0], r[1]) for r in tables["by-district"])["Ward 5"] == "fewer than 5"
+
+    text = client.get("/public/open-city/performance.csv").get_data(as_text=True)
+    found = {
+        (r["figure"], r["dimension"], r["key"], r["measure"]): r["value"]
+        for r in csv.DictReader(io.StringIO(text))
+    }
+    assert found[("requests", "service_type", "pothole", "opened")] == "5"
+    assert found[("requests", "service_type", "pothole", "closed")] == ""
+    assert found[("requests", "district", "Ward 5", "opened")] == ""
+    assert "left empty" in found[("note", "", "", "suppressed")]
 
 
 @pytest.mark.parametrize("suffix", ["", ".json", ".csv"])

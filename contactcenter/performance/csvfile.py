@@ -8,10 +8,14 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from contactcenter.performance.figures import Counts, Figures
+from contactcenter.performance.figures import SUPPRESS_BELOW, Counts, Figures
 
 HEADER = ("figure", "dimension", "key", "label", "measure", "value")
 COUNT_MEASURES = ("opened", "closed", "closed_with_target", "closed_on_time", "on_time_percent")
+SUPPRESSION_NOTE = (
+    f"In the service_type and district rows, a count from 1 to {SUPPRESS_BELOW - 1} is left "
+    "empty, and so is on_time_percent when a count it is computed from is."
+)
 CLOSE_MEASURES = ("median_days", "median_over_a_year", "p90_days", "p90_over_a_year")
 
 
@@ -29,12 +33,13 @@ def rows(figures: Figures) -> Iterator[tuple[Any, ...]]:
     for measure in ("from", "to", "first_day", "last_day"):
         yield ("period", "", "", "", measure, period[measure])
     yield ("period", "", "", "", "as_of", figures.today.isoformat())
+    yield ("note", "", "", "", "suppressed", SUPPRESSION_NOTE)
     yield from _counts("requests", "all", figures.totals)
     close = figures.close_time.as_dict()
     for measure in CLOSE_MEASURES:
         yield ("days_to_close", "all", "all", "All requests", measure, close[measure])
     for st in figures.by_service_type:
-        yield from _counts("requests", "service_type", st.counts)
+        yield from _counts("requests", "service_type", st.counts, suppress=True)
         data = st.as_dict()
         for measure in (*CLOSE_MEASURES, "target_days"):
             label = st.counts.label
@@ -42,7 +47,7 @@ def rows(figures: Figures) -> Iterator[tuple[Any, ...]]:
     for counts in figures.by_channel:
         yield from _counts("requests", "channel", counts)
     for counts in figures.by_district:
-        yield from _counts("requests", "district", counts)
+        yield from _counts("requests", "district", counts, suppress=True)
     for bucket in figures.backlog:
         yield ("backlog", "age", bucket.label, bucket.label, "open", bucket.cases)
     for name, points in (("trend_weekly", figures.weekly), ("trend_monthly", figures.monthly)):
@@ -50,8 +55,10 @@ def rows(figures: Figures) -> Iterator[tuple[Any, ...]]:
             yield from _counts(name, "week" if name == "trend_weekly" else "month", point.counts)
 
 
-def _counts(figure: str, dimension: str, counts: Counts) -> Iterator[tuple[Any, ...]]:
-    data = counts.as_dict()
+def _counts(
+    figure: str, dimension: str, counts: Counts, *, suppress: bool = False
+) -> Iterator[tuple[Any, ...]]:
+    data = counts.as_dict(suppress=suppress)
     for measure in COUNT_MEASURES:
         yield (figure, dimension, counts.key, counts.label, measure, data[measure])
 

@@ -22,6 +22,10 @@ from contactcenter.messages import Channel
 from contactcenter.performance.models import CloseTimeCount, DailyCount
 from contactcenter.performance.rollup import DIMENSIONS, bucket_upper_days, zone_of
 
+SUPPRESS_BELOW = 5
+"""Counts from 1 to 4 in the tables by service type and by district are not published."""
+SUPPRESSED_COUNTS = ("opened", "closed", "closed_with_target", "closed_on_time")
+
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
 EARLIEST_YEAR = 1970
@@ -94,6 +98,14 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "Requests open today (status new, open or in progress), by how many days ago they were "
         "opened, counted in local calendar days (0 = opened today). It does not depend on the "
         "period chosen.",
+    ),
+    (
+        "Small numbers",
+        "In the tables by service type and by district, a count from 1 to 4 is not published: "
+        "the page shows 'fewer than 5', the JSON null (the row's 'suppressed' names the figures "
+        "left out) and the CSV an empty value. The percentage closed on time is left out too "
+        "when a count it is computed from is. Zero is published. The totals, the channels, the "
+        "backlog and the trends are published in full.",
     ),
     (
         "Trends",
@@ -189,8 +201,18 @@ class Counts:
             return None
         return round(100 * self.closed_on_time / self.closed_with_target, 1)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def suppressed(self) -> tuple[str, ...]:
+        """The figures of this row not published in a small-cell table: counts from 1 to
+        :data:`SUPPRESS_BELOW` - 1, and the on-time share when one it is computed from is."""
+        names = tuple(n for n in SUPPRESSED_COUNTS if 0 < getattr(self, n) < SUPPRESS_BELOW)
+        if "closed_with_target" in names or "closed_on_time" in names:
+            names += ("on_time_percent",)
+        return names
+
+    def as_dict(self, *, suppress: bool = False) -> dict[str, Any]:
+        """The row as published; ``suppress`` for the tables by service type and district
+        (the small numbers left out are null, and named under ``suppressed``)."""
+        data: dict[str, Any] = {
             "key": self.key,
             "label": self.label,
             "opened": self.opened,
@@ -199,6 +221,11 @@ class Counts:
             "closed_on_time": self.closed_on_time,
             "on_time_percent": self.on_time_percent,
         }
+        if suppress:
+            hidden = self.suppressed()
+            data.update(dict.fromkeys(hidden))
+            data["suppressed"] = list(hidden)
+        return data
 
 
 @dataclass(frozen=True)
@@ -237,7 +264,7 @@ class ServiceTypeFigures:
     target_days: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        data = {**self.counts.as_dict(), **self.close_time.as_dict()}
+        data = {**self.counts.as_dict(suppress=True), **self.close_time.as_dict()}
         return {**data, "target_days": self.target_days}
 
 
@@ -311,7 +338,7 @@ class Figures:
             },
             "by_service_type": [row.as_dict() for row in self.by_service_type],
             "by_channel": [row.as_dict() for row in self.by_channel],
-            "by_district": [row.as_dict() for row in self.by_district],
+            "by_district": [row.as_dict(suppress=True) for row in self.by_district],
             "backlog": {
                 "open": self.backlog_total,
                 "by_age": [b.as_dict() for b in self.backlog],
