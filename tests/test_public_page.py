@@ -262,9 +262,7 @@ def test_responses_carry_an_etag_and_answer_304(client, city):
         assert again.status_code == 304 and again.data == b""
 
 
-def test_counts_under_five_by_service_type_and_district_are_not_published(
-    client, session, city
-):
+def test_counts_under_five_by_service_type_and_district_are_not_published(client, session, city):
     """Five or more is shown; one to four is 'fewer than 5' (null and named in JSON, empty in
     the CSV, with a note); zero is shown; totals and channels are whole."""
     pothole = session.scalars(
