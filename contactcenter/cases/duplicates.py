@@ -92,6 +92,7 @@ def detect_duplicate(session: Session, case: Case, settings: DetectionSettings) 
         Case.jurisdiction_id == case.jurisdiction_id,
         Case.service_type_id == case.service_type_id,
         Case.status.in_(OPEN_STATUSES),
+        Case.source_key.is_(None),  # imported history is nobody's duplicate
         Case.id != case.id,
         Case.created_at >= window_start,
         Case.created_at <= case.created_at,
@@ -468,6 +469,7 @@ def _burst(session: Session, case: Case, settings: DetectionSettings) -> Sequenc
         Case.service_type_id == case.service_type_id,
         Case.status.in_(OPEN_STATUSES),
         Case.incident_id.is_(None),
+        Case.source_key.is_(None),  # imported history joins no incident
         Case.id != case.id,
         Case.created_at >= since,
     )
