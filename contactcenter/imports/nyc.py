@@ -13,9 +13,14 @@ How the columns map (``docs`` of the import live here, next to the code that doe
   date when the closing date is missing); ``updated_at`` is the resolution's update date
   (else the closing date, else the creation date). A closing date before the creation date
   rejects the row; other unreadable secondary dates are left empty.
-- ``Status``: ``Closed`` -> closed; ``Assigned``, ``Started``, ``In Progress`` -> in_progress;
-  anything else (``Open``, ``Pending``, ``Unspecified``, blank) -> open. Never ``new``: nothing
-  is waiting to be triaged, and no SLA clock, work item or routing exists for imported cases.
+- ``Status`` (case and spacing ignored): ``Closed``, any ``Closed - <reason>`` (``Closed -
+  Testing``), ``Cancel``, ``Cancelled``/``Canceled`` -> closed (a cancelled request is finished:
+  it must not sit in the open backlog forever); ``Assigned``, ``Started``, ``In Progress`` and
+  ``Email Sent`` (the agency acted and awaits an answer) -> in_progress; ``Open``, ``Pending``,
+  ``Draft`` (filed, not yet taken up), ``Unspecified`` and blank -> open. Any other status
+  rejects its row (``unknown Status '...'`` in the rejects file), never guessed open. Never
+  ``new``: nothing is waiting to be triaged, and no SLA clock, work item or routing exists for
+  imported cases.
 - ``Descriptor`` -> description; ``Resolution Description`` -> the reserved attribute
   ``attributes["_resolution_description"]`` (double-encoded UTF-8 repaired in both; a case
   event per row would cost more than the case itself).
@@ -99,10 +104,20 @@ RESOLUTION_KEY = "_resolution_description"
 
 STATUSES: dict[str, CaseStatus] = {
     "closed": CaseStatus.CLOSED,
+    "cancel": CaseStatus.CLOSED,
+    "cancelled": CaseStatus.CLOSED,
+    "canceled": CaseStatus.CLOSED,
     "assigned": CaseStatus.IN_PROGRESS,
     "started": CaseStatus.IN_PROGRESS,
     "in progress": CaseStatus.IN_PROGRESS,
+    "email sent": CaseStatus.IN_PROGRESS,
+    "open": CaseStatus.OPEN,
+    "pending": CaseStatus.OPEN,
+    "draft": CaseStatus.OPEN,
+    "unspecified": CaseStatus.OPEN,
+    "": CaseStatus.OPEN,
 }
+"""New York's statuses, lower case with single spaces (see the module's notes)."""
 CHANNELS: dict[str, str] = {
     "PHONE": Channel.VOICE.value,
     "ONLINE": Channel.OPEN311.value,
@@ -323,7 +338,7 @@ class RowReader:
             raise Rejected("unreadable Created Date") from None
         if created is None:
             raise Rejected("missing Created Date")
-        status = STATUSES.get(status_text.strip().lower(), CaseStatus.OPEN)
+        status = _status(status_text)
         closed_at = None
         updated_at = _time_after(times, updated_text, created)
         if updated_at is not None and updated_at < created:
@@ -380,6 +395,16 @@ _READ = (
     "Location",
 )
 """The columns the importer reads, in the order :meth:`RowReader.parse` unpacks them."""
+
+
+def _status(text: str) -> CaseStatus:
+    name = " ".join(text.lower().split())
+    status = STATUSES.get(name)
+    if status is not None:
+        return status
+    if name.startswith("closed -"):
+        return CaseStatus.CLOSED
+    raise Rejected(f"unknown Status {text.strip()[:40]!r}")
 
 
 def _time_after(times: LocalTimes, text: str, created: dt.datetime) -> dt.datetime | None:
