@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import os
 import queue
 import threading
 import time
@@ -211,28 +212,41 @@ def _new_run(
 
 
 class _Rejects:
-    """The rejects CSV. A resumed run first drops what a batch that never committed wrote."""
+    """The rejects CSV. A resumed run first drops what a batch that never committed wrote:
+    the rows it keeps are streamed to a temporary file beside it, which then replaces it (a
+    file of millions of rejects is never held in memory, and a crash meanwhile leaves the old
+    file whole)."""
 
     def __init__(self, path: Path, committed_rows: int) -> None:
         self.path = path
         self.committed_rows = committed_rows
 
     def __enter__(self) -> _Rejects:
-        kept: list[list[str]] = []
-        if self.committed_rows and self.path.exists():
-            with self.path.open(newline="", encoding="utf-8") as old:
-                reader = csv.reader(old)
-                next(reader, None)
-                kept = [
-                    r for r in reader if r and r[0].isdigit() and int(r[0]) <= self.committed_rows
-                ]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self.path.open("w", newline="", encoding="utf-8")
-        self.writer = csv.writer(self.file)
-        self.writer.writerow(REJECT_COLUMNS)
-        self.writer.writerows(kept)
-        self.file.flush()
+        if self.committed_rows and self.path.exists():
+            self._keep_committed()
+            self.file = self.path.open("a", newline="", encoding="utf-8")
+            self.writer = csv.writer(self.file)
+        else:
+            self.file = self.path.open("w", newline="", encoding="utf-8")
+            self.writer = csv.writer(self.file)
+            self.writer.writerow(REJECT_COLUMNS)
+            self.file.flush()
         return self
+
+    def _keep_committed(self) -> None:
+        partial = self.path.with_name(self.path.name + ".partial")
+        with (
+            self.path.open(newline="", encoding="utf-8") as old,
+            partial.open("w", newline="", encoding="utf-8") as new,
+        ):
+            reader, writer = csv.reader(old), csv.writer(new)
+            next(reader, None)
+            writer.writerow(REJECT_COLUMNS)
+            for r in reader:
+                if r and r[0].isdigit() and int(r[0]) <= self.committed_rows:
+                    writer.writerow(r)
+        os.replace(partial, self.path)
 
     def write(self, rows: list[tuple[int, str, str]]) -> None:
         self.writer.writerows((row, defuse(key), defuse(reason)) for row, key, reason in rows)
