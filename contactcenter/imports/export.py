@@ -2,7 +2,8 @@
 
 Both are generators of text chunks, one per page of cases, so a million cases stream in
 constant memory: pages are read by keyset over ``(created_at, id)`` (the
-``(jurisdiction_id, created_at)`` index), with a fixed number of queries per page; the
+``(jurisdiction_id, created_at)`` index), with a fixed number of queries per page, each page in
+its own short transaction (no connection is held while a chunk waits for the client); the
 jurisdiction's departments and service types are read once.
 
 Never personal data: no resident field is read at all; a description is published only where
@@ -99,6 +100,13 @@ def _pages(
         if after is not None:
             page_query = query.where(sa.tuple_(Case.created_at, Case.id) > after)
         page = session.execute(page_query).all()
+        # The transaction ends before the page is handed on: a download the client reads
+        # slowly must not hold a pooled connection (idle in transaction) between pages; keyset
+        # paging needs no snapshot across them. Nothing is ever written here, so this commit
+        # only ends the reads; it is not a rollback because that would expire every object the
+        # page, the catalog and the jurisdiction hold, to be read again (the sessions this
+        # runs in keep objects loaded at commit).
+        session.commit()
         if not page:
             return
         yield page
@@ -117,6 +125,7 @@ def _catalog(
     services = session.scalars(
         sa.select(ServiceType).where(ServiceType.jurisdiction_id == jurisdiction_id)
     ).all()
+    session.commit()  # read-only; no transaction stays open while the header is sent
     return {d.id: d for d in departments}, {s.id: s for s in services}
 
 
