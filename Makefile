@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed  ## set up, then run the service on SQLite with the demo jurisdiction
 	$(BIN)/contactcenter db upgrade
-	$(BIN)/contactcenter demo
+	$(BIN)/contactcenter demo --history
 	$(BIN)/contactcenter serve
 
 test: $(BIN)/.installed lint test-sqlite test-pg  ## lint, then the suite on SQLite+inline jobs and on PostgreSQL+Redis

@@ -60,14 +60,17 @@ def db_downgrade(revision: str) -> None:
 
 
 @cli.command()
-def demo() -> None:
+@click.option(
+    "--history", is_flag=True, help="Also a year of sample requests for the public page (once)."
+)
+def demo(history: bool) -> None:
     """Create the demo jurisdiction and print how to try it."""
     from contactcenter.demo import seed_demo
     from contactcenter.jurisdictions.models import Jurisdiction
     from ivr.menu_store import demo_menu_source, install_menu, live_menu
 
     with get_db().session() as session:
-        creds = seed_demo(session)
+        creds = seed_demo(session, history=history)
         jurisdiction = session.scalars(
             sa.select(Jurisdiction).where(Jurisdiction.slug == creds.jurisdiction)
         ).one()
@@ -86,6 +89,7 @@ Demo jurisdiction '{creds.jurisdiction}' is ready.
       -H "Content-Type: application/json" -d '{{"presence": "available"}}' \\
       http://127.0.0.1:5000/api/v1/agents/{creds.agent_id}/presence
   Then texts and calls reach you as offers: GET /api/v1/work/offers
+  Public performance page:     http://127.0.0.1:5000/public/{creds.jurisdiction}/performance
   Open311 API key:             {creds.open311_key}
   File a request (Open311):    curl -d api_key={creds.open311_key} \\
       -d jurisdiction_id={creds.jurisdiction} -d service_code=pothole -d lat=45.4215 \\

@@ -13,6 +13,7 @@ from contactcenter.agents.models import Agent, Role
 from contactcenter.auth import hash_password, issue_token
 from contactcenter.cases.canned import CannedResponse
 from contactcenter.chats.settings import chat_settings, update_chat_settings
+from contactcenter.demo_history import seed_history
 from contactcenter.jurisdictions.models import ChannelAddress, Department, Jurisdiction, ServiceType
 from contactcenter.jurisdictions.service import owned_address
 from contactcenter.messages import Channel
@@ -335,8 +336,11 @@ def _seed_chat(session: Session, jurisdiction: Jurisdiction) -> None:
         update_chat_settings(jurisdiction, {"allowed_origins": list(DEMO_CHAT_ORIGINS)})
 
 
-def seed_demo(session: Session) -> DemoCredentials:
-    """Create (or refresh) the demo jurisdiction; a new agent password and token each time."""
+def seed_demo(session: Session, *, history: bool = False) -> DemoCredentials:
+    """Create (or refresh) the demo jurisdiction; a new agent password and token each time.
+
+    ``history`` adds a year of sample requests (once) for the public performance page.
+    """
     jurisdiction = session.scalars(
         sa.select(Jurisdiction).where(Jurisdiction.slug == DEMO_SLUG)
     ).one_or_none()
@@ -385,6 +389,8 @@ def seed_demo(session: Session) -> DemoCredentials:
     _seed_chat(session, jurisdiction)
     _seed_canned(session, jurisdiction)
     _seed_open311(session, jurisdiction)
+    if history:
+        seed_history(session, jurisdiction)
     agent = session.scalars(sa.select(Agent).where(Agent.email == DEMO_AGENT_EMAIL)).one_or_none()
     if agent is None:
         agent = Agent(

@@ -173,3 +173,16 @@ def test_the_demo_prints_where_to_mail_and_chat(app):
     output = _invoke(app, "demo")
     assert DEMO_EMAIL in output
     assert DEMO_CHAT_KEY in output
+
+
+def test_the_demo_city_has_a_year_of_history_for_its_public_page(app, client, session):
+    output = _invoke(app, "demo", "--history")
+    _invoke(app, "demo", "--history")
+
+    history = session.scalar(
+        sa.select(sa.func.count()).select_from(Case).where(Case.source_key.like("demo-%"))
+    )
+    assert history == 1500
+    assert "/public/demo/performance" in output
+    figures = client.get("/public/demo/performance.json").get_json()
+    assert figures["totals"]["opened"] > 1000
