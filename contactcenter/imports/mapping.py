@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import yaml
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from contactcenter.imports.nyc import Rejected
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+DEPARTMENTS: sa.Table = sa.inspect(Department).local_table  # type: ignore[assignment]
+SERVICE_TYPES: sa.Table = sa.inspect(ServiceType).local_table  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,9 @@ def slugify(text: str, limit: int = 64) -> str:
 class Catalog:
     """One jurisdiction's departments and service types, looked up by New York's names.
 
-    Everything is loaded once (two queries); what an import creates is added to the session
-    (the caller's transaction) and remembered.
+    Everything is loaded once (two queries); what an import creates is inserted in the
+    caller's transaction (``ON CONFLICT DO NOTHING``, then read back when another import got
+    there first) and remembered.
     """
 
     def __init__(
@@ -134,16 +138,17 @@ class Catalog:
         elif not self.create_missing:
             raise Rejected(f"unmapped agency {agency!r}")
         else:
-            department = Department(
-                jurisdiction_id=self.jurisdiction.id,
-                code=agency[:32],
-                name=(agency_name or agency)[:200],
-            )
-            self.session.add(department)
-            self.session.flush()
-            department_id = department.id
-            self._department_codes[department.code] = department_id
-            self.created_departments.append(department.code)
+            code = agency[:32]
+            department_id = self._insert(DEPARTMENTS, code=code, name=(agency_name or agency)[:200])
+            if department_id is None:  # another import created it meanwhile
+                department_id = self.session.scalars(
+                    sa.select(Department.id).where(
+                        Department.jurisdiction_id == self.jurisdiction.id, Department.code == code
+                    )
+                ).one()
+            else:
+                self.created_departments.append(code)
+            self._department_codes[code] = department_id
         self._agencies[agency] = department_id
         return department_id
 
@@ -167,21 +172,52 @@ class Catalog:
 
     def _create_service(self, complaint_type: str, slug: str, department_id: int | None) -> int:
         code, n = slug, 1
-        while code in self._service_codes:
-            n += 1
-            suffix = f"-{n}"
-            code = slug[: 64 - len(suffix)] + suffix
-        service = ServiceType(
-            jurisdiction_id=self.jurisdiction.id,
-            code=code,
-            name=complaint_type[:200],
-            department_id=department_id,
-            active=False,
-            keywords=[],
+        while True:
+            while code in self._service_codes:
+                n += 1
+                suffix = f"-{n}"
+                code = slug[: 64 - len(suffix)] + suffix
+            service_id = self._insert(
+                SERVICE_TYPES,
+                code=code,
+                name=complaint_type[:200],
+                department_id=department_id,
+                active=False,
+                keywords=[],
+            )
+            if service_id is not None:
+                self.created_service_types.append(code)
+                break
+            # Another import took the code meanwhile: the same complaint type, or another
+            # whose name slugs alike (which keeps the code; this one tries the next).
+            taken_id, name = self.session.execute(
+                sa.select(ServiceType.id, ServiceType.name).where(
+                    ServiceType.jurisdiction_id == self.jurisdiction.id, ServiceType.code == code
+                )
+            ).one()
+            self._service_codes[code] = taken_id
+            self._service_names.setdefault(name.casefold(), taken_id)
+            if name.casefold() == complaint_type[:200].casefold():
+                service_id = taken_id
+                break
+        self._service_codes[code] = service_id
+        self._service_names[complaint_type.casefold()] = service_id
+        return service_id
+
+    def _insert(self, table: sa.Table, **values: object) -> int | None:
+        """Insert a row of the jurisdiction unless its code is taken (``None`` then).
+
+        ``ON CONFLICT DO NOTHING``: two imports bringing the same new agency at once (each
+        from its own file) both go on, the second waiting for the first's batch to commit and
+        then using its row; a plain insert failed the second run on the unique constraint.
+        """
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(table)
+            .values(jurisdiction_id=self.jurisdiction.id, **values)
+            .on_conflict_do_nothing(index_elements=["jurisdiction_id", "code"])
+            .returning(table.c.id)
         )
-        self.session.add(service)
-        self.session.flush()
-        self._service_codes[code] = service.id
-        self._service_names[complaint_type.casefold()] = service.id
-        self.created_service_types.append(code)
-        return service.id
+        inserted: int | None = self.session.scalar(statement)
+        return inserted

@@ -33,6 +33,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -55,8 +56,9 @@ DEFAULT_BATCH_SIZE = 10_000
 REJECT_COLUMNS = ("row", "unique_key", "reason")
 COLLISION = "Unique Key is already another case's tracking number"
 RUNNING_RECENTLY = dt.timedelta(minutes=2)
-"""A run still "running" that committed this recently is taken to be alive: not resumed.
-(An interrupted import marks its run failed; only a killed process leaves it running.)"""
+"""Without PostgreSQL's advisory lock (SQLite), a run still "running" that committed this
+recently is taken to be alive: not resumed. (An interrupted import marks its run failed; only
+a killed process leaves it running.)"""
 
 
 class ImportInProgress(ValueError):
@@ -136,10 +138,66 @@ def import_nyc(
     """Import (or resume importing) ``path`` into ``jurisdiction``; commits batch by batch.
 
     :raises ValueError: the file is not in the layout, or the mapping names unknown codes.
+    :raises ImportInProgress: another process is importing this file into this jurisdiction.
     """
     options = options or ImportOptions()
     started = time.perf_counter()
     digest = file_sha256(path)
+    with _only_run(session, jurisdiction, digest) as exclusive:
+        result = _import(
+            session, jurisdiction, path, digest, options, exclusive, progress, after_batch
+        )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@contextmanager
+def _only_run(session: Session, jurisdiction: Jurisdiction, digest: str) -> Iterator[bool]:
+    """On PostgreSQL, hold a session-level advisory lock on (jurisdiction, file) for the run,
+    on a connection of its own (the import's session commits per batch and may get another
+    pooled connection each time); :class:`ImportInProgress` when another process holds it.
+    The lock goes with its connection, so a killed import never leaves it behind. Yields
+    whether the run is known to be the only one; elsewhere (SQLite) the caller falls back on
+    how recently a "running" run committed.
+    """
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, sa.Connection) else bind
+    if engine.dialect.name != "postgresql":
+        yield False
+        return
+    key = lock_key(jurisdiction.id, digest)
+    with engine.connect() as holder:
+        taken = holder.scalar(sa.select(sa.func.pg_try_advisory_lock(key)))
+        holder.commit()
+        if not taken:
+            raise ImportInProgress(
+                f"another process is importing this file into {jurisdiction.slug} right now;"
+                " rerun once it has stopped to resume it"
+            )
+        try:
+            yield True
+        finally:
+            holder.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+            holder.commit()
+
+
+def lock_key(jurisdiction_id: int, digest: str) -> int:
+    """The advisory lock of one file's import into one jurisdiction (a signed 64-bit key; the
+    figures' two-key locks live in another key space)."""
+    seed = hashlib.sha256(f"cc-import:{jurisdiction_id}:{digest}".encode()).digest()
+    return int.from_bytes(seed[:8], "big", signed=True)
+
+
+def _import(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    path: Path,
+    digest: str,
+    options: ImportOptions,
+    exclusive: bool,
+    progress: ProgressFn | None,
+    after_batch: BatchHook | None,
+) -> ImportResult:
     run = session.scalars(
         sa.select(ImportRun)
         .where(
@@ -153,7 +211,8 @@ def import_nyc(
     if run is not None and run.state == ImportState.DONE and not options.again:
         return ImportResult(run_id=run.id, already_imported=True, rejects_path=run.rejects_path)
     if (
-        run is not None
+        not exclusive
+        and run is not None
         and run.state == ImportState.RUNNING
         and run.updated_at > utcnow() - RUNNING_RECENTLY
     ):
@@ -188,7 +247,6 @@ def import_nyc(
     result.rejects_path = run.rejects_path
     result.created_departments = catalog.created_departments
     result.created_service_types = catalog.created_service_types
-    result.seconds = time.perf_counter() - started
     return result
 
 
