@@ -429,6 +429,7 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
                 f"{API}/calls",
                 f"{API}/mail/",
                 f"{API}/exports/",  # supervisors': test_export_nyc.py
+                f"{API}/open311/",  # admins' client keys: test_open311_admin.py
             )
         )
         and rule.rule != f"{API}/agents"
