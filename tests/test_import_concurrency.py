@@ -168,3 +168,28 @@ def test_a_department_or_service_type_created_meanwhile_is_used_not_duplicated(a
     assert catalog.created_service_types == ["noise-street-2"]
     codes = {s.id: s.code for s in session.scalars(sa.select(ServiceType))}
     assert (codes[odd], codes[alike]) == ("odd-thing", "noise-street-2")
+
+
+def test_a_first_import_analyzes_the_cases_table_each_time_it_doubles(
+    database, session, nyc, tmp_path
+):
+    """So the figures' per-batch statements keep using the primary key (see
+    ``_Batch._analyze_when_grown``)."""
+    session.execute(sa.text("ANALYZE cases"))  # an empty table, known to be empty
+    session.commit()
+    path = write_nyc(tmp_path / "sixty.csv", [nyc_row(str(6100 + n)) for n in range(60)])
+    analyzes: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.strip().upper().startswith("ANALYZE"):
+            analyzes.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", spy)
+    try:
+        import_nyc(
+            session, nyc, path, ImportOptions(rejects_path=tmp_path / "r.csv", batch_size=10)
+        )
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", spy)
+
+    assert len(analyzes) == 2  # after 10 rows (from none), then at 30 (from 10)

@@ -441,6 +441,9 @@ class _Batch:
         self.batch_size = max(1, batch_size)
         self.language = jurisdiction.default_language
         self.result = ImportResult(run_id=run.id, resumed_at_row=run.rows_read)
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.inserted_since_analyze = 0
+        self.analyzed_rows = -1.0
         self.rejects: _Rejects
 
     def run_file(
@@ -518,3 +521,29 @@ class _Batch:
         run.rows_rejected += len(rejected)
         self.rejects.write(rejected)
         self.session.commit()
+        self._analyze_when_grown(loaded.inserted)
+
+    def _analyze_when_grown(self, inserted: int) -> None:
+        """``ANALYZE cases`` each time this run has doubled the table (about log2 times).
+
+        The figures' per-batch statements pick the batch's cases by id; with statistics of a
+        table far smaller than it has become (a first import, autovacuum behind or off), the
+        planner scans every closed case of the jurisdiction instead of the primary key, each
+        batch a little longer: measured at 1,000,000 rows, 2,000 rows/s instead of 15,000.
+        """
+        if not self.postgres or not inserted:
+            return
+        self.inserted_since_analyze += inserted
+        if self.analyzed_rows < 0:
+            self.analyzed_rows = float(
+                self.session.scalar(
+                    sa.text("SELECT reltuples FROM pg_class WHERE oid = 'cases'::regclass")
+                )
+                or 0.0
+            )
+        if self.inserted_since_analyze <= max(self.analyzed_rows, 0.0):
+            return
+        self.session.execute(sa.text("ANALYZE cases"))
+        self.session.commit()
+        self.analyzed_rows = max(self.analyzed_rows, 0.0) + self.inserted_since_analyze
+        self.inserted_since_analyze = 0
