@@ -258,13 +258,7 @@ DOCUMENT = _published_description()
 DESCRIPTION = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=CONFIG)
 
 
-KNOWN_5XX: dict[tuple[str, str], str] = {
-    ("POST", "/api/v1/open311/clients/{client_id}/revoke"): (
-        "PostgreSQL: a client id beyond 32 bits reaches the query (revoke_key checks < 2**63; "
-        "the column is a 32-bit integer): DataError integer out of range. Reported, not ours "
-        "to fix here; remove this entry once fixed."
-    ),
-}
+KNOWN_5XX: dict[tuple[str, str], str] = {}
 """Operations whose 5xx is already reported to their authors: the test is an expected failure
 for them (and passes, as it should, once they are fixed)."""
 

@@ -70,6 +70,13 @@ def test_revoking_by_api_stops_the_key(client, session, jurisdiction, staff):
         authenticate(session, jurisdiction, key)
 
 
+def test_revoking_a_client_id_beyond_the_columns_range_is_a_404(client, staff):
+    answer = client.post(
+        f"/api/v1/open311/clients/{2**52 + 3}/revoke", headers=_headers(staff[Role.ADMIN])
+    )
+    assert answer.status_code == 404
+
+
 @pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR])
 def test_only_admins_manage_keys(client, session, jurisdiction, staff, role):
     record, _ = issue_key(session, jurisdiction, name="App")

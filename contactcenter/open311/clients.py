@@ -23,6 +23,7 @@ from limits import RateLimitItem, RateLimitItemPerMinute
 from sqlalchemy.orm import Session
 
 from contactcenter import ratelimit
+from contactcenter.cases.queries import MAX_ID
 from contactcenter.db import utcnow
 from contactcenter.errors import Forbidden, Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
@@ -243,7 +244,7 @@ def revoke_key(session: Session, jurisdiction_ids: Sequence[int], client_id: int
     :raises NotFound: no such client in these jurisdictions.
     """
     client = None
-    if 0 < client_id < 2**63:
+    if 0 < client_id <= MAX_ID:  # a larger id is out of range for the column: no such client
         client = session.scalars(
             sa.select(Open311Client).where(
                 Open311Client.id == client_id, Open311Client.jurisdiction_id.in_(jurisdiction_ids)
