@@ -8,6 +8,7 @@ cannot double the allowance.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import cast
 
@@ -78,3 +79,17 @@ def init_app(app: Flask, redis_url: str, limits: dict[str, str]) -> RateLimits:
 def rate_limits() -> RateLimits:
     limiter: RateLimits = current_app.extensions[_EXTENSION]
     return limiter
+
+
+def client_network(remote_addr: str | None) -> str:
+    """Who a client's requests are counted against: an IPv4 address as is, an IPv6 one by its
+    /64 (one subscriber's network: clients pick new addresses within it at will)."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return remote_addr or ""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

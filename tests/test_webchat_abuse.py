@@ -13,12 +13,11 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from channels.webchat.api import client_network
 from contactcenter.cases.models import Interaction
 from contactcenter.chats import service
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel, ContactKind
-from contactcenter.ratelimit import RateLimits
+from contactcenter.ratelimit import RateLimits, client_network
 from contactcenter.residents.models import ContactPoint, Resident
 from tests import test_webchat
 from tests.test_webchat import KEY, _auth, _chat, _received, _start, _started

@@ -7,7 +7,6 @@ else the window sends.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from flask import Response, current_app, request
@@ -19,7 +18,7 @@ from contactcenter.chats import service
 from contactcenter.chats.models import ChatSession
 from contactcenter.db import get_session
 from contactcenter.errors import Conflict, Invalid
-from contactcenter.ratelimit import rate_limits
+from contactcenter.ratelimit import client_network, rate_limits
 
 
 def _body() -> dict[str, Any]:
@@ -47,20 +46,6 @@ def _state(chat: ChatSession) -> dict[str, Any]:
         "session": service.session_json(session, chat),
         "messages": service.history(session, chat),
     }
-
-
-def client_network(remote_addr: str | None) -> str:
-    """Who a start is counted against: an IPv4 address as is, an IPv6 one by its /64 (one
-    subscriber's network: clients pick new addresses within it at will)."""
-    try:
-        address = ipaddress.ip_address(remote_addr or "")
-    except ValueError:
-        return remote_addr or ""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 @bp.post("/api/sessions")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 import logging
 import math
 import re
@@ -28,6 +27,7 @@ from contactcenter.db import utcnow
 from contactcenter.errors import Forbidden, Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.open311.models import Open311Client
+from contactcenter.ratelimit import client_network
 
 log = logging.getLogger(__name__)
 
@@ -210,20 +210,6 @@ def _hit(item: RateLimitItem, identifier: str, allowance: str) -> None:
 def _limited(allowance: str, reset_time: float) -> RateLimited:
     retry_after = max(1, math.ceil(reset_time - time.time()))
     return RateLimited(f"{allowance}; try again in {retry_after} seconds.", retry_after=retry_after)
-
-
-def client_network(remote_addr: str | None) -> str:
-    """Who refused keys are counted against: an IPv4 address as is, an IPv6 one by its /64
-    (one subscriber's network: clients pick new addresses within it at will)."""
-    try:
-        address = ipaddress.ip_address(remote_addr or "")
-    except ValueError:
-        return remote_addr or ""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 def list_clients(session: Session, jurisdiction_ids: Sequence[int]) -> list[Open311Client]:

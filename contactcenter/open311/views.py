@@ -29,6 +29,7 @@ from contactcenter.open311.clients import (
     count_bad_key,
 )
 from contactcenter.open311.discovery import discovery_document
+from contactcenter.open311.filing import FIELDS
 from contactcenter.open311.models import SubmissionState
 from contactcenter.open311.serialize import (
     STATUS_NOTES,
@@ -45,21 +46,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
-POST_FIELDS = (
-    "service_code",
-    "lat",
-    "long",
-    "address_string",
-    "address_id",
-    "email",
-    "device_id",
-    "account_id",
-    "first_name",
-    "last_name",
-    "phone",
-    "description",
-    "media_url",
-)
 _ATTRIBUTE_FIELD = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 UPDATE_STATUSES = {
     "new": "open",
@@ -264,7 +250,7 @@ def post_request(fmt: str) -> Response:
         count_bad_key(jurisdiction, request.remote_addr)
         raise
     check_rate(client)
-    fields = {name: form[name] for name in POST_FIELDS if form.get(name)}
+    fields = {name: form[name] for name in FIELDS if form.get(name)}
     result = submit_request(session, jurisdiction, client, fields, _attribute_answers())
     session.commit()
     answer: dict[str, Any] = {}
