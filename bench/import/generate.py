@@ -3,7 +3,7 @@
 Each output row starts from a sample row picked at random (so agency, agency name, complaint
 type, descriptor, borough, city, zip, address, channel type, status, resolution text and
 whether coordinates are given keep their joint distribution), then gets a synthetic Unique
-Key, a creation time spread over two years, the template's close and due delays applied to
+Key, a creation time spread over two years in file order (as real exports come), the template's close and due delays applied to
 it, and its coordinates jittered by up to ~100 m. Without the shared data a small built-in set
 of templates stands in.
 
@@ -114,7 +114,9 @@ def generate(rows: int, out: Path, seed: int = 311) -> dict[str, object]:
         for n in range(rows):
             template, close_after, due_after, located = prepared[rng.randrange(len(prepared))]
             # Instants, written in New York's time: no time falls in a daylight-saving gap.
-            created = START + dt.timedelta(seconds=rng.randrange(SPAN_SECONDS))
+            # In creation order, as New York's exports (and the shared sample) come: keys and
+            # times rise together through the file.
+            created = START + dt.timedelta(seconds=(n + rng.random()) * SPAN_SECONDS / rows)
             row = dict(template)
             row["Unique Key"] = str(KEY_BASE + n)
             row["Created Date"] = local(created)
