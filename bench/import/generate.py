@@ -3,9 +3,9 @@
 Each output row starts from a sample row picked at random (so agency, agency name, complaint
 type, descriptor, borough, city, zip, address, channel type, status, resolution text and
 whether coordinates are given keep their joint distribution), then gets a synthetic Unique
-Key, a creation time spread over two years in file order (as real exports come), the template's close and due delays applied to
-it, and its coordinates jittered by up to ~100 m. Without the shared data a small built-in set
-of templates stands in.
+Key, a creation time spread over two years in file order (as real exports come), the
+template's close and due delays applied to it, and its coordinates jittered by up to ~100 m.
+Without the shared data a small built-in set of templates stands in.
 
     .venv/bin/python bench/import/generate.py ROWS OUT.csv [--seed N]
 """
