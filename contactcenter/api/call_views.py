@@ -38,6 +38,7 @@ from contactcenter.db import get_session, utcnow
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.routing.models import Queue
+from contactcenter.validation import StrictModel
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,7 +50,7 @@ SUMMARY_PERIOD = dt.timedelta(hours=24)
 _UNENCODED_PLUS = re.compile(r"^(\d{4}-\d\d-\d\dT\S+) (\d\d(?::?\d\d)?)$")
 
 
-class _Period(schemas._Strict):
+class _Period(StrictModel):
     jurisdiction: str | None = Field(default=None, max_length=64)
     since: dt.datetime | None = None
     """Inclusive. Without a time zone, the jurisdiction's local time."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter import tracking
 from contactcenter.agents.models import Role
-from contactcenter.api.schemas import _Strict, parse
+from contactcenter.api.schemas import parse
 from contactcenter.api.serializers import case_summary, iso_time
 from contactcenter.api.views import bp
 from contactcenter.auth import current_agent, jurisdiction_ids, require_staff, staff_jurisdiction
@@ -40,15 +40,16 @@ from contactcenter.jurisdictions.settings import (
     detection_settings,
     update_detection_settings,
 )
+from contactcenter.validation import StrictModel
 
 
-class DuplicateAction(_Strict):
+class DuplicateAction(StrictModel):
     action: Literal["confirm", "reject", "link"]
     parent: str | None = Field(default=None, min_length=1, max_length=16)
     """The tracking number of the parent case; only for ``link``."""
 
 
-class AnnouncementRequest(_Strict):
+class AnnouncementRequest(StrictModel):
     text: str = Field(max_length=MAX_ANNOUNCEMENT)
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import request
 from pydantic import Field
 from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Role
-from contactcenter.api.schemas import _Strict, parse
+from contactcenter.api.schemas import parse
 from contactcenter.api.serializers import case_summary, iso_time
 from contactcenter.api.views import bp
 from contactcenter.auth import current_agent, jurisdiction_ids, require_staff, staff_jurisdiction
@@ -24,6 +23,7 @@ from contactcenter.cases.queries import lock_case
 from contactcenter.db import get_session
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.jurisdictions.service import service_type_by_code
 from contactcenter.open311.attributes import attribute_json, attributes_of, set_attributes
 from contactcenter.open311.clients import (
     MAX_EMAIL,
@@ -35,16 +35,17 @@ from contactcenter.open311.clients import (
 )
 from contactcenter.open311.media import MAX_URL, publish_media, unpublish_media
 from contactcenter.open311.models import Open311Client
+from contactcenter.validation import StrictModel
 
 
-class ClientRequest(_Strict):
+class ClientRequest(StrictModel):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     contact_email: str = Field(default="", max_length=MAX_EMAIL)
     requests_per_minute: int = Field(default=60, ge=1, le=MAX_PER_MINUTE)
     jurisdiction: str | None = Field(default=None, max_length=64)
 
 
-class PublicMediaRequest(_Strict):
+class PublicMediaRequest(StrictModel):
     url: str = Field(min_length=1, max_length=MAX_URL)
 
 
@@ -113,13 +114,7 @@ def open311_clients_revoke(client_id: int) -> dict[str, Any]:
 
 
 def _service_type(session: Session, jurisdiction: Jurisdiction, code: str) -> ServiceType:
-    found = None
-    if len(code) <= 64 and "\x00" not in code:
-        found = session.scalars(
-            sa.select(ServiceType).where(
-                ServiceType.jurisdiction_id == jurisdiction.id, ServiceType.code == code
-            )
-        ).one_or_none()
+    found = service_type_by_code(session, jurisdiction.id, code, active_only=False)
     if found is None:
         raise NotFound(f"No service type {code[:64]!r}.", code="service_type_not_found")
     return found

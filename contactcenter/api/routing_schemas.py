@@ -7,16 +7,16 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, field_validator
 
 from contactcenter.agents.models import Presence
-from contactcenter.api.schemas import _Strict
 from contactcenter.cases.models import Priority
 from contactcenter.messages import Channel
 from contactcenter.residents.addresses import normalize_phone
 from contactcenter.routing.models import Strategy
+from contactcenter.validation import StrictModel
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 
 
-class DryRun(_Strict):
+class DryRun(StrictModel):
     """A case to try: an existing one (``case``), or the facts of a hypothetical one."""
 
     case: int | None = None
@@ -31,7 +31,7 @@ class DryRun(_Strict):
     at: AwareDatetime | None = None
 
 
-class QueueBody(_Strict):
+class QueueBody(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     department: str | None = Field(default=None, max_length=32)
     strategy: Strategy = Strategy.LONGEST_IDLE
@@ -40,12 +40,12 @@ class QueueBody(_Strict):
     is_supervisor: bool = False
 
 
-class CalendarBody(_Strict):
+class CalendarBody(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     config: dict[str, Any]
 
 
-class SlaPolicyBody(_Strict):
+class SlaPolicyBody(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     calendar: str | None = Field(default=None, max_length=32)
     first_response_minutes: int | None = Field(default=None, ge=1, le=525_600)
@@ -56,7 +56,7 @@ class SlaPolicyBody(_Strict):
     is_default: bool = False
 
 
-class AgentRouting(_Strict):
+class AgentRouting(StrictModel):
     skills: list[str] | None = Field(default=None, max_length=100)
     languages: list[str] | None = Field(default=None, max_length=20)
     capacity: dict[Channel, Annotated[int, Field(ge=0, le=100)]] | None = None
@@ -82,12 +82,12 @@ class AgentRouting(_Strict):
         return {str(k): v for k, v in self.capacity.items()}
 
 
-class PresenceBody(_Strict):
+class PresenceBody(StrictModel):
     presence: Presence
     reason: str = Field(default="", max_length=200)
 
 
-class ResidentFlags(_Strict):
+class ResidentFlags(StrictModel):
     flags: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")]] = (
         Field(max_length=20)
     )

@@ -4,47 +4,36 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from contactcenter.cases.models import CaseStatus
 from contactcenter.cases.queries import MAX_PAGE_SIZE
 from contactcenter.errors import Invalid
+from contactcenter.validation import StrictModel
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        """NUL can't be stored in PostgreSQL text; refuse it instead of failing later."""
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class TokenRequest(_Strict):
+class TokenRequest(StrictModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=200)
     name: str = Field(default="", max_length=100)
 
 
-class StatusChange(_Strict):
+class StatusChange(StrictModel):
     status: CaseStatus
     note: str = Field(default="", max_length=4000)
 
 
-class NoteRequest(_Strict):
+class NoteRequest(StrictModel):
     body: str = Field(min_length=1, max_length=10000)
 
 
-class ReplyRequest(_Strict):
+class ReplyRequest(StrictModel):
     body: str = Field(min_length=1, max_length=1600)
 
 
-class CaseListQuery(_Strict):
+class CaseListQuery(StrictModel):
     status: CaseStatus | None = None
     department: str | None = Field(default=None, max_length=32)
     service_type: str | None = Field(default=None, max_length=64)

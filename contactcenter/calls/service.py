@@ -24,7 +24,8 @@ from contactcenter.cases.service import open_case
 from contactcenter.db import utcnow
 from contactcenter.errors import NotFound
 from contactcenter.i18n import translate
-from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.jurisdictions.service import service_type_by_code
 from contactcenter.messages import Channel, ContactKind, Direction
 from contactcenter.notifications import service_label
 from contactcenter.residents.models import Resident
@@ -205,16 +206,6 @@ def case_status(
     )
 
 
-def _service_type(session: Session, jurisdiction_id: int, code: str) -> ServiceType | None:
-    if not code:
-        return None
-    return session.scalars(
-        sa.select(ServiceType).where(
-            ServiceType.jurisdiction_id == jurisdiction_id, ServiceType.code == code
-        )
-    ).one_or_none()
-
-
 def open_case_from_call(
     session: Session, call: Call, *, service_type: str, location: str, language: str
 ) -> Case:
@@ -234,7 +225,9 @@ def open_case_from_call(
         resident=call.interaction.resident,
         channel=Channel.VOICE,
         description=description or ("(recorded description)" if recording else ""),
-        service_type=_service_type(session, call.jurisdiction_id, service_type),
+        service_type=service_type_by_code(
+            session, call.jurisdiction_id, service_type, active_only=False
+        ),
         department=None,
         address_text=location[:500],
         language=language,

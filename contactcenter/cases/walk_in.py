@@ -15,6 +15,7 @@ from contactcenter.cases.models import Case
 from contactcenter.cases.service import open_case
 from contactcenter.errors import Forbidden, Invalid
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.jurisdictions.service import service_type_by_code
 from contactcenter.messages import Channel, ContactKind
 from contactcenter.residents.addresses import NormalizedAddress, normalize
 from contactcenter.residents.models import ContactPoint, Resident
@@ -107,13 +108,7 @@ def _channel(channel: Channel | str, errors: dict[str, str]) -> Channel | None:
 def _service_type(
     session: Session, jurisdiction: Jurisdiction, code: str, errors: dict[str, str]
 ) -> ServiceType | None:
-    found = session.scalars(
-        sa.select(ServiceType).where(
-            ServiceType.jurisdiction_id == jurisdiction.id,
-            ServiceType.code == code,
-            ServiceType.active.is_(True),
-        )
-    ).one_or_none()
+    found = service_type_by_code(session, jurisdiction.id, code)
     if found is None:
         errors["service_type"] = "Choose one of the services offered."
     return found

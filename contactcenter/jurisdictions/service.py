@@ -20,6 +20,27 @@ def active_service_types(session: Session, jurisdiction_id: int) -> Sequence[Ser
     ).all()
 
 
+MAX_CODE = 64
+"""The longest service type code (the column's length)."""
+
+
+def service_type_by_code(
+    session: Session, jurisdiction_id: int, code: str, *, active_only: bool = True
+) -> ServiceType | None:
+    """The jurisdiction's service type ``code`` (only an active one unless told otherwise).
+
+    A code that cannot be one (too long, or holding NUL, which PostgreSQL refuses even in a
+    query) finds nothing without asking the database."""
+    if not code or len(code) > MAX_CODE or "\x00" in code:
+        return None
+    query = sa.select(ServiceType).where(
+        ServiceType.jurisdiction_id == jurisdiction_id, ServiceType.code == code
+    )
+    if active_only:
+        query = query.where(ServiceType.active.is_(True))
+    return session.scalars(query).one_or_none()
+
+
 def default_department(session: Session, jurisdiction_id: int) -> Department | None:
     return session.scalars(
         sa.select(Department).where(

@@ -15,12 +15,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 
 from contactcenter.errors import Invalid
 from contactcenter.jurisdictions.models import ServiceType
 from contactcenter.open311.models import AttributeDatatype, ServiceAttribute
+from contactcenter.validation import StrictModel
 
 MAX_STRING = 1000
 MAX_TEXT = 10000
@@ -188,24 +189,12 @@ def _multi(attribute: ServiceAttribute, values: list[str]) -> list[str]:
 # --- Definitions ----------------------------------------------------------------------------
 
 
-class _Definition(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        """PostgreSQL text cannot hold NUL: refuse it here rather than fail at the insert."""
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class ValueDefinition(_Definition):
+class ValueDefinition(StrictModel):
     key: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
 
 
-class AttributeDefinition(_Definition):
+class AttributeDefinition(StrictModel):
     """One attribute as an administrator writes it (JSON or YAML), Open311's field names."""
 
     code: str = Field(pattern=CODE_PATTERN)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from contactcenter.db import get_db
 from contactcenter.errors import DomainError
-from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.jurisdictions.service import service_type_by_code
 
 
 @click.group("open311")
@@ -127,11 +128,9 @@ def attributes_command(slug: str, path: Path | None, service_code: str) -> None:
 
     with get_db().session() as session:
         jurisdiction = _jurisdiction(session, slug)
-        service_type = session.scalars(
-            sa.select(ServiceType).where(
-                ServiceType.jurisdiction_id == jurisdiction.id, ServiceType.code == service_code
-            )
-        ).one_or_none()
+        service_type = service_type_by_code(
+            session, jurisdiction.id, service_code, active_only=False
+        )
         if service_type is None:
             raise click.UsageError(f"no service type {service_code!r} in {slug}")
         if path is not None:

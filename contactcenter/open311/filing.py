@@ -25,6 +25,7 @@ from contactcenter.db import utcnow
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.i18n import supported
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
+from contactcenter.jurisdictions.service import service_type_by_code
 from contactcenter.language import guess_language
 from contactcenter.messages import Channel, ContactKind, Direction
 from contactcenter.open311.attributes import attributes_of, validate_answers
@@ -93,15 +94,7 @@ def service_type_for(session: Session, jurisdiction: Jurisdiction, code: str | N
             code="service_code_required",
             fields={"service_code": "required"},
         )
-    found = None
-    if len(code) <= 64 and "\x00" not in code:  # PostgreSQL refuses NUL even in a query
-        found = session.scalars(
-            sa.select(ServiceType).where(
-                ServiceType.jurisdiction_id == jurisdiction.id,
-                ServiceType.code == code,
-                ServiceType.active.is_(True),
-            )
-        ).one_or_none()
+    found = service_type_by_code(session, jurisdiction.id, code)
     if found is None:
         raise NotFound(f"No service {code[:64]!r} here.", code="service_not_found")
     return found

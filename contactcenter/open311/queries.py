@@ -79,18 +79,6 @@ def active_services(session: Session, jurisdiction_id: int) -> list[ServiceType]
     )
 
 
-def active_service(session: Session, jurisdiction_id: int, code: str) -> ServiceType | None:
-    if len(code) > MAX_KEY:
-        return None
-    return session.scalars(
-        sa.select(ServiceType).where(
-            ServiceType.jurisdiction_id == jurisdiction_id,
-            ServiceType.code == code,
-            ServiceType.active.is_(True),
-        )
-    ).one_or_none()
-
-
 @dataclass(frozen=True)
 class RequestPage:
     """Cases with what their Open311 form needs, loaded in a fixed number of queries."""

@@ -19,6 +19,7 @@ from contactcenter.cases.models import CaseStatus
 from contactcenter.db import get_session, utcnow
 from contactcenter.errors import DomainError, Forbidden, Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.jurisdictions.service import service_type_by_code
 from contactcenter.open311 import formats, params, queries
 from contactcenter.open311.attributes import attributes_of
 from contactcenter.open311.batch import submission_by_token
@@ -151,7 +152,7 @@ def service(service_code: str, fmt: str) -> Response:
     _require_format(fmt)
     session = get_session()
     jurisdiction = _jurisdiction()
-    service_type = queries.active_service(session, jurisdiction.id, service_code)
+    service_type = service_type_by_code(session, jurisdiction.id, service_code)
     if service_type is None:
         raise NotFound(
             f"service_code {service_code[:64]!r} was not found.",
