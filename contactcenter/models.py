@@ -24,10 +24,18 @@ from contactcenter.open311.models import (
     ServiceAttribute,
     SubmissionState,
 )
-from contactcenter.performance.models import CloseTimeCount, DailyCount
+from contactcenter.performance.models import (
+    CloseTimeByCount,
+    CloseTimeCount,
+    ContactDaily,
+    ContactInterval,
+    DailyCount,
+    RollupWatermark,
+)
 from contactcenter.residents.models import ContactPoint, Resident, ResidentMerge
 from contactcenter.routing.models import District, Offer, Queue, RuleSet, WorkItem
 from contactcenter.sla.models import CalendarRecord, CaseClock, SlaPolicy
+from contactcenter.surveys.models import Survey, SurveyState
 
 __all__ = [
     "Agent",
@@ -46,7 +54,10 @@ __all__ = [
     "ChannelAddress",
     "ChatSession",
     "ChatState",
+    "CloseTimeByCount",
     "CloseTimeCount",
+    "ContactDaily",
+    "ContactInterval",
     "ContactPoint",
     "DailyCount",
     "DeliveryStatus",
@@ -69,10 +80,13 @@ __all__ = [
     "Resident",
     "ResidentMerge",
     "Role",
+    "RollupWatermark",
     "RuleSet",
     "ServiceAttribute",
     "ServiceType",
     "SlaPolicy",
+    "Survey",
+    "SurveyState",
     "SubmissionState",
     "WorkItem",
 ]

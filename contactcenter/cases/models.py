@@ -107,6 +107,12 @@ class Case(Base):
     public_media_url: Mapped[str | None] = mapped_column(sa.String(1000))
     """A photo or file staff chose to publish with the request (Open311 ``media_url``).
     Nothing a resident sent is public until staff put it here."""
+    reopened_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    """How many times the case went from resolved or closed back to open."""
+    sla_breached: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    """A target of the case's SLA clock was breached (kept when the clock stops)."""
+    satisfaction: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    """The resident's answer to the satisfaction survey, 1 (poor) to 5 (great)."""
 
     jurisdiction: Mapped[Jurisdiction] = relationship()
     service_type: Mapped[ServiceType | None] = relationship()

@@ -59,6 +59,8 @@ class Department(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     is_default: Mapped[bool] = mapped_column(default=False)
     """Receives cases no service type claims (usually the 3-1-1 center itself)."""
+    head_email: Mapped[str] = mapped_column(sa.String(320), default="", server_default="")
+    """Where the department's weekly performance summary is emailed (none when empty)."""
 
 
 class ServiceType(Base):

@@ -54,6 +54,11 @@ class Queue(Base):
     """Receives escalations (SLA breaches, the last target of a rule)."""
     last_agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
     """Round robin's cursor: the agent offered last."""
+    service_targets: Mapped[dict[str, dict[str, int]]] = mapped_column(
+        sa.JSON, default=dict, server_default="{}"
+    )
+    """Service-level targets by channel, ``{"voice": {"seconds": 20, "percent": 80}}``; a
+    channel not named here has the default of :mod:`contactcenter.performance.targets`."""
 
     department: Mapped[Department | None] = relationship()
     agents: Mapped[list[Agent]] = relationship(secondary=agent_queues, order_by=Agent.id)
@@ -120,6 +125,7 @@ class WorkItem(Base):
     __table_args__ = (
         sa.Index("ix_work_items_queue_order", "jurisdiction_id", "state", "priority", "created_at"),
         sa.Index("ix_work_items_agent_state", "agent_id", "state"),
+        sa.Index("ix_work_items_updated", "updated_at"),
         sa.Index(
             "uq_work_items_live_case_kind",
             "case_id",
@@ -150,6 +156,16 @@ class WorkItem(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=sa.func.current_timestamp()
+    )
+    """Set by every change, bulk ``UPDATE`` statements included (``onupdate``): the contact
+    figures recompute the intervals of the work that changed since they last looked."""
+    transfers: Mapped[int] = mapped_column(default=0, server_default="0")
+    """How many times the work was transferred to another queue or agent."""
+    resolved_on_contact: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    """The case was resolved when the agent completed this work, without a transfer (first-
+    contact resolution); cleared if the case is reopened."""
 
     queue: Mapped[Queue] = relationship()
     agent: Mapped[Agent | None] = relationship()

@@ -1,0 +1,1 @@
+"""Resident satisfaction: the one-question survey sent after a case closes."""
