@@ -85,8 +85,8 @@ __all__ = [
     "ServiceAttribute",
     "ServiceType",
     "SlaPolicy",
+    "SubmissionState",
     "Survey",
     "SurveyState",
-    "SubmissionState",
     "WorkItem",
 ]
