@@ -33,51 +33,34 @@ for a month or a year, every figure equal) are checked: each one missed is print
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import os
 import random
-import statistics
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-RESULTS = ROOT / "bench" / "results"
-SAMPLES = ROOT.parent / "shared" / "testdata" / "311" / "nyc"
-PG = "127.0.0.1:5432"
-ADMIN_URL = f"postgresql://postgres@{PG}/postgres"
+sys.path.insert(0, str(ROOT))
+
+from bench.dashboard_bench import (  # noqa: E402
+    ADMIN_URL,
+    PG,
+    QUANTA,
+    RESULTS,
+    StatementCounter,
+    differences,
+    distributions,
+    quantized,
+    timed,
+)
+
 SLUG = "nyc"
 TIMEZONE = "America/New_York"
-QUANTA = 1000  # each distribution is an array of this many draws, indexed by random()
-
-CHANNELS = {"PHONE": "voice", "ONLINE": "webchat", "MOBILE": "open311", "OTHER": "other"}
-BUILTIN = {
-    "types": {
-        "Noise - Residential": 30,
-        "HEAT/HOT WATER": 25,
-        "Street Condition": 15,
-        "Blocked Driveway": 12,
-        "Illegal Parking": 10,
-        "Water System": 8,
-    },
-    "channels": {"voice": 60, "webchat": 20, "open311": 10, "sms": 5, "email": 5},
-    "districts": {
-        "BROOKLYN": 30,
-        "QUEENS": 25,
-        "MANHATTAN": 22,
-        "BRONX": 15,
-        "STATEN ISLAND": 5,
-        "": 3,
-    },
-    "close_seconds": [1800, 7200, 20000, 86400, 3 * 86400, 6 * 86400, 14 * 86400, 40 * 86400],
-    "open_share": 0.03,
-}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,54 +73,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the database")
     p.add_argument("--out", type=Path)
     return p.parse_args(argv)
-
-
-# --- the distributions -----------------------------------------------------------------------
-
-
-def distributions() -> dict[str, Any]:
-    """Service types, channels, districts and times to close, from the New York sample."""
-    files = sorted(SAMPLES.glob("*.csv")) if SAMPLES.is_dir() else []
-    if not files:
-        return {**BUILTIN, "source": "built-in"}
-    types: Counter[str] = Counter()
-    channels: Counter[str] = Counter()
-    districts: Counter[str] = Counter()
-    close: list[float] = []
-    open_rows = rows = 0
-    fmt = "%m/%d/%Y %I:%M:%S %p"
-    for path in files:
-        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            for row in csv.DictReader(handle):
-                rows += 1
-                types[row.get("Complaint Type", "") or "Other"] += 1
-                channels[CHANNELS.get(row.get("Open Data Channel Type", ""), "other")] += 1
-                borough = row.get("Borough", "")
-                districts["" if borough in ("", "Unspecified") else borough] += 1
-                try:
-                    created = dt.datetime.strptime(row["Created Date"], fmt)
-                    closed = dt.datetime.strptime(row["Closed Date"], fmt)
-                except (KeyError, ValueError):
-                    open_rows += 1
-                    continue
-                if closed >= created:
-                    close.append((closed - created).total_seconds())
-    return {
-        "types": dict(types),
-        "channels": dict(channels),
-        "districts": dict(districts),
-        "close_seconds": close or BUILTIN["close_seconds"],
-        "open_share": open_rows / max(rows, 1),
-        "source": ", ".join(p.name for p in files),
-    }
-
-
-def quantized(weights: dict[str, float] | list[Any], rng: random.Random) -> list[Any]:
-    """QUANTA draws in proportion to the weights (sorted, so the SQL picks by one random())."""
-    if isinstance(weights, list):
-        return sorted(rng.choice(weights) for _ in range(QUANTA))
-    keys = list(weights)
-    return sorted(rng.choices(keys, weights=[weights[k] for k in keys], k=QUANTA), key=str)
 
 
 # --- the data --------------------------------------------------------------------------------
@@ -246,42 +181,6 @@ def setup(url: str, dist: dict[str, Any], cases: int, years: float) -> dict[str,
 
 
 # --- our side --------------------------------------------------------------------------------
-
-
-class StatementCounter:
-    def __init__(self, engine: Any) -> None:
-        import sqlalchemy as sa
-
-        self.count = 0
-        sa.event.listen(engine, "before_cursor_execute", self._count)
-
-    def _count(self, *args: Any) -> None:
-        self.count += 1
-
-
-def timed(sides: dict[str, Callable[[], Any]], repeat: int, warmup: int = 2) -> dict[str, Any]:
-    """Each side called ``repeat`` times, taking turns (a, b, c, a, b, c, ...) so that whatever
-    else runs on the machine meanwhile slows them alike."""
-    for _ in range(warmup):
-        for fn in sides.values():
-            fn()
-    took: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(repeat):
-        for name, fn in sides.items():
-            t0 = time.perf_counter()
-            fn()
-            took[name].append(time.perf_counter() - t0)
-    return {name: summary(values) for name, values in took.items()}
-
-
-def summary(took: list[float]) -> dict[str, Any]:
-    took = sorted(took)
-    return {
-        "n": len(took),
-        "p50_ms": statistics.median(took) * 1000,
-        "p95_ms": took[min(len(took) - 1, round(0.95 * (len(took) - 1)))] * 1000,
-        "max_ms": took[-1] * 1000,
-    }
 
 
 # --- hand-written SQL over the rollups -------------------------------------------------------
@@ -508,25 +407,6 @@ def figures_of_raw_cases(side: dict[str, Any], bucket_of: Callable[[float], int]
         "weekly": _nonzero({k: tuple(v) for k, v in weekly.items()}),
         "monthly": _nonzero({k: tuple(v) for k, v in monthly.items()}),
     }
-
-
-def differences(sides: dict[str, dict[str, Any]]) -> list[str]:
-    """Every figure on which the sides disagree, named (empty when they all agree)."""
-    names = list(sides)
-    first = sides[names[0]]
-    out = []
-    for other in names[1:]:
-        for figure, values in first.items():
-            theirs = sides[other][figure]
-            if isinstance(values, dict):
-                for k in sorted(set(values) | set(theirs), key=str):
-                    if values.get(k) != theirs.get(k):
-                        out.append(
-                            f"{figure} {k}: {names[0]} {values.get(k)} != {other} {theirs.get(k)}"
-                        )
-            elif values != theirs:
-                out.append(f"{figure}: {names[0]} {values} != {other} {theirs}")
-    return out
 
 
 RATIO_TARGET = 1.5
