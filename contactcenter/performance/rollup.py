@@ -44,9 +44,9 @@ from sqlalchemy import event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
-from contactcenter.cases.models import OPEN_STATUSES, Case, CaseStatus
+from contactcenter.cases.models import OPEN_STATUSES, Case, CaseStatus, DuplicateStatus
 from contactcenter.jurisdictions.models import Jurisdiction
-from contactcenter.performance.models import CloseTimeCount, DailyCount
+from contactcenter.performance.models import CloseTimeByCount, CloseTimeCount, DailyCount
 
 CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 
@@ -58,8 +58,30 @@ OVERFLOW_BUCKET = 411
 TWO_DAYS = 2 * 86400
 ONE_YEAR = 365 * 86400
 
-DIMENSIONS = ("all", "service_type", "channel", "district")
-COUNTS = ("opened", "closed", "closed_with_target", "closed_on_time", "open_now")
+DIMENSIONS = ("all", "service_type", "channel", "district", "department")
+COUNTS = (
+    "opened",
+    "closed",
+    "closed_with_target",
+    "closed_on_time",
+    "open_now",
+    "duplicates",
+    "sla_breached",
+    "reopened",
+    "sat_responses",
+    "sat_score_sum",
+    "sat_satisfied",
+)
+"""The sums of a daily row, in :class:`Deltas`' order. ``opened``, ``open_now``,
+``duplicates`` and ``sla_breached`` count on the day a case was created; the others on the
+day it closed (so a reopened case's answers leave the figures until it closes again)."""
+(OPENED, CLOSED, WITH_TARGET, ON_TIME, OPEN_NOW, DUPLICATES, BREACHED, REOPENED) = range(8)
+(SAT_RESPONSES, SAT_SCORE_SUM, SAT_SATISFIED) = range(8, 11)
+SATISFIED_FROM = 4
+"""A satisfaction answer of 4 or 5 (of 1 to 5) counts as satisfied."""
+BY_DIMENSIONS = ("department", "district")
+"""The breakdowns with their own time-to-close histogram (``performance_close_times_by``);
+the service type's is ``performance_close_times``, the channel has none."""
 
 TRACKED = (
     "jurisdiction_id",
@@ -71,6 +93,11 @@ TRACKED = (
     "service_type_id",
     "origin_channel",
     "district",
+    "department_id",
+    "reopened_count",
+    "sla_breached",
+    "satisfaction",
+    "duplicate_status",
 )
 """The case attributes the figures depend on; a change to any other one changes nothing."""
 
@@ -80,6 +107,7 @@ LOCK_NAMESPACE = 0x70657266
 
 DailyKey = tuple[int, str, dt.date, str]
 HistogramKey = tuple[int, dt.date, int, int]
+HistogramByKey = tuple[int, dt.date, str, str, int]
 
 
 def bucket_of(seconds: float) -> int:
@@ -121,6 +149,11 @@ class CaseFacts:
     service_type_id: int | None
     origin_channel: str | None
     district: str | None
+    department_id: int | None = None
+    reopened_count: int | None = 0
+    sla_breached: bool | None = False
+    satisfaction: int | None = None
+    duplicate_status: str | None = None
 
     @property
     def done_at(self) -> dt.datetime | None:
@@ -136,6 +169,7 @@ class Deltas:
     def __init__(self) -> None:
         self.daily: defaultdict[DailyKey, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
         self.histogram: defaultdict[HistogramKey, int] = defaultdict(int)
+        self.histogram_by: defaultdict[HistogramByKey, int] = defaultdict(int)
 
     def add(self, facts: CaseFacts, zone: dt.tzinfo, sign: int) -> None:
         """Add (``sign`` 1) or take away (-1) one case's contribution."""
@@ -147,28 +181,41 @@ class Deltas:
             ("service_type", "" if facts.service_type_id is None else str(facts.service_type_id)),
             ("channel", str(facts.origin_channel or "")),
             ("district", facts.district or ""),
+            ("department", "" if facts.department_id is None else str(facts.department_id)),
         )
         created_day = created_at.astimezone(zone).date()
         is_open = facts.status in OPEN_STATUSES
+        duplicate = facts.duplicate_status == DuplicateStatus.CONFIRMED
+        breached = bool(facts.sla_breached)
         for dimension, value in values:
             row = self.daily[(jurisdiction_id, dimension, created_day, value)]
-            row[0] += sign
-            if is_open:
-                row[4] += sign
+            row[OPENED] += sign
+            row[OPEN_NOW] += sign * is_open
+            row[DUPLICATES] += sign * duplicate
+            row[BREACHED] += sign * breached
         done_at = facts.done_at
         if done_at is None:
             return
         closed_day = done_at.astimezone(zone).date()
         with_target = facts.due_at is not None
         on_time = facts.due_at is not None and done_at <= facts.due_at
+        reopened = (facts.reopened_count or 0) > 0
+        score = facts.satisfaction
         for dimension, value in values:
             row = self.daily[(jurisdiction_id, dimension, closed_day, value)]
-            row[1] += sign
-            row[2] += sign * with_target
-            row[3] += sign * on_time
+            row[CLOSED] += sign
+            row[WITH_TARGET] += sign * with_target
+            row[ON_TIME] += sign * on_time
+            row[REOPENED] += sign * reopened
+            if score is not None:
+                row[SAT_RESPONSES] += sign
+                row[SAT_SCORE_SUM] += sign * score
+                row[SAT_SATISFIED] += sign * (score >= SATISFIED_FROM)
         bucket = bucket_of((done_at - created_at).total_seconds())
-        key = (jurisdiction_id, closed_day.replace(day=1), facts.service_type_id or 0, bucket)
-        self.histogram[key] += sign
+        month = closed_day.replace(day=1)
+        self.histogram[(jurisdiction_id, month, facts.service_type_id or 0, bucket)] += sign
+        for dimension, value in values[3:]:
+            self.histogram_by[(jurisdiction_id, month, dimension, value, bucket)] += sign
 
     def merge(self, other: Deltas) -> None:
         for key, counts in other.daily.items():
@@ -177,16 +224,21 @@ class Deltas:
                 row[i] += n
         for hkey, n in other.histogram.items():
             self.histogram[hkey] += n
+        for bkey, n in other.histogram_by.items():
+            self.histogram_by[bkey] += n
 
     def forget(self, jurisdiction_id: int) -> None:
         for key in [k for k in self.daily if k[0] == jurisdiction_id]:
             del self.daily[key]
         for hkey in [k for k in self.histogram if k[0] == jurisdiction_id]:
             del self.histogram[hkey]
+        for bkey in [k for k in self.histogram_by if k[0] == jurisdiction_id]:
+            del self.histogram_by[bkey]
 
     def jurisdiction_ids(self) -> list[int]:
         ids = {k[0] for k, counts in self.daily.items() if any(counts)}
         ids.update(k[0] for k, n in self.histogram.items() if n)
+        ids.update(k[0] for k, n in self.histogram_by.items() if n)
         return sorted(ids)
 
     def daily_rows(self) -> list[dict[str, Any]]:
@@ -212,6 +264,20 @@ class Deltas:
                 "cases": n,
             }
             for key, n in sorted(self.histogram.items())
+            if n
+        ]
+
+    def histogram_by_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "jurisdiction_id": key[0],
+                "month": key[1],
+                "dimension": key[2],
+                "value": key[3],
+                "bucket": key[4],
+                "cases": n,
+            }
+            for key, n in sorted(self.histogram_by.items())
             if n
         ]
 
@@ -342,8 +408,10 @@ def _upsert(session: Session, table: sa.Table, keys: Iterable[str]) -> Any:
 
 DAILY_TABLE: sa.Table = DailyCount.__table__  # type: ignore[assignment]
 HISTOGRAM_TABLE: sa.Table = CloseTimeCount.__table__  # type: ignore[assignment]
+HISTOGRAM_BY_TABLE: sa.Table = CloseTimeByCount.__table__  # type: ignore[assignment]
 DAILY_KEY = ("jurisdiction_id", "dimension", "day", "value")
 HISTOGRAM_KEY = ("jurisdiction_id", "month", "service_type_id", "bucket")
+HISTOGRAM_BY_KEY = ("jurisdiction_id", "month", "dimension", "value", "bucket")
 
 
 def lock_key(jurisdiction_id: int) -> tuple[int, int]:
@@ -357,35 +425,33 @@ def _is_postgres(session: Session) -> bool:
 
 def _write(session: Session, deltas: Deltas) -> None:
     connection = session.connection()
-    daily = deltas.daily_rows()
-    histogram = deltas.histogram_rows()
+    tables = (
+        (deltas.daily_rows(), DAILY_TABLE, DAILY_KEY, _PG_DAILY_UPSERT),
+        (deltas.histogram_rows(), HISTOGRAM_TABLE, HISTOGRAM_KEY, _PG_HISTOGRAM_UPSERT),
+        (deltas.histogram_by_rows(), HISTOGRAM_BY_TABLE, HISTOGRAM_BY_KEY, _PG_HISTOGRAM_BY_UPSERT),
+    )
     if _is_postgres(session):
         # One statement per table, whatever the number of rows: the rows go in as arrays,
         # and the statement first takes the shared advisory lock of each jurisdiction it
         # writes (see the module's docstring), so this costs no statement more.
         locks = {"locked": deltas.jurisdiction_ids()}
-        if daily:
-            columns = {name: [row[name] for row in daily] for name in (*DAILY_KEY, *COUNTS)}
-            connection.execute(_PG_DAILY_UPSERT, {**locks, **columns})
-        if histogram:
-            names = (*HISTOGRAM_KEY, "cases")
-            columns = {name: [row[name] for row in histogram] for name in names}
-            connection.execute(_PG_HISTOGRAM_UPSERT, {**locks, **columns})
+        for rows, table, _key, statement in tables:
+            if rows:
+                columns = {c.name: [row[c.name] for row in rows] for c in table.columns}
+                connection.execute(statement, {**locks, **columns})
         return
-    if daily:
-        connection.execute(_upsert(session, DAILY_TABLE, DAILY_KEY), daily)
-    if histogram:
-        connection.execute(_upsert(session, HISTOGRAM_TABLE, HISTOGRAM_KEY), histogram)
+    for rows, table, key, _statement in tables:
+        if rows:
+            connection.execute(_upsert(session, table, key), rows)
 
 
-_MERGE_DAILY = """ON CONFLICT (jurisdiction_id, dimension, day, value) DO UPDATE SET
-        opened = performance_daily.opened + excluded.opened,
-        closed = performance_daily.closed + excluded.closed,
-        closed_with_target = performance_daily.closed_with_target + excluded.closed_with_target,
-        closed_on_time = performance_daily.closed_on_time + excluded.closed_on_time,
-        open_now = performance_daily.open_now + excluded.open_now"""
+_MERGE_DAILY = "ON CONFLICT (jurisdiction_id, dimension, day, value) DO UPDATE SET " + ", ".join(
+    f"{n} = performance_daily.{n} + excluded.{n}" for n in COUNTS
+)
 _MERGE_HISTOGRAM = """ON CONFLICT (jurisdiction_id, month, service_type_id, bucket) DO UPDATE SET
         cases = performance_close_times.cases + excluded.cases"""
+_MERGE_HISTOGRAM_BY = """ON CONFLICT (jurisdiction_id, month, dimension, value, bucket)
+        DO UPDATE SET cases = performance_close_times_by.cases + excluded.cases"""
 
 # Shared locks of the jurisdictions written, in id order, before the first row is inserted (the
 # scalar subquery is an init plan, run once, at the first row); then the rows, in key order.
@@ -396,19 +462,17 @@ _SHARED_LOCKS = f"""
     )
 """  # noqa: S608 - only our own constants are interpolated
 
-_PG_DAILY_UPSERT = sa.text(
-    _SHARED_LOCKS  # noqa: S608 - only our own constants
-    + """
-    INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, opened, closed,
-                                   closed_with_target, closed_on_time, open_now)
+_COUNT_NAMES = ", ".join(COUNTS)
+_COUNT_ARRAYS = ", ".join(f"CAST(:{n} AS int[])" for n in COUNTS)
+_COUNT_SUMS = ", ".join(f"sum(ev.{n})" for n in COUNTS)
+
+_DAILY_UNNEST = f"""
+    INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, {_COUNT_NAMES})
     SELECT * FROM unnest(CAST(:jurisdiction_id AS int[]), CAST(:dimension AS text[]),
-                         CAST(:day AS date[]), CAST(:value AS text[]), CAST(:opened AS int[]),
-                         CAST(:closed AS int[]), CAST(:closed_with_target AS int[]),
-                         CAST(:closed_on_time AS int[]), CAST(:open_now AS int[]))
+                         CAST(:day AS date[]), CAST(:value AS text[]), {_COUNT_ARRAYS})
     WHERE (SELECT count(*) FROM locks) IS NOT NULL
-    """
-    + _MERGE_DAILY
-)
+"""  # noqa: S608 - only our own constants are interpolated
+_PG_DAILY_UPSERT = sa.text(_SHARED_LOCKS + _DAILY_UNNEST + _MERGE_DAILY)
 
 _PG_HISTOGRAM_UPSERT = sa.text(
     _SHARED_LOCKS  # noqa: S608 - only our own constants
@@ -422,6 +486,19 @@ _PG_HISTOGRAM_UPSERT = sa.text(
     + _MERGE_HISTOGRAM
 )
 
+_PG_HISTOGRAM_BY_UPSERT = sa.text(
+    _SHARED_LOCKS  # noqa: S608 - only our own constants
+    + """
+    INSERT INTO performance_close_times_by (jurisdiction_id, month, dimension, value, bucket,
+                                            cases)
+    SELECT * FROM unnest(CAST(:jurisdiction_id AS int[]), CAST(:month AS date[]),
+                         CAST(:dimension AS text[]), CAST(:value AS text[]),
+                         CAST(:bucket AS smallint[]), CAST(:cases AS int[]))
+    WHERE (SELECT count(*) FROM locks) IS NOT NULL
+    """
+    + _MERGE_HISTOGRAM_BY
+)
+
 
 # --- Rebuild ----------------------------------------------------------------------------------
 
@@ -430,12 +507,13 @@ def rebuild(session: Session, jurisdiction_id: int) -> None:
     """Recompute one jurisdiction's rollups from its cases (does not commit).
 
     For what bypasses the ORM (bulk updates, raw SQL), or after a jurisdiction's time zone
-    changes. On PostgreSQL it is two ``INSERT ... SELECT ... GROUP BY`` statements over the
-    cases, under the jurisdiction's advisory lock taken exclusively: commits that change this
-    jurisdiction's cases wait to write their deltas until the rebuild commits (so a case
-    committed concurrently is counted exactly once); other jurisdictions and readers go on.
-    SQLite (the embedded mode, one writer at a time) has no time zones in SQL: there the
-    cases are streamed through the same code as the session events.
+    changes. On PostgreSQL it is three ``INSERT ... SELECT ... GROUP BY`` statements over the
+    cases (the daily counts and the two time-to-close histograms), under the jurisdiction's
+    advisory lock taken exclusively: commits that change this jurisdiction's cases wait to
+    write their deltas until the rebuild commits (so a case committed concurrently is
+    counted exactly once); other jurisdictions and readers go on. SQLite (the embedded mode,
+    one writer at a time) has no time zones in SQL: there the cases are streamed through the
+    same code as the session events.
     """
     session.flush()
     for _lineage, deltas in session.info.get(_PENDING, []):
@@ -445,14 +523,14 @@ def rebuild(session: Session, jurisdiction_id: int) -> None:
     if postgres:
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(*lock_key(jurisdiction_id))))
     session.execute(sa.delete(DailyCount).where(DailyCount.jurisdiction_id == jurisdiction_id))
-    session.execute(
-        sa.delete(CloseTimeCount).where(CloseTimeCount.jurisdiction_id == jurisdiction_id)
-    )
+    for model in (CloseTimeCount, CloseTimeByCount):
+        session.execute(sa.delete(model).where(model.jurisdiction_id == jurisdiction_id))
     if postgres:
         session.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         params = {"j": jurisdiction_id, "tz": _sql_timezone(jurisdiction)}
         session.execute(_REBUILD_DAILY, params)
         session.execute(_REBUILD_HISTOGRAM, params)
+        session.execute(_REBUILD_HISTOGRAM_BY, params)
     else:
         _rebuild_by_streaming(session, jurisdiction)
 
@@ -476,6 +554,7 @@ def apply_inserted(session: Session, jurisdiction_id: int, case_ids: Sequence[in
         params = {"j": jurisdiction_id, "tz": _sql_timezone(jurisdiction), "ids": ids}
         session.execute(_APPLY_DAILY, params)
         session.execute(_APPLY_HISTOGRAM, params)
+        session.execute(_APPLY_HISTOGRAM_BY, params)
         return
     zone = zone_of(jurisdiction.timezone)
     deltas = Deltas()
@@ -506,6 +585,7 @@ def _rebuild_by_streaming(session: Session, jurisdiction: Jurisdiction) -> None:
     for rows, table in (
         (deltas.daily_rows(), DAILY_TABLE),
         (deltas.histogram_rows(), HISTOGRAM_TABLE),
+        (deltas.histogram_by_rows(), HISTOGRAM_BY_TABLE),
     ):
         for start in range(0, len(rows), 5000):
             connection.execute(sa.insert(table), rows[start : start + 5000])
@@ -528,70 +608,100 @@ _CLOSED = ", ".join(f"'{s}'" for s in CLOSED_STATUSES)
 # One pass over the jurisdiction's cases: each case is one "opened" event on its created day
 # and, when closed, one "closed" event on its closing day; GROUPING SETS sum them by day for
 # each dimension at once. Rows go in in key order, so that a period's rows share few pages.
+# The events' columns are COUNTS, in order.
 _DAILY_SQL = f"""
-    INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, opened, closed,
-                                   closed_with_target, closed_on_time, open_now)
+    INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, {_COUNT_NAMES})
     SELECT :j,
            CASE WHEN GROUPING(c.st) = 0 THEN 'service_type'
                 WHEN GROUPING(c.ch) = 0 THEN 'channel'
-                WHEN GROUPING(c.di) = 0 THEN 'district' ELSE 'all' END,
+                WHEN GROUPING(c.di) = 0 THEN 'district'
+                WHEN GROUPING(c.de) = 0 THEN 'department' ELSE 'all' END,
            ev.day,
            CASE WHEN GROUPING(c.st) = 0 THEN c.st
                 WHEN GROUPING(c.ch) = 0 THEN c.ch
-                WHEN GROUPING(c.di) = 0 THEN c.di ELSE '' END,
-           sum(ev.opened), sum(ev.closed), sum(ev.with_target), sum(ev.on_time),
-           sum(ev.open_now)
+                WHEN GROUPING(c.di) = 0 THEN c.di
+                WHEN GROUPING(c.de) = 0 THEN c.de ELSE '' END,
+           {_COUNT_SUMS}
     FROM (
         SELECT created_at,
                CASE WHEN status IN ({_CLOSED}) THEN coalesce(resolved_at, closed_at) END
                    AS done_at,
                due_at,
                CASE WHEN status IN ({_OPEN}) THEN 1 ELSE 0 END AS is_open,
+               CASE WHEN duplicate_status = '{DuplicateStatus.CONFIRMED}' THEN 1 ELSE 0 END
+                   AS is_duplicate,
+               CASE WHEN sla_breached THEN 1 ELSE 0 END AS is_breached,
+               CASE WHEN reopened_count > 0 THEN 1 ELSE 0 END AS was_reopened,
+               satisfaction,
                coalesce(service_type_id::text, '') AS st,
                origin_channel::text AS ch,
-               coalesce(district, '') AS di
+               coalesce(district, '') AS di,
+               coalesce(department_id::text, '') AS de
         FROM cases
         WHERE jurisdiction_id = :j {{only}}
     ) AS c
     CROSS JOIN LATERAL (VALUES
-        ((c.created_at AT TIME ZONE :tz)::date, 1, 0, 0, 0, c.is_open),
+        ((c.created_at AT TIME ZONE :tz)::date, 1, 0, 0, 0, c.is_open, c.is_duplicate,
+         c.is_breached, 0, 0, 0, 0),
         ((c.done_at AT TIME ZONE :tz)::date, 0, 1,
          CASE WHEN c.due_at IS NOT NULL THEN 1 ELSE 0 END,
-         CASE WHEN c.done_at <= c.due_at THEN 1 ELSE 0 END, 0)
-    ) AS ev (day, opened, closed, with_target, on_time, open_now)
+         CASE WHEN c.done_at <= c.due_at THEN 1 ELSE 0 END, 0, 0, 0, c.was_reopened,
+         CASE WHEN c.satisfaction IS NOT NULL THEN 1 ELSE 0 END, coalesce(c.satisfaction, 0),
+         CASE WHEN c.satisfaction >= {SATISFIED_FROM} THEN 1 ELSE 0 END)
+    ) AS ev (day, {_COUNT_NAMES})
     WHERE ev.day IS NOT NULL
-    GROUP BY GROUPING SETS ((ev.day), (ev.day, c.st), (ev.day, c.ch), (ev.day, c.di))
+    GROUP BY GROUPING SETS ((ev.day), (ev.day, c.st), (ev.day, c.ch), (ev.day, c.di),
+                            (ev.day, c.de))
     ORDER BY 2, 3, 4
     {{merge}}
 """  # noqa: S608 - only our own constants are interpolated
 
-_HISTOGRAM_SQL = f"""
-    INSERT INTO performance_close_times (jurisdiction_id, month, service_type_id, bucket, cases)
-    SELECT :j, month, st, bucket, count(*)
-    FROM (
+# The closed cases with their local closing month and time-to-close bucket, for both histograms.
+_BUCKETED = f"""
         SELECT date_trunc('month', done_at AT TIME ZONE :tz)::date AS month,
                coalesce(service_type_id, 0) AS st,
+               coalesce(department_id::text, '') AS de,
+               coalesce(district, '') AS di,
                (CASE WHEN s < {TWO_DAYS} THEN greatest(floor(s / 3600), 0)
                      WHEN s < {ONE_YEAR} THEN 46 + floor(s / 86400)
                      ELSE {OVERFLOW_BUCKET} END)::int AS bucket
         FROM (
-            SELECT coalesce(resolved_at, closed_at) AS done_at, service_type_id,
+            SELECT coalesce(resolved_at, closed_at) AS done_at, service_type_id, department_id,
+                   district,
                    extract(epoch FROM coalesce(resolved_at, closed_at) - created_at) AS s
             FROM cases
             WHERE jurisdiction_id = :j AND status IN ({_CLOSED})
               AND coalesce(resolved_at, closed_at) IS NOT NULL {{only}}
         ) AS closed_cases
-    ) AS bucketed
+"""  # noqa: S608 - only our own constants are interpolated
+
+_HISTOGRAM_SQL = f"""
+    INSERT INTO performance_close_times (jurisdiction_id, month, service_type_id, bucket, cases)
+    SELECT :j, month, st, bucket, count(*)
+    FROM ({_BUCKETED}) AS bucketed
     GROUP BY month, st, bucket
     ORDER BY month, st, bucket
+    {{merge}}
+"""  # noqa: S608 - only our own constants are interpolated
+
+_HISTOGRAM_BY_SQL = f"""
+    INSERT INTO performance_close_times_by (jurisdiction_id, month, dimension, value, bucket,
+                                            cases)
+    SELECT :j, month, CASE WHEN GROUPING(de) = 0 THEN 'department' ELSE 'district' END,
+           CASE WHEN GROUPING(de) = 0 THEN de ELSE di END, bucket, count(*)
+    FROM ({_BUCKETED}) AS bucketed
+    GROUP BY GROUPING SETS ((month, de, bucket), (month, di, bucket))
+    ORDER BY 2, 3, 4, 5
     {{merge}}
 """  # noqa: S608 - only our own constants are interpolated
 
 _ONLY_IDS = "AND id = ANY(CAST(:ids AS int[]))"
 _REBUILD_DAILY = sa.text(_DAILY_SQL.format(only="", merge=""))
 _REBUILD_HISTOGRAM = sa.text(_HISTOGRAM_SQL.format(only="", merge=""))
+_REBUILD_HISTOGRAM_BY = sa.text(_HISTOGRAM_BY_SQL.format(only="", merge=""))
 _APPLY_DAILY = sa.text(_DAILY_SQL.format(only=_ONLY_IDS, merge=_MERGE_DAILY))
 _APPLY_HISTOGRAM = sa.text(_HISTOGRAM_SQL.format(only=_ONLY_IDS, merge=_MERGE_HISTOGRAM))
+_APPLY_HISTOGRAM_BY = sa.text(_HISTOGRAM_BY_SQL.format(only=_ONLY_IDS, merge=_MERGE_HISTOGRAM_BY))
 
 
 # Installed once, when this module is first imported; contactcenter.cases.models imports it,

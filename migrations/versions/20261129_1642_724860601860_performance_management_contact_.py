@@ -5,10 +5,14 @@ Revises: bf3020b543cb
 Create Date: 2026-11-29 16:42:01.344288
 """
 
+import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 
 revision: str = '724860601860'
@@ -137,6 +141,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_work_items_updated', ['updated_at'], unique=False)
 
     # ### end Alembic commands ###
+    _fill_from_existing_cases()
 
 
 def downgrade() -> None:
@@ -176,3 +181,248 @@ def downgrade() -> None:
     op.drop_table('performance_close_times_by')
     op.drop_table('performance_watermarks')
     # ### end Alembic commands ###
+
+
+# --- Filling the new figures from the cases already there --------------------------------------
+# The cases' new facts are read from their history where it has them (a "reopened" event per
+# reopening, an "sla_breached" event per breach; no satisfaction answer exists yet), then the
+# daily counts are recomputed with the new counts and the department dimension, and the
+# department and district time-to-close histograms are filled. This is the application's
+# rebuild as of this revision, copied on purpose: a migration must keep doing what it did when
+# it was written, whatever the application's code becomes.
+
+OPEN = ("new", "open", "in_progress")
+CLOSED = ("resolved", "closed")
+TWO_DAYS = 2 * 86400
+ONE_YEAR = 365 * 86400
+OVERFLOW_BUCKET = 411
+SATISFIED_FROM = 4
+COUNTS = (
+    "opened",
+    "closed",
+    "closed_with_target",
+    "closed_on_time",
+    "open_now",
+    "duplicates",
+    "sla_breached",
+    "reopened",
+    "sat_responses",
+    "sat_score_sum",
+    "sat_satisfied",
+)
+COUNT_NAMES = ", ".join(COUNTS)
+
+CASE_FACTS = [
+    """
+    UPDATE cases SET reopened_count = (
+        SELECT count(*) FROM case_events
+        WHERE case_events.case_id = cases.id AND case_events.kind = 'reopened'
+    )
+    WHERE id IN (SELECT case_id FROM case_events WHERE kind = 'reopened')
+    """,
+    """
+    UPDATE cases SET sla_breached = true
+    WHERE id IN (SELECT case_id FROM case_events WHERE kind = 'sla_breached')
+    """,
+]
+
+ZONES = """
+    WITH zones AS (
+        SELECT id, CASE WHEN timezone IN (SELECT name FROM pg_timezone_names) THEN timezone
+                        ELSE 'UTC' END AS tz
+        FROM jurisdictions
+    )
+"""
+
+FILL_DAILY = ZONES + f"""
+    INSERT INTO performance_daily (jurisdiction_id, dimension, day, value, {COUNT_NAMES})
+    SELECT c.j,
+           CASE WHEN GROUPING(c.st) = 0 THEN 'service_type'
+                WHEN GROUPING(c.ch) = 0 THEN 'channel'
+                WHEN GROUPING(c.di) = 0 THEN 'district'
+                WHEN GROUPING(c.de) = 0 THEN 'department' ELSE 'all' END,
+           ev.day,
+           CASE WHEN GROUPING(c.st) = 0 THEN c.st
+                WHEN GROUPING(c.ch) = 0 THEN c.ch
+                WHEN GROUPING(c.di) = 0 THEN c.di
+                WHEN GROUPING(c.de) = 0 THEN c.de ELSE '' END,
+           {", ".join(f"sum(ev.{n})" for n in COUNTS)}
+    FROM (
+        SELECT cases.jurisdiction_id AS j, zones.tz, created_at,
+               CASE WHEN status IN ('resolved', 'closed')
+                    THEN coalesce(resolved_at, closed_at) END AS done_at,
+               due_at,
+               CASE WHEN status IN ('new', 'open', 'in_progress') THEN 1 ELSE 0 END AS is_open,
+               CASE WHEN duplicate_status = 'confirmed' THEN 1 ELSE 0 END AS is_duplicate,
+               CASE WHEN sla_breached THEN 1 ELSE 0 END AS is_breached,
+               CASE WHEN reopened_count > 0 THEN 1 ELSE 0 END AS was_reopened,
+               satisfaction,
+               coalesce(service_type_id::text, '') AS st,
+               origin_channel::text AS ch,
+               coalesce(district, '') AS di,
+               coalesce(department_id::text, '') AS de
+        FROM cases JOIN zones ON zones.id = cases.jurisdiction_id
+    ) AS c
+    CROSS JOIN LATERAL (VALUES
+        ((c.created_at AT TIME ZONE c.tz)::date, 1, 0, 0, 0, c.is_open, c.is_duplicate,
+         c.is_breached, 0, 0, 0, 0),
+        ((c.done_at AT TIME ZONE c.tz)::date, 0, 1,
+         CASE WHEN c.due_at IS NOT NULL THEN 1 ELSE 0 END,
+         CASE WHEN c.done_at <= c.due_at THEN 1 ELSE 0 END, 0, 0, 0, c.was_reopened,
+         CASE WHEN c.satisfaction IS NOT NULL THEN 1 ELSE 0 END, coalesce(c.satisfaction, 0),
+         CASE WHEN c.satisfaction >= {SATISFIED_FROM} THEN 1 ELSE 0 END)
+    ) AS ev (day, {COUNT_NAMES})
+    WHERE ev.day IS NOT NULL
+    GROUP BY GROUPING SETS ((c.j, ev.day), (c.j, ev.day, c.st), (c.j, ev.day, c.ch),
+                            (c.j, ev.day, c.di), (c.j, ev.day, c.de))
+    ORDER BY 1, 2, 3, 4
+"""
+
+FILL_HISTOGRAM_BY = ZONES + f"""
+    INSERT INTO performance_close_times_by (jurisdiction_id, month, dimension, value, bucket,
+                                            cases)
+    SELECT j, month, CASE WHEN GROUPING(de) = 0 THEN 'department' ELSE 'district' END,
+           CASE WHEN GROUPING(de) = 0 THEN de ELSE di END, bucket, count(*)
+    FROM (
+        SELECT j, date_trunc('month', done_at AT TIME ZONE tz)::date AS month,
+               coalesce(department_id::text, '') AS de,
+               coalesce(district, '') AS di,
+               (CASE WHEN s < {TWO_DAYS} THEN greatest(floor(s / 3600), 0)
+                     WHEN s < {ONE_YEAR} THEN 46 + floor(s / 86400)
+                     ELSE {OVERFLOW_BUCKET} END)::int AS bucket
+        FROM (
+            SELECT cases.jurisdiction_id AS j, zones.tz,
+                   coalesce(resolved_at, closed_at) AS done_at, department_id, district,
+                   extract(epoch FROM coalesce(resolved_at, closed_at) - created_at) AS s
+            FROM cases JOIN zones ON zones.id = cases.jurisdiction_id
+            WHERE status IN ('resolved', 'closed')
+              AND coalesce(resolved_at, closed_at) IS NOT NULL
+        ) AS closed_cases
+    ) AS bucketed
+    GROUP BY GROUPING SETS ((j, month, de, bucket), (j, month, di, bucket))
+    ORDER BY 1, 2, 3, 4, 5
+"""
+
+
+def _zone(name: str | None) -> dt.tzinfo:
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _fill_from_existing_cases() -> None:
+    postgres = op.get_context().dialect.name == "postgresql"
+    if postgres or not context.is_offline_mode():
+        for statement in CASE_FACTS:
+            op.execute(statement)
+    if postgres:
+        op.execute("DELETE FROM performance_daily")
+        op.execute(FILL_DAILY)
+        op.execute(FILL_HISTOGRAM_BY)
+        return
+    if context.is_offline_mode():
+        return  # no script for SQLite: run `contactcenter performance rebuild` after it
+    bind = op.get_bind()
+    jurisdictions = bind.execute(sa.text("SELECT id, timezone FROM jurisdictions ORDER BY id"))
+    for jurisdiction_id, timezone in jurisdictions.all():
+        _fill_by_streaming(bind, jurisdiction_id, _zone(timezone))
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back naive UTC text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _bucket(seconds: float) -> int:
+    if seconds < TWO_DAYS:
+        return max(int(seconds // 3600), 0)
+    if seconds < ONE_YEAR:
+        return 46 + int(seconds // 86400)
+    return OVERFLOW_BUCKET
+
+
+def _fill_by_streaming(bind: sa.Connection, jurisdiction_id: int, zone: dt.tzinfo) -> None:
+    daily: defaultdict[tuple[str, dt.date, str], list[int]] = defaultdict(
+        lambda: [0] * len(COUNTS)
+    )
+    histogram: defaultdict[tuple[dt.date, str, str, int], int] = defaultdict(int)
+    rows = bind.execute(
+        sa.text(
+            "SELECT created_at, status, resolved_at, closed_at, due_at, service_type_id,"
+            " origin_channel, district, department_id, duplicate_status, sla_breached,"
+            " reopened_count, satisfaction FROM cases WHERE jurisdiction_id = :j"
+        ),
+        {"j": jurisdiction_id},
+    )
+    for (
+        created, status, resolved, closed, due, type_id, channel, district, department_id,
+        duplicate_status, breached, reopened_count, score,
+    ) in rows:
+        created_at, due_at = _utc(created), _utc(due)
+        if created_at is None:
+            continue
+        values = (
+            ("all", ""),
+            ("service_type", "" if type_id is None else str(type_id)),
+            ("channel", str(channel or "")),
+            ("district", district or ""),
+            ("department", "" if department_id is None else str(department_id)),
+        )
+        day = created_at.astimezone(zone).date()
+        for dimension, value in values:
+            row = daily[(dimension, day, value)]
+            row[0] += 1
+            row[4] += status in OPEN
+            row[5] += duplicate_status == "confirmed"
+            row[6] += bool(breached)
+        done_at = (_utc(resolved) or _utc(closed)) if status in CLOSED else None
+        if done_at is None:
+            continue
+        closed_day = done_at.astimezone(zone).date()
+        for dimension, value in values:
+            row = daily[(dimension, closed_day, value)]
+            row[1] += 1
+            row[2] += due_at is not None
+            row[3] += due_at is not None and done_at <= due_at
+            row[7] += (reopened_count or 0) > 0
+            if score is not None:
+                row[8] += 1
+                row[9] += score
+                row[10] += score >= SATISFIED_FROM
+        bucket = _bucket((done_at - created_at).total_seconds())
+        for dimension, value in values[3:]:
+            histogram[(closed_day.replace(day=1), dimension, value, bucket)] += 1
+    bind.execute(sa.text("DELETE FROM performance_daily WHERE jurisdiction_id = :j"),
+                 {"j": jurisdiction_id})
+    daily_rows = [
+        {"j": jurisdiction_id, "dimension": key[0], "day": key[1].isoformat(), "value": key[2],
+         **dict(zip(COUNTS, n, strict=True))}
+        for key, n in sorted(daily.items())
+    ]
+    if daily_rows:
+        names = ", ".join(f":{n}" for n in COUNTS)
+        bind.execute(
+            sa.text(
+                f"INSERT INTO performance_daily (jurisdiction_id, dimension, day, value,"
+                f" {COUNT_NAMES}) VALUES (:j, :dimension, :day, :value, {names})"
+            ),
+            daily_rows,
+        )
+    histogram_rows = [
+        {"j": jurisdiction_id, "month": key[0].isoformat(), "dimension": key[1],
+         "value": key[2], "bucket": key[3], "n": n}
+        for key, n in sorted(histogram.items())
+    ]
+    if histogram_rows:
+        bind.execute(
+            sa.text(
+                "INSERT INTO performance_close_times_by (jurisdiction_id, month, dimension,"
+                " value, bucket, cases) VALUES (:j, :month, :dimension, :value, :bucket, :n)"
+            ),
+            histogram_rows,
+        )
