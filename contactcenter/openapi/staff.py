@@ -14,6 +14,7 @@ from werkzeug.routing import Rule
 
 from contactcenter.agents.models import Role
 from contactcenter.api import call_views, incident_views, open311_views, schemas
+from contactcenter.api import performance_forecast_views as forecast_views
 from contactcenter.api import routing_schemas as rs
 from contactcenter.chats.settings import ChatSettings
 from contactcenter.jurisdictions.settings import DetectionSettings
@@ -320,6 +321,62 @@ def _partial(model: Any) -> dict[str, Any]:
 
 
 _J = (JURISDICTION,)
+
+_NUMBER = {"type": "number"}
+_DAY = {"type": ["string", "null"], "format": "date"}
+_DEFINITIONS = {"type": "object", "additionalProperties": STR}
+FORECAST = _obj(
+    ("points", "definitions"),
+    channel=_null("string"),
+    measure=STR,
+    profile=STR,
+    start=_DAY,
+    end=_DAY,
+    history_start=_DAY,
+    history_end=_DAY,
+    weekly_totals={"type": "array", "items": INT},
+    trend_per_week=_NUMBER,
+    points={
+        "type": "array",
+        "items": _obj(
+            ("start", "forecast", "actual"),
+            start={"type": "string", "format": "date-time"},
+            forecast=_NUMBER,
+            actual=_null("integer"),
+        ),
+    },
+    definitions=_DEFINITIONS,
+)
+STAFFING_PLAN = _obj(
+    ("intervals", "definitions"),
+    channel=STR,
+    measure=STR,
+    start=_DAY,
+    end=_DAY,
+    aht_seconds=_NUMBER,
+    aht_source={"type": "string", "enum": ["given", "history", "default"]},
+    target=_obj(("seconds", "percent"), seconds=INT, percent=INT),
+    max_occupancy=_NUMBER,
+    shrinkage=_NUMBER,
+    intervals={
+        "type": "array",
+        "items": _obj(
+            ("start", "forecast", "agents", "scheduled_agents"),
+            start={"type": "string", "format": "date-time"},
+            forecast=_NUMBER,
+            actual=_null("integer"),
+            agents=INT,
+            scheduled_agents=INT,
+            traffic_erlangs=_NUMBER,
+            service_level=_NUMBER,
+            probability_waiting=_NUMBER,
+            asa_seconds=_NUMBER,
+            occupancy=_NUMBER,
+        ),
+    },
+    definitions=_DEFINITIONS,
+)
+
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("api.create_token", "post"): Operation(
@@ -713,6 +770,26 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             },
         ),
         response={"type": "array", "items": ref("Open311Request")},
+        errors=(400, 404),
+    ),
+    ("api.performance_forecast", "get"): Operation(
+        "Contacts forecast per local half-hour, with the actuals of those that have ended",
+        ("performance",),
+        description="The mean (or median) of the same half-hour of the week over the history, "
+        "scaled by the least-squares trend of the weekly totals. A half-hour that does not "
+        "exist on a DST change is left out; a repeated one appears twice.",
+        query=forecast_views.ForecastQuery,
+        response=_data(FORECAST, jurisdiction=STR),
+        errors=(400, 404),
+    ),
+    ("api.performance_staffing", "get"): Operation(
+        "Agents needed per forecast half-hour (Erlang C), with the expected service level",
+        ("performance",),
+        description="For each half-hour: the fewest agents meeting the service-level target "
+        "within the maximum occupancy, the agents to schedule after shrinkage, and the "
+        "expected service level, probability of waiting and average speed of answer.",
+        query=forecast_views.StaffingQuery,
+        response=_data(STAFFING_PLAN, jurisdiction=STR),
         errors=(400, 404),
     ),
     ("openapi.description_json", "get"): Operation(
