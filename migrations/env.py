@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 import contactcenter.models  # noqa: F401 - registers every table on the metadata
 from contactcenter.db import Base, UTCDateTime, make_engine
@@ -46,8 +47,15 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
-def _run(connection: object) -> None:
-    # render_as_batch lets SQLite alter tables the way PostgreSQL can (copy-and-move).
+def _run(connection: Connection) -> None:
+    # render_as_batch lets SQLite alter tables the way PostgreSQL can (copy-and-move). The copy
+    # drops the original table, which SQLite refuses while rows of other tables refer to it:
+    # the references are checked once, after the migrations, instead (the pragma is a no-op
+    # inside a transaction, so it goes first; the driver has begun none yet).
+    sqlite = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # SQLAlchemy's transaction only: Alembic begins the real one
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -57,6 +65,13 @@ def _run(connection: object) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migrations left rows referring to nothing: {broken[:5]}")
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 if context.is_offline_mode():

@@ -26,7 +26,8 @@ BEFORE_FIGURES = "aee869850749"
 def insert_rows(connection: sa.Connection, name: str, rows: list[dict[str, Any]]) -> list[int]:
     """Rows inserted in a table as the database has it (an older schema than the models')."""
     table = sa.Table(name, sa.MetaData(), autoload_with=connection)
-    return list(connection.scalars(sa.insert(table).returning(table.c.id), rows))
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(connection.scalars(statement, rows))
 
 
 def old_city(

@@ -20,12 +20,15 @@ def performance_cli() -> None:
 @with_appcontext
 @click.option("--jurisdiction", "slug", default="", help="Only this jurisdiction (its slug).")
 def rebuild_command(slug: str) -> None:
-    """Recompute the figures from the cases, e.g. after a bulk import or a time zone change.
+    """Recompute the figures from the cases and the contacts, e.g. after a bulk import or a
+    time zone change.
 
-    Each jurisdiction is rebuilt and committed on its own; writes to the figures wait
-    meanwhile (on PostgreSQL), reads go on.
+    Each jurisdiction's case figures, then its contact-center figures, are rebuilt and
+    committed on their own (never both locks at once); writes to the figures being rebuilt
+    wait meanwhile (on PostgreSQL), reads go on.
     """
     from contactcenter.jurisdictions.models import Jurisdiction
+    from contactcenter.performance.contacts import rebuild_contact_rollups
     from contactcenter.performance.rollup import rebuild
 
     with get_db().session() as session:
@@ -38,5 +41,7 @@ def rebuild_command(slug: str) -> None:
         for jurisdiction_id, name in targets:
             started = time.perf_counter()
             rebuild(session, jurisdiction_id)
+            session.commit()
+            rebuild_contact_rollups(session, jurisdiction_id)
             session.commit()
             click.echo(f"{name}: rebuilt in {time.perf_counter() - started:.1f} s")
