@@ -20,6 +20,7 @@ import contactcenter.console.case_edits  # noqa: E402 - case edits, transfer
 import contactcenter.console.duplicates_views  # noqa: E402 - duplicates, resident merges
 import contactcenter.console.phone  # noqa: E402 - the phone panel
 import contactcenter.console.search  # noqa: E402 - the header's search box
+import contactcenter.console.staffing  # noqa: E402 - forecast, staffing plan, calculator
 import contactcenter.console.walk_in  # noqa: E402 - walk-in and phone intake
 import contactcenter.console.wallboard_views  # noqa: E402, F401 - the supervisors' board
 from contactcenter.console import views  # noqa: E402, F401 - registers the routes on bp
