@@ -19,11 +19,11 @@ another queue leaves its old row), by ``DELETE`` then ``INSERT ... SELECT ... GR
 the sources, so recomputing twice changes nothing; then the jurisdiction's local days holding
 those slots are summed again from the slots into ``performance_contact_daily``.
 
-Concurrency: one pass at a time takes the watermark's row (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL: a second worker finds it taken and does nothing); each jurisdiction's rows are
-written under its advisory lock (:func:`lock_key`), which :func:`rebuild_contact_rollups`
-takes too, so a rebuild and a pass on the same jurisdiction run one after the other, each
-reading what the other committed. SQLite has one writer at a time anyway.
+Concurrency: one pass at a time holds the watermark (on PostgreSQL, a transaction-level
+advisory lock tried without waiting: a second worker finds it taken and does nothing); each
+jurisdiction's rows are written under its advisory lock (:func:`lock_key`), which
+:func:`rebuild_contact_rollups` takes too, so a rebuild and a pass on the same jurisdiction run
+one after the other, each reading what the other committed. SQLite has one writer at a time.
 
 What a contact is, and what each measure counts, is written in
 :data:`contactcenter.performance.contact_figures.DEFINITIONS`.
@@ -77,7 +77,8 @@ CLUSTER_SIZE = 500
 
 LOCK_NAMESPACE = 0x636F6E74
 """The first key of the contact rollups' advisory locks ("cont"); the second is the
-jurisdiction id."""
+jurisdiction id, or :data:`PASS_LOCK` for the lock of the refresh pass itself."""
+PASS_LOCK = 0
 
 CONTACT_KINDS = (WorkKind.FIRST_RESPONSE, WorkKind.CALL, WorkKind.CHAT)
 ABANDONING_KINDS = (WorkKind.CALL, WorkKind.CHAT)
@@ -150,15 +151,22 @@ def rebuild_contact_rollups(session: Session, jurisdiction_id: int) -> None:
 
 
 def _take_watermark(session: Session, postgres: bool) -> dt.datetime | None:
-    """The watermark, its row locked for this transaction; ``None`` if another holds it."""
+    """The watermark, for this transaction alone; ``None`` if another pass holds it.
+
+    On PostgreSQL the pass's advisory lock is tried, never waited for; only its holder
+    writes the watermark's row, so the row's insert and update wait for nobody either.
+    """
+    if postgres and not session.scalar(
+        sa.select(sa.func.pg_try_advisory_xact_lock(*lock_key(PASS_LOCK)))
+    ):
+        return None
     insert = (postgresql.insert if postgres else sqlite.insert)(RollupWatermark)
     session.execute(
         insert.values(name=WATERMARK, value=NEVER).on_conflict_do_nothing(index_elements=["name"])
     )
-    query = sa.select(RollupWatermark.value).where(RollupWatermark.name == WATERMARK)
-    if postgres:
-        query = query.with_for_update(skip_locked=True)
-    value: dt.datetime | None = session.scalar(query)
+    value: dt.datetime | None = session.scalar(
+        sa.select(RollupWatermark.value).where(RollupWatermark.name == WATERMARK)
+    )
     return value
 
 

@@ -1,5 +1,6 @@
 """The periodic tick: expire unanswered offers, move work on to its next target queue,
-check SLA clocks, hand off web chats nobody took in time.
+check SLA clocks, hand off web chats nobody took in time, and bring the contact-center figures
+up to date (at most every :data:`~contactcenter.performance.contacts.REFRESH_SECONDS`).
 
 It runs every few seconds on rq's scheduler (each tick schedules the next). Everything it
 does is conditional and skips rows another worker holds, so any number of workers may run
@@ -9,21 +10,26 @@ it at once; without Redis, ``contactcenter serve`` runs it on a timer thread.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Agent, Presence
 from contactcenter.chats.service import hand_off_overdue
 from contactcenter.db import get_db, utcnow
 from contactcenter.jobs import JobRunner
+from contactcenter.performance.contacts import refresh_contact_rollups_if_due
 from contactcenter.routing.presence import set_presence
 from contactcenter.routing.scheduling import dispatch_job
 from contactcenter.routing.work import advance_targets, expire_offers
 from contactcenter.sla.clock import check_clocks
 
 TICK_SECONDS = 5
+
+log = logging.getLogger(__name__)
 
 
 def run_tick(session: Session, now: dt.datetime | None = None) -> set[int]:
@@ -41,7 +47,18 @@ def run_tick(session: Session, now: dt.datetime | None = None) -> set[int]:
     touched |= advance_targets(session, now)
     touched |= check_clocks(session, now)
     touched |= hand_off_overdue(session, now)
+    _refresh_contact_figures(session, now)
     return touched
+
+
+def _refresh_contact_figures(session: Session, now: dt.datetime) -> None:
+    """Recompute the contact rollups whose work changed, in a savepoint: a failure is logged
+    and the routing checks are committed all the same."""
+    try:
+        with session.begin_nested():
+            refresh_contact_rollups_if_due(session, now)
+    except SQLAlchemyError:
+        log.exception("Could not refresh the contact figures; the tick goes on")
 
 
 def tick_once() -> set[int]:
