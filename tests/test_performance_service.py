@@ -18,6 +18,7 @@ from contactcenter.errors import Invalid
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel
 from contactcenter.performance.service_figures import ServiceReport, service_figures
+from contactcenter.routing.models import District
 from tests import factories
 from tests.test_performance_service_rollup import assert_all_match_rebuild
 
@@ -274,9 +275,28 @@ def test_by_service_type_district_and_channel(session: Session, history: History
     assert set(by_type) == {"Pothole", "Missed pickup", "Not classified"}
     assert (by_type["Pothole"].opened, by_type["Pothole"].median_days) == (4, pytest.approx(4 / 24))
     assert by_type["Not classified"].p90_days == 3
-    by_district = {r.label: r.totals for r in figures(session, history, dimension="district").rows}
-    assert {k: v.opened for k, v in by_district.items()} == {"Ward 1": 4, "Ward 2": 2, "Unknown": 1}
-    assert by_district["Ward 2"].p90_days == 6 and by_district["Unknown"].median_days == 3
+    session.add(  # Ward 2 is a district of the routing map (its label is its name); Ward 1 not
+        District(
+            jurisdiction_id=history.city.id,
+            code="Ward 2",
+            name="Rideau-Vanier",
+            geometry={},
+            min_lon=0,
+            min_lat=0,
+            max_lon=0,
+            max_lat=0,
+        )
+    )
+    session.commit()
+    report = figures(session, history, dimension="district")
+    by_district = {r.label: r.totals for r in report.rows}
+    assert {k: v.opened for k, v in by_district.items()} == {
+        "Ward 1": 4,
+        "Rideau-Vanier": 2,
+        "Unknown": 1,
+    }
+    assert by_district["Rideau-Vanier"].p90_days == 6 and by_district["Unknown"].median_days == 3
+    assert {r.value for r in report.rows} == {"Ward 1", "Ward 2", ""}
     by_channel = {r.label: r.totals for r in figures(session, history, dimension="channel").rows}
     assert {k: v.opened for k, v in by_channel.items()} == {"Text message": 5, "Phone": 2}
     assert by_channel["Phone"].median_days is None  # no histogram by channel

@@ -2,7 +2,7 @@
 
 Read from the case rollups (:mod:`contactcenter.performance.rollup`), never from the cases, in
 at most four queries whatever the period or the number of cases: the labels of the breakdown
-(departments or service types; none for districts and channels), the counts of the period
+(departments, service types or districts; none for channels), the counts of the period
 with the backlog now and its age (one pass over the daily rows of the totals and of the
 breakdown), the daily trend, and the median and 90th percentile of time to close (running sums
 over the time-to-close histograms).
@@ -33,6 +33,7 @@ from contactcenter.performance.figures import (
 )
 from contactcenter.performance.models import CloseTimeByCount, CloseTimeCount, DailyCount
 from contactcenter.performance.rollup import OVERFLOW_BUCKET, bucket_upper_days, zone_of
+from contactcenter.routing.models import District
 
 Dimension = Literal["department", "service_type", "district", "channel"]
 DIMENSION_NAMES: tuple[Dimension, ...] = get_args(Dimension)
@@ -315,6 +316,11 @@ def _labels(session: Session, jurisdiction_id: int, dimension: Dimension | None)
         query = sa.select(ServiceType.id, ServiceType.name).where(
             ServiceType.jurisdiction_id == jurisdiction_id
         )
+    elif dimension == "district":
+        # A case keeps its district's code; imported cases keep their source's name (a borough).
+        query = sa.select(District.code, District.name).where(
+            District.jurisdiction_id == jurisdiction_id
+        )
     else:
         return {}
     return {str(key): name for key, name in session.execute(query)}
@@ -326,7 +332,7 @@ def _row_label(dimension: Dimension, value: str, labels: dict[str, str]) -> str:
     if dimension == "service_type":
         return labels.get(value) or (f"Service type {value}" if value else NO_SERVICE_TYPE)
     if dimension == "district":
-        return value or UNKNOWN_DISTRICT
+        return labels.get(value) or value or UNKNOWN_DISTRICT
     try:
         return CHANNEL_LABELS.get(Channel(value), value)
     except ValueError:
