@@ -308,6 +308,7 @@ def _totals(counts: tuple[int, ...], percentile: tuple[int, int] | None) -> Serv
 
 
 def _labels(session: Session, jurisdiction_id: int, dimension: Dimension | None) -> dict[str, str]:
+    query: sa.Select[Any]
     if dimension == "department":
         query = sa.select(Department.id, Department.name).where(
             Department.jurisdiction_id == jurisdiction_id
