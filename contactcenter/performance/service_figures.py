@@ -308,23 +308,17 @@ def _totals(counts: tuple[int, ...], percentile: tuple[int, int] | None) -> Serv
 
 
 def _labels(session: Session, jurisdiction_id: int, dimension: Dimension | None) -> dict[str, str]:
-    query: sa.Select[Any]
-    if dimension == "department":
-        query = sa.select(Department.id, Department.name).where(
-            Department.jurisdiction_id == jurisdiction_id
-        )
-    elif dimension == "service_type":
-        query = sa.select(ServiceType.id, ServiceType.name).where(
-            ServiceType.jurisdiction_id == jurisdiction_id
-        )
-    elif dimension == "district":
-        # A case keeps its district's code; imported cases keep their source's name (a borough).
-        query = sa.select(District.code, District.name).where(
-            District.jurisdiction_id == jurisdiction_id
-        )
-    else:
+    # A case keeps its district's code; imported cases keep their source's name (a borough).
+    sources: dict[str | None, Any] = {
+        "department": (Department.id, Department.name, Department.jurisdiction_id),
+        "service_type": (ServiceType.id, ServiceType.name, ServiceType.jurisdiction_id),
+        "district": (District.code, District.name, District.jurisdiction_id),
+    }
+    if dimension not in sources:
         return {}
-    return {str(key): name for key, name in session.execute(query)}
+    key, name, owner = sources[dimension]
+    query = sa.select(key, name).where(owner == jurisdiction_id)
+    return {str(k): n for k, n in session.execute(query)}
 
 
 def _row_label(dimension: Dimension, value: str, labels: dict[str, str]) -> str:
