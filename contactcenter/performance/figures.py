@@ -20,7 +20,7 @@ from contactcenter.errors import Invalid
 from contactcenter.jurisdictions.models import Jurisdiction, ServiceType
 from contactcenter.messages import Channel
 from contactcenter.performance.models import CloseTimeCount, DailyCount
-from contactcenter.performance.rollup import DIMENSIONS, bucket_upper_days, zone_of
+from contactcenter.performance.rollup import PUBLIC_DIMENSIONS, bucket_upper_days, zone_of
 
 SUPPRESS_BELOW = 5
 """Counts from 1 to 4 in the tables by service type and by district are not published."""
@@ -466,7 +466,7 @@ _COUNTS = (
     .where(
         DailyCount.jurisdiction_id == _J,
         # Named, so the primary key (jurisdiction, dimension, day, value) serves the range.
-        DailyCount.dimension.in_(DIMENSIONS),
+        DailyCount.dimension.in_(PUBLIC_DIMENSIONS),
         DailyCount.day >= _FIRST_DAY,
         DailyCount.day <= _LAST_DAY,
     )

@@ -58,7 +58,9 @@ OVERFLOW_BUCKET = 411
 TWO_DAYS = 2 * 86400
 ONE_YEAR = 365 * 86400
 
-DIMENSIONS = ("all", "service_type", "channel", "district", "department")
+PUBLIC_DIMENSIONS = ("all", "service_type", "channel", "district")
+"""The dimensions the public pages show (departments are for staff)."""
+DIMENSIONS = (*PUBLIC_DIMENSIONS, "department")
 COUNTS = (
     "opened",
     "closed",
