@@ -168,6 +168,8 @@ def test_the_staffing_found_is_the_fewest_that_meets_every_target(
         ({"interval_seconds": 0}, "interval_seconds must be at least 1"),
         ({"interval_seconds": 1.5}, "interval_seconds must be a whole number"),
         ({"contacts": 1e12}, "more than this calculator takes"),
+        ({"max_occupancy": 5e-324}, "max_occupancy is too low"),
+        ({"contacts": 1e-9, "max_occupancy": 1e-300}, "max_occupancy is too low"),
     ],
 )
 def test_bad_input_is_refused_with_a_message_naming_it(

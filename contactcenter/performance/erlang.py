@@ -28,6 +28,8 @@ from typing import Any
 MAX_TRAFFIC = 100_000.0
 """The largest traffic (Erlangs) the calculator takes: far above any real contact centre, low
 enough that a search over the agents never runs for long."""
+MAX_AGENTS = 200_000
+"""The most agents the search starts from (a very low maximum occupancy asks for many)."""
 
 
 def _number(name: str, value: float, *, low: float, high: float | None = None) -> float:
@@ -186,7 +188,13 @@ def staffing(
         return Staffing(0, 0, 0.0, 1.0, 0.0, 0.0, 0.0)
 
     # The first candidate: more agents than Erlangs, and no busier than the cap allows.
-    agents = max(math.floor(traffic) + 1, math.ceil(round(traffic / occupancy_cap, 9)))
+    capped = traffic / occupancy_cap
+    if capped > MAX_AGENTS:
+        raise ValueError(
+            f"max_occupancy is too low: {traffic:,.2f} Erlangs at most "
+            f"{occupancy_cap:.2%} busy need more than {MAX_AGENTS:,} agents."
+        )
+    agents = max(math.floor(traffic) + 1, math.ceil(round(capped, 9)))
     blocking = _erlang_b(traffic, agents)
     goal = percent / 100.0
     while True:
