@@ -60,6 +60,17 @@ DEFINITIONS: dict[str, str] = {
         f"Abandoned within {SHORT_ABANDON_SECONDS} seconds of arriving. These are left out of "
         "the service level and the abandonment rate: no staffing would have answered them."
     ),
+    "abandoned_counted": "Abandoned contacts less the short abandons.",
+    "answered_in_target": (
+        "Answered contacts an agent took within the queue's target time for their channel."
+    ),
+    "answer_wait_seconds": "Total time answered contacts waited before an agent took them.",
+    "abandon_wait_seconds": "Total time abandoned contacts waited before they ended.",
+    "handle_seconds": "Total time from agents taking handled contacts to finishing them.",
+    "resolved_on_contact": (
+        "Handled contacts whose request was resolved when the agent finished, without a "
+        "transfer, and not reopened since."
+    ),
     "abandonment_rate": (
         "Abandoned contacts, less the short ones, as a share of offered contacts, less the short "
         "abandons."
