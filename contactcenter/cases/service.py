@@ -32,7 +32,7 @@ from contactcenter.messages import Channel
 from contactcenter.notifications import notify_status_change
 from contactcenter.residents.models import Resident
 from contactcenter.routing.scheduling import schedule_dispatch
-from contactcenter.routing.work import release_case_work
+from contactcenter.routing.work import forget_resolution, release_case_work
 from contactcenter.sla.clock import pause_clock, restart_clock, resume_clock, stop_clock
 
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
@@ -171,11 +171,13 @@ def change_status(
     reopened = (
         old_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) and new_status in OPEN_STATUSES
     )
+    if reopened:
+        case.reopened_count = (case.reopened_count or 0) + 1
     kind = "reopened" if reopened else "status_changed"
     event = record_event(
         session, case, kind, agent=agent, old=str(old_status), new=str(new_status), note=note
     )
-    _follow_lifecycle(session, case, new_status, reopened)
+    _follow_lifecycle(session, case, new_status, reopened, agent)
     session.flush()
     notify_status_change(session, case, old_status)
     follow_parent(session, case, agent)
@@ -195,16 +197,21 @@ def when_case_finished(hook: CaseHook) -> CaseHook:
     return hook
 
 
-def _follow_lifecycle(session: Session, case: Case, new_status: CaseStatus, reopened: bool) -> None:
-    """SLA clock and queue follow the status: resolved work leaves the queue and frees agents."""
+def _follow_lifecycle(
+    session: Session, case: Case, new_status: CaseStatus, reopened: bool, agent: Agent | None
+) -> None:
+    """SLA clock and queue follow the status: resolved work leaves the queue and frees agents
+    (and the contact that resolved it is credited); a reopen takes that credit back."""
     if new_status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
         stop_clock(session, case)
-        if release_case_work(session, case):
+        if release_case_work(session, case, resolved_by=agent):
             schedule_dispatch(session, [case.jurisdiction_id])
         for hook in _finished_hooks:
             hook(session, case)
     elif reopened:
         restart_clock(session, case)
+        if case.id is not None:
+            forget_resolution(session, case.id)
 
 
 def add_note(session: Session, case: Case, *, agent: Agent, body: str) -> CaseEvent:

@@ -66,7 +66,12 @@ from contactcenter.routing.models import (
 )
 from contactcenter.routing.scheduling import schedule_dispatch
 from contactcenter.routing.service import route_case
-from contactcenter.routing.work import Target, enqueue_work, withdraw_offers
+from contactcenter.routing.work import (
+    Target,
+    enqueue_work,
+    resolved_on_contact,
+    withdraw_offers,
+)
 
 MAX_MESSAGE = 2000
 MAX_ADDRESS = 500
@@ -544,13 +549,14 @@ def _end_item(
     withdraw_offers(session, [item.id], now)
     notify_supervisors_after_commit(session, item.jurisdiction_id)
     target = WorkState.COMPLETED if item.state == WorkState.ASSIGNED else WorkState.CANCELLED
+    resolved = resolved_on_contact() if target == WorkState.COMPLETED else sa.false()
     done = session.execute(
         sa.update(WorkItem)
         .where(WorkItem.id == item.id, WorkItem.state.in_(from_states))
-        .values(state=target, completed_at=now)
+        .values(state=target, completed_at=now, resolved_on_contact=resolved)
         .execution_options(synchronize_session=False)
     )
-    session.expire(item, ["state", "completed_at"])
+    session.expire(item, ["state", "completed_at", "resolved_on_contact"])
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 

@@ -7,6 +7,11 @@ lets go. Every move is conditional on the item's state, like the rest of the que
 A case in a live web chat has its chat work instead (its first response is parked while the
 chat lasts): that is what moves, and the chat follows it, so one resident is never waited
 for in two places.
+
+Each transfer counts on the work that moved (``WorkItem.transfers``), or on the new work a
+transfer of an already-answered case creates, so transferred work never counts as resolved on
+first contact. A supervisor's reassignment (:mod:`contactcenter.routing.reassign`) and a
+queue's overflow to its next target are the floor's own moves, not transfers.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ def _to_queue(
         item.target_index = 0
         item.target_started_at = now  # earlier refusals were for another queue
         item.target_deadline_at = None
+    _count_transfer(item)
     case.assigned_agent_id = None
     case.updated_at = now
     session.flush()
@@ -119,6 +125,7 @@ def _to_agent(
     if item is not None:
         ensure_can_take_live(session, item, to_agent)
         _withdraw_offers(session, item, now)
+        _count_transfer(item)
         item.state = WorkState.ASSIGNED
         item.agent_id = to_agent.id
         item.assigned_at = now
@@ -164,6 +171,11 @@ def _live_work(session: Session, case: Case) -> WorkItem | None:
         query = query.with_for_update()  # item before its offers, as everywhere else
     items = session.scalars(query).all()
     return next((i for i in items if i.kind == WorkKind.CHAT), items[0] if items else None)
+
+
+def _count_transfer(item: WorkItem) -> None:
+    """One more transfer, added by the database in the flush (not read, then written)."""
+    item.transfers = WorkItem.transfers + 1  # type: ignore[assignment]
 
 
 def _new_work(session: Session, case: Case, queue: Queue, now: dt.datetime) -> WorkItem:

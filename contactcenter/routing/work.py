@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import DEFAULT_CAPACITY, Agent, Presence, agent_jurisdictions
 from contactcenter.cases.events import record_event
-from contactcenter.cases.models import Case
+from contactcenter.cases.models import Case, CaseStatus
 from contactcenter.cases.queries import MAX_ID
 from contactcenter.db import utcnow
 from contactcenter.errors import Conflict, NotFound
@@ -48,6 +48,11 @@ from contactcenter.routing.models import (
     WorkState,
     agent_queues,
 )
+
+CONTACT_KINDS = (WorkKind.FIRST_RESPONSE, WorkKind.CALL, WorkKind.CHAT)
+"""Work that is a resident's contact (an escalation is the floor's own work)."""
+WRAP_UP_WINDOW = dt.timedelta(minutes=15)
+"""How long after finishing a contact its agent may still resolve the case "on" it."""
 
 DISPATCH_BATCH = 500
 """Waiting items read per page; the most urgent and oldest come first."""
@@ -632,7 +637,11 @@ def _take(session: Session, item: WorkItem, agent: Agent, now: dt.datetime) -> b
 def complete_work(
     session: Session, item_id: int, agent: Agent, now: dt.datetime | None = None
 ) -> WorkItem:
-    """The agent is done with it (wrap-up finished): the capacity is free again."""
+    """The agent is done with it (wrap-up finished): the capacity is free again.
+
+    It counts as resolved on contact if its case is resolved or closed by now (see
+    :func:`release_case_work` for the whole rule).
+    """
     now = now or utcnow()
     item = session.get(WorkItem, item_id)
     if item is None or item.agent_id != agent.id:
@@ -645,7 +654,9 @@ def complete_work(
             WorkItem.state == WorkState.ASSIGNED,
             WorkItem.agent_id == agent.id,
         )
-        .values(state=WorkState.COMPLETED, completed_at=now)
+        .values(
+            state=WorkState.COMPLETED, completed_at=now, resolved_on_contact=resolved_on_contact()
+        )
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
@@ -700,10 +711,82 @@ def ensure_can_take_live(session: Session, item: WorkItem, agent: Agent) -> None
         )
 
 
-def release_case_work(session: Session, case: Case, now: dt.datetime | None = None) -> int:
-    """A resolved or closed case needs nobody: end its live work and withdraw its offers."""
+def release_case_work(
+    session: Session,
+    case: Case,
+    now: dt.datetime | None = None,
+    *,
+    resolved_by: Agent | None = None,
+) -> int:
+    """A resolved or closed case needs nobody: end its live work and withdraw its offers.
+
+    First-contact resolution is recorded here and where work is finished. A contact (work of
+    a kind in :data:`CONTACT_KINDS`, never transferred) is *resolved on contact* when its case
+    is resolved or closed
+
+    - while its agent still holds it (the work ends here, with the case), or
+    - by the time its agent finishes it (:func:`complete_work`, a web chat's end), or
+    - by ``resolved_by``, the agent who finished it, within :data:`WRAP_UP_WINDOW` after, with
+      no other contact on the case finished since (the call ends, then the agent resolves).
+
+    A reopen clears it again (:func:`forget_resolution`).
+    """
     now = now or utcnow()
-    return _end_live_work(session, case, now, kinds=None)
+    ended = _end_live_work(session, case, now, kinds=None, resolving=True)
+    if resolved_by is not None and case.id is not None:
+        _credit_wrap_up(session, case.id, resolved_by.id, now)
+    return ended
+
+
+def resolved_on_contact() -> sa.ColumnElement[bool]:
+    """The value of ``resolved_on_contact`` for work finished now, in an UPDATE of its row: a
+    contact, never transferred, whose case is resolved or closed."""
+    return sa.and_(
+        WorkItem.kind.in_(CONTACT_KINDS),
+        WorkItem.transfers == 0,
+        sa.exists().where(
+            Case.id == WorkItem.case_id,
+            Case.status.in_((CaseStatus.RESOLVED, CaseStatus.CLOSED)),
+        ),
+    )
+
+
+def _credit_wrap_up(session: Session, case_id: int, agent_id: int, now: dt.datetime) -> None:
+    """The case's last finished contact is resolved on contact if ``agent_id`` finished it
+    within the wrap-up window and never transferred it (one UPDATE)."""
+    last = (
+        sa.select(WorkItem.id)
+        .where(
+            WorkItem.case_id == case_id,
+            WorkItem.kind.in_(CONTACT_KINDS),
+            WorkItem.state == WorkState.COMPLETED,
+        )
+        .order_by(WorkItem.completed_at.desc(), WorkItem.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    session.execute(
+        sa.update(WorkItem)
+        .where(
+            WorkItem.id == last,
+            WorkItem.agent_id == agent_id,
+            WorkItem.transfers == 0,
+            WorkItem.completed_at >= now - WRAP_UP_WINDOW,
+            WorkItem.resolved_on_contact.is_(False),
+        )
+        .values(resolved_on_contact=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def forget_resolution(session: Session, case_id: int) -> None:
+    """The case was reopened: none of its contacts resolved it after all."""
+    session.execute(
+        sa.update(WorkItem)
+        .where(WorkItem.case_id == case_id, WorkItem.resolved_on_contact.is_(True))
+        .values(resolved_on_contact=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def first_response_given(session: Session, case: Case, now: dt.datetime | None = None) -> int:
@@ -723,6 +806,7 @@ def _end_live_work(
     *,
     kinds: tuple[WorkKind, ...] | None,
     keep_assigned: bool = False,
+    resolving: bool = False,
 ) -> int:
     if case.id is None:
         return 0
@@ -750,7 +834,15 @@ def _end_live_work(
         completed = session.execute(
             sa.update(WorkItem)
             .where(WorkItem.id.in_(item_ids), WorkItem.state == WorkState.ASSIGNED)
-            .values(state=WorkState.COMPLETED, completed_at=now)
+            .values(
+                state=WorkState.COMPLETED,
+                completed_at=now,
+                resolved_on_contact=sa.and_(
+                    WorkItem.kind.in_(CONTACT_KINDS), WorkItem.transfers == 0
+                )
+                if resolving
+                else sa.false(),
+            )
             .execution_options(synchronize_session=False)
         )
         ended += completed.rowcount  # type: ignore[attr-defined]

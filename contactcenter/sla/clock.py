@@ -270,6 +270,7 @@ def _check_one(session: Session, case: Case, clock: CaseClock, now: dt.datetime)
         warn_at, due_at = _stage(clock, stage)
         if due_at is not None and now >= due_at and stage not in clock.breached:
             clock.breached = [*clock.breached, stage]
+            case.sla_breached = True  # kept when the clock stops: the figures count it
             record_event(session, case, "sla_breached", stage=stage, due_at=due_at.isoformat())
             escalated |= _escalate(session, case, clock, stage, now)
         elif warn_at is not None and now >= warn_at and stage not in clock.warned:
