@@ -396,7 +396,7 @@ def _rebuild(session: Session, jurisdiction_id: int, postgres: bool) -> None:
     session.execute(sa.delete(INTERVALS).where(INTERVALS.c.jurisdiction_id == jurisdiction_id))
     session.execute(sa.delete(DAILY).where(DAILY.c.jurisdiction_id == jurisdiction_id))
     _insert_intervals(session, jurisdiction_id, _queues(session, jurisdiction_id), None, postgres)
-    _sum_days(session, jurisdiction, None)
+    _sum_days(session, jurisdiction, None, postgres)
 
 
 def _recompute(session: Session, jurisdiction_id: int, slots: set[int], postgres: bool) -> None:
@@ -412,7 +412,7 @@ def _recompute(session: Session, jurisdiction_id: int, slots: set[int], postgres
         _insert_intervals(session, jurisdiction_id, queues, cluster, postgres)
     zone = zone_of(jurisdiction.timezone)
     days = sorted({_at(slot).astimezone(zone).date() for slot in slots})
-    _sum_days(session, jurisdiction, days)
+    _sum_days(session, jurisdiction, days, postgres)
 
 
 def _clusters(values: Sequence[int], gap: int) -> Iterable[list[int]]:
@@ -436,59 +436,101 @@ def _day_slots(day: dt.date, zone: dt.tzinfo) -> tuple[int, int]:
     return int(start.timestamp()) // SLOT_SECONDS, int(end.timestamp()) // SLOT_SECONDS
 
 
-def _sum_days(session: Session, jurisdiction: Jurisdiction, days: Sequence[dt.date] | None) -> None:
+def _sum_days(
+    session: Session, jurisdiction: Jurisdiction, days: Sequence[dt.date] | None, postgres: bool
+) -> None:
     """Sum the intervals into local days (``days``, or all of them): the daily rows are
-    replaced by the sums of the slots from each local midnight to the next."""
+    replaced by the sums of the slots from each local midnight to the next. One
+    ``INSERT ... SELECT`` per run of consecutive days on PostgreSQL (``AT TIME ZONE``); on
+    SQLite, which knows no time zones, the slots are summed here."""
     zone = zone_of(jurisdiction.timezone)
     j = jurisdiction.id
-    columns = [INTERVALS.c[name] for name in CONTACT_MEASURES]
-    base = sa.select(INTERVALS.c.slot, INTERVALS.c.queue_id, INTERVALS.c.channel, *columns).where(
-        INTERVALS.c.jurisdiction_id == j
-    )
-    if days is None:
-        ranges: list[tuple[int, int] | None] = [None]
-    else:
+    ranges: list[tuple[int, int] | None] = [None]
+    if days is not None:
         ranges = []
-        day_numbers = sorted({d.toordinal() for d in days})
-        for cluster in _clusters(day_numbers, 1):
+        for cluster in _clusters(sorted({d.toordinal() for d in days}), 1):
             low = _day_slots(dt.date.fromordinal(cluster[0]), zone)[0]
             high = _day_slots(dt.date.fromordinal(cluster[-1]), zone)[1]
             ranges.append((low, high))
         session.execute(
             sa.delete(DAILY).where(DAILY.c.jurisdiction_id == j, DAILY.c.day.in_(sorted(set(days))))
         )
-    wanted = None if days is None else set(days)
     for bounds in ranges:
-        query = base
+        where = [INTERVALS.c.jurisdiction_id == j]
         if bounds is not None:
-            query = query.where(INTERVALS.c.slot >= bounds[0], INTERVALS.c.slot < bounds[1])
-        sums: defaultdict[tuple[dt.date, int, str], list[int]] = defaultdict(
-            lambda: [0] * len(CONTACT_MEASURES)
+            where += [INTERVALS.c.slot >= bounds[0], INTERVALS.c.slot < bounds[1]]
+        if postgres:
+            _sum_days_in_sql(session, jurisdiction, where, days)
+        else:
+            _sum_days_here(session, jurisdiction, where, days)
+
+
+def _sum_days_in_sql(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    where: list[sa.ColumnElement[bool]],
+    days: Sequence[dt.date] | None,
+) -> None:
+    timezone = jurisdiction.timezone or "UTC"
+    timezone = "UTC" if zone_of(timezone) is dt.UTC else timezone  # as Python reads it
+    day = sa.cast(
+        sa.func.timezone(timezone, sa.func.to_timestamp(INTERVALS.c.slot * SLOT_SECONDS)), sa.Date
+    )
+    if days is not None:
+        where = [*where, day.in_(sorted(set(days)))]
+    query = (
+        sa.select(
+            sa.literal(jurisdiction.id).label("jurisdiction_id"),
+            day.label("day"),
+            INTERVALS.c.queue_id,
+            INTERVALS.c.channel,
+            *[sa.func.sum(INTERVALS.c[name]).label(name) for name in CONTACT_MEASURES],
         )
-        day_of: dict[int, dt.date] = {}
-        for slot, queue_id, channel, *values in session.execute(
-            query.execution_options(yield_per=10000)
-        ):
-            day = day_of.get(slot)
-            if day is None:
-                day = day_of[slot] = _at(slot).astimezone(zone).date()
-            if wanted is not None and day not in wanted:
-                continue
-            row = sums[(day, queue_id, str(channel))]
-            for index, value in enumerate(values):
-                row[index] += value or 0
-        rows = [
-            {
-                "jurisdiction_id": j,
-                "day": day,
-                "queue_id": queue_id,
-                "channel": channel,
-                **dict(zip(CONTACT_MEASURES, values, strict=True)),
-            }
-            for (day, queue_id, channel), values in sorted(sums.items())
-        ]
-        for start in range(0, len(rows), 5000):
-            session.execute(sa.insert(DAILY), rows[start : start + 5000])
+        .where(*where)
+        .group_by(day, INTERVALS.c.queue_id, INTERVALS.c.channel)
+        .order_by(day, INTERVALS.c.queue_id, INTERVALS.c.channel)
+    )
+    names = ["jurisdiction_id", "day", "queue_id", "channel", *CONTACT_MEASURES]
+    session.execute(sa.insert(DAILY).from_select(names, query))
+
+
+def _sum_days_here(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    where: list[sa.ColumnElement[bool]],
+    days: Sequence[dt.date] | None,
+) -> None:
+    zone = zone_of(jurisdiction.timezone)
+    columns = [INTERVALS.c[name] for name in CONTACT_MEASURES]
+    query = sa.select(INTERVALS.c.slot, INTERVALS.c.queue_id, INTERVALS.c.channel, *columns)
+    wanted = None if days is None else set(days)
+    sums: defaultdict[tuple[dt.date, int, str], list[int]] = defaultdict(
+        lambda: [0] * len(CONTACT_MEASURES)
+    )
+    day_of: dict[int, dt.date] = {}
+    for slot, queue_id, channel, *values in session.execute(
+        query.where(*where).execution_options(yield_per=10000)
+    ):
+        day = day_of.get(slot)
+        if day is None:
+            day = day_of[slot] = _at(slot).astimezone(zone).date()
+        if wanted is not None and day not in wanted:
+            continue
+        row = sums[(day, queue_id, str(channel))]
+        for index, value in enumerate(values):
+            row[index] += value or 0
+    rows = [
+        {
+            "jurisdiction_id": jurisdiction.id,
+            "day": day,
+            "queue_id": queue_id,
+            "channel": channel,
+            **dict(zip(CONTACT_MEASURES, values, strict=True)),
+        }
+        for (day, queue_id, channel), values in sorted(sums.items())
+    ]
+    for start in range(0, len(rows), 5000):
+        session.execute(sa.insert(DAILY), rows[start : start + 5000])
 
 
 # --- What changed -----------------------------------------------------------------------------
