@@ -335,7 +335,11 @@ def build_history(session: Session) -> History:
             session, other, local(3, 15), outcome=CallOutcome.SELF_SERVED
         ),
     }
-    for key, sent in (("on_time", local(4, 10)), ("reopened_late", local(5, 17))):
+    for key, sent, state in (
+        ("on_time", local(4, 10), SurveyState.ANSWERED),
+        ("reopened_late", local(5, 17), SurveyState.ANSWERED),
+        ("closed_after", local(5, 17), SurveyState.SUPPRESSED),  # opted out: not surveyed
+    ):
         session.add(
             Survey(
                 jurisdiction_id=city.id,
@@ -343,7 +347,7 @@ def build_history(session: Session) -> History:
                 channel=Channel.SMS,
                 address="+16135550100",
                 token=secrets.token_hex(16),
-                state=SurveyState.ANSWERED,
+                state=state,
                 score=cases[key].satisfaction,
                 sent_at=sent,
                 expires_at=sent + dt.timedelta(days=7),
@@ -392,7 +396,7 @@ EXPECTED: dict[str, set[str]] = {
     "opened": {"on_time", "closed_after", "breached_duplicate", "sunday_night"},
     "closed": {"on_time", "reopened_late"},
     "closed_late": {"reopened_late"},
-    "backlog": {"breached_duplicate", "old_open", "sunday_night"},
+    "backlog": {"breached_duplicate", "old_open", "sunday_night", "next_week"},
     "sla_breached": {"breached_duplicate"},
     "reopened": {"reopened_late"},
     "duplicates": {"breached_duplicate"},

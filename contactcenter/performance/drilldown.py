@@ -34,7 +34,7 @@ from contactcenter.performance.period import local_bounds
 from contactcenter.performance.rollup import CLOSED_STATUSES, zone_of
 from contactcenter.performance.targets import SHORT_ABANDON_SECONDS, service_target
 from contactcenter.routing.models import Queue, WorkItem, WorkKind, WorkState
-from contactcenter.surveys.models import Survey
+from contactcenter.surveys.models import Survey, SurveyState
 
 MAX_PER_PAGE = 100
 
@@ -58,13 +58,14 @@ FIGURES: dict[str, str] = {
     "opened": "Cases created in the period.",
     "closed": "Cases resolved or closed in the period (the resolution's day).",
     "closed_late": "Cases closed in the period after their due date.",
-    "backlog": "Cases open now that were created before the period ended.",
+    "backlog": "Cases open now (new, open or in progress), whatever the period.",
     "sla_breached": "Cases created in the period whose SLA clock breached a target.",
     "reopened": "Cases closed in the period that had been reopened at least once.",
     "duplicates": "Cases created in the period confirmed as duplicates of another.",
     "dissatisfied": "Cases closed in the period whose resident answered the satisfaction "
     "survey with 1 or 2 (of 5).",
-    "surveyed": "Cases whose satisfaction survey was sent (or suppressed) in the period.",
+    "surveyed": "Cases whose satisfaction survey was sent in the period (not those the "
+    "resident's opt-out or address suppressed).",
 }
 """Every figure with a drill-down, and what its rows are."""
 
@@ -270,7 +271,7 @@ def _cases(
         conditions += [closed_in_period, Case.due_at.is_not(None), done_at > Case.due_at]
         order = [done_at.desc(), Case.id.desc()]
     elif figure == "backlog":
-        conditions += [Case.status.in_(OPEN_STATUSES), Case.created_at < until]
+        conditions.append(Case.status.in_(OPEN_STATUSES))
         order = [Case.created_at, Case.id]  # the oldest first: they are the ones to chase
     elif figure == "sla_breached":
         conditions += [created_in_period, Case.sla_breached.is_(True)]
@@ -290,6 +291,7 @@ def _cases(
                 Survey.jurisdiction_id == jurisdiction.id,
                 Survey.sent_at >= since,
                 Survey.sent_at < until,
+                Survey.state != SurveyState.SUPPRESSED,
             )
             .exists()
         )
