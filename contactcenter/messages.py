@@ -84,6 +84,9 @@ class OutboundMessage:
     automated: bool = False
     """Sent by the system, not typed by an agent (an acknowledgement): email marks it
     ``Auto-Submitted: auto-replied`` so well-behaved robots never answer it."""
+    html: str = ""
+    """An HTML rendering of ``body`` (email only; a report's tables): sent as the
+    alternative to the plain text, which stays the message for every other reader."""
 
 
 @dataclass(frozen=True)

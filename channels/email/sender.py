@@ -123,6 +123,8 @@ def _render(message: OutboundMessage, now: dt.datetime) -> Rendered:
         mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer it
         mail["X-Auto-Response-Suppress"] = "All"  # the same, for Exchange
     mail.set_content(message.body, charset="utf-8")
+    if message.html:
+        mail.add_alternative(message.html, subtype="html", charset="utf-8")
     return Rendered(mail, message_id, sender.addr_spec, recipient.addr_spec)
 
 
