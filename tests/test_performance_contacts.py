@@ -594,3 +594,43 @@ def test_figures_take_the_same_few_queries_for_a_day_and_a_month(
         counts.append(counter.count)
     assert counts[0] == counts[1] <= 3
     assert report.totals.offered == 40
+
+
+def test_a_callback_completed_later_and_a_message_processed_late_are_picked_up(
+    session, city, general
+):
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    asked = call(
+        session, city, started, queue=general, callback=True, outcome=CallOutcome.CALLBACK_REQUESTED
+    )
+    late = Interaction(
+        jurisdiction_id=city.id,
+        channel=Channel.SMS,
+        direction=Direction.INBOUND,
+        provider_id="SMlate",
+        delivery_status=DeliveryStatus.RECEIVED,
+        created_at=started,
+    )
+    session.add(late)
+    today = started.astimezone(NEW_YORK).date()
+    t = refreshed(session, city, start=today, end=today).totals
+    assert (t.callbacks_requested, t.callbacks_completed, t.inbound) == (1, 0, 2)
+    asked.outcome = CallOutcome.ANSWERED  # the callback reached them (updated_at moves on)
+    late.processed_at = dt.datetime.now(dt.UTC)
+    session.flush()
+    t = refreshed(session, city, start=today, end=today).totals
+    assert (t.callbacks_requested, t.callbacks_completed, t.inbound) == (1, 1, 2)
+
+
+def test_an_old_calls_change_arrives_with_its_work_item(session, city, general):
+    arrived = local(2026, 4, 14, 9, 0)
+    item = work(session, general, arrived + seconds(40), answered=10)
+    asked = call(session, city, arrived, queue=general, item=item, outcome=CallOutcome.IN_QUEUE)
+    today = dt.date(2026, 4, 14)
+    assert refreshed(session, city, start=today, end=today).totals.self_served == 0
+    asked.talk_seconds = 120
+    item.state = WorkState.COMPLETED
+    item.completed_at = item.assigned_at + seconds(150)
+    session.flush()
+    t = refreshed(session, city, start=today, end=today).totals
+    assert (t.handled, t.talk_seconds, t.handle_seconds) == (1, 120, 150)
