@@ -77,13 +77,18 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
     from contactcenter.performance.views import bp as public_bp
 
     app.register_blueprint(public_bp)
+    from contactcenter.surveys.views import bp as surveys_bp
+
+    app.register_blueprint(surveys_bp)
     for blueprint in channels.blueprints():
         app.register_blueprint(blueprint)
     for blueprint in ivr.blueprints():
         app.register_blueprint(blueprint)
     csrf = CSRFProtect(app)
     for name, blueprint in app.blueprints.items():
-        if name != "console":  # bearer-token APIs and signed webhooks: no browser forms there
+        # Bearer-token APIs and signed webhooks: no browser forms there (the console's and
+        # the public survey page's forms are checked).
+        if name not in {"console", "surveys"}:
             csrf.exempt(blueprint)
     register_error_handlers(app)
 
@@ -112,6 +117,7 @@ def create_app(settings: Settings | None = None, *, twilio_http_client: Any = No
                 "console": "/console/",
                 "open311": "/open311/v2/discovery.json (GeoReport v2, XML and JSON)",
                 "public_performance": "/public/<jurisdiction slug>/performance (also .json, .csv)",
+                "satisfaction_survey": "/survey/<token> (the link a survey email carries)",
                 "sms_inbound_webhook": "/sms/inbound",
                 "sms_status_callback": "/sms/status",
                 "voice_incoming_webhook": "/voice/incoming",

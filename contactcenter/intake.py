@@ -39,6 +39,7 @@ from contactcenter.residents.service import (
     set_sms_opt_out,
 )
 from contactcenter.routing.service import route_case
+from contactcenter.surveys.service import answer_by_text
 
 DAILY_ACK_FACTOR = 4
 """A sender is acknowledged at most this many hourly limits' worth of times a day."""
@@ -52,6 +53,8 @@ class Outcome(StrEnum):
     EMPTY = "empty"
     IGNORED = "ignored"
     """Machine-sent mail about no case of ours (an auto-reply, list mail): kept, no case."""
+    SURVEY_ANSWER = "survey_answer"
+    """A text that is only a score, answering the satisfaction survey sent to that number."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,13 @@ def receive_inbound(
     command = parse_command(message.body) if message.body else None
     if command is not None:
         return _run_command(convo, command, options)
+    survey = answer_by_text(session, message)
+    if survey is not None:
+        # "5" to a survey is its answer, filed on the surveyed case: not a new request, and
+        # not a reply to whatever case the resident has open.
+        message.case = survey.case
+        convo.reply(texts.SURVEY_SMS_THANKS, survey.case)
+        return IntakeResult(message, survey.case, Outcome.SURVEY_ANSWER)
     if not message.body.strip() and not message.media_urls and not message.subject.strip():
         convo.reply(texts.HELP)
         return IntakeResult(convo.attach(None), None, Outcome.EMPTY)

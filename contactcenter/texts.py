@@ -65,3 +65,38 @@ CHAT_ENDED = N_("This chat has ended. Your tracking number is {tracking}.")
 CHAT_TRANSCRIPT_SUBJECT = N_("Your chat with {city} 3-1-1 (request {tracking})")
 CHAT_TRANSCRIPT_INTRO = N_("Your chat with {city} 3-1-1 about request {tracking}:")
 CHAT_TRANSCRIPT_YOU = N_("You")
+
+# Satisfaction surveys: the one question after a case is finished, by text, email or the page.
+SURVEY_SMS = N_("{city} 3-1-1: How did we do on request #{tracking}? Reply 1 (poor) to 5 (great).")
+SURVEY_SMS_THANKS = N_("{city} 3-1-1: thank you for your answer. It helps us serve you better.")
+SURVEY_EMAIL_SUBJECT = N_("{city} 3-1-1: how did we do on request #{tracking}?")
+SURVEY_EMAIL_BODY = N_(
+    "Hello,\n\n{city} 3-1-1 has finished your request #{tracking} ({service}). "
+    "How did we do? One question, one click:\n\n{link}\n\n"
+    "The link works for {days} days. Thank you!"
+)
+SURVEY_PAGE_TITLE = N_("How did we do?")
+SURVEY_PAGE_INTRO = N_(
+    "{city} 3-1-1 has finished your request #{tracking} ({service}). "
+    "How satisfied are you with how it was handled?"
+)
+SURVEY_RATING_LEGEND = N_("Your rating")
+SURVEY_SCORE_LABELS = {
+    1: N_("Poor"),
+    2: N_("Fair"),
+    3: N_("Okay"),
+    4: N_("Good"),
+    5: N_("Great"),
+}
+SURVEY_COMMENT_LABEL = N_("Anything you would like to add? (optional)")
+SURVEY_COMMENT_HELP = N_(
+    "Please leave out personal details. For a new problem, contact 3-1-1 instead."
+)
+SURVEY_SUBMIT = N_("Send my answer")
+SURVEY_CHOOSE = N_("Please choose a rating from 1 to 5.")
+SURVEY_COMMENT_TOO_LONG = N_("Your comment is too long: at most {max} characters, please.")
+SURVEY_THANKS = N_("Thank you! Your answer was recorded.")
+SURVEY_ALREADY_ANSWERED = N_("This survey was already answered. Thank you!")
+SURVEY_EXPIRED = N_("This survey has expired. Thank you all the same.")
+SURVEY_NOT_FOUND = N_("We could not find this survey. Please check the link.")
+SURVEY_FORM_EXPIRED = N_("This page was open too long. Please choose your rating again.")

@@ -64,6 +64,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.incident_announcement": {"text": "Crews are on site."},
     "api.detection_settings_update": {"duplicate_radius_m": 40},
     "api.chat_settings_update": {"allowed_origins": ["https://www.example.org"]},
+    "api.survey_settings_update": {"enabled": True, "sms": False},
     "api.resident_flags": {"flags": ["vulnerable"]},
     "api.mail_quarantine_retry": {},
     "api.open311_clients_create": {"name": "Civic app"},
@@ -908,19 +909,20 @@ def test_resolving_an_sms_case_texts_the_resident_and_closing_it_afterwards_does
     before = len(twilio_http.messages)
     assert change_status(client, token, sms_case, "resolved").status_code == 200
     run_jobs()
-    assert len(twilio_http.messages) == before + 1
-    sent = twilio_http.messages[-1]
+    assert len(twilio_http.messages) == before + 2  # the notice, then the survey's question
+    sent = twilio_http.messages[-2]
     assert (sent["To"], sent["From"]) == (RESIDENT_PHONE, CITY_NUMBER)
     assert sms_case.tracking_number in sent["Body"]
     assert "resolved" in sent["Body"]
+    assert "How did we do" in twilio_http.messages[-1]["Body"]
 
     assert change_status(client, token, sms_case, "closed").status_code == 200
     run_jobs()
-    assert len(twilio_http.messages) == before + 1
+    assert len(twilio_http.messages) == before + 2
 
     assert change_status(client, token, sms_case, "open").status_code == 200
     run_jobs()
-    assert len(twilio_http.messages) == before + 2
+    assert len(twilio_http.messages) == before + 3
     assert "reopened" in twilio_http.messages[-1]["Body"]
 
 

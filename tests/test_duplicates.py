@@ -490,7 +490,10 @@ def test_each_duplicates_resident_gets_the_closing_sms_when_the_parent_is_closed
 
     fresh(session)
     assert [french.status, spanish.status] == [CaseStatus.CLOSED] * 2
-    assert sms_to(twilio_http, "+16135550101") == [expected(parent, texts.CASE_CLOSED, "en")]
+    assert sms_to(twilio_http, "+16135550101") == [
+        expected(parent, texts.CASE_CLOSED, "en"),
+        expected(parent, texts.SURVEY_SMS, "en"),  # the parent's resident only is surveyed
+    ]
     assert sms_to(twilio_http, "+16135550102") == [expected(french, texts.CASE_CLOSED, "fr")]
     assert sms_to(twilio_http, "+16135550103") == [expected(spanish, texts.CASE_CLOSED, "es")]
     assert french.tracking_number in sms_to(twilio_http, "+16135550102")[0]

@@ -45,7 +45,7 @@ def test_french_resident_is_told_of_resolution_in_french(
     )
     assert response.status_code == 200
     run_jobs()
-    assert twilio_http.messages[-1]["Body"] == i18n.translate(
+    assert twilio_http.messages[-2]["Body"] == i18n.translate(  # the survey's question follows
         "fr",
         texts.CASE_RESOLVED,
         city="Springfield",

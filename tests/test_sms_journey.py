@@ -86,8 +86,10 @@ def test_resident_texts_agent_replies_and_resolves_and_resident_is_told(
     )
     assert resolved.status_code == 200
     run_jobs()
-    assert twilio_http.messages[-1]["To"] == RESIDENT
-    assert "has been resolved" in twilio_http.messages[-1]["Body"]
+    assert twilio_http.messages[-2]["To"] == RESIDENT
+    assert "has been resolved" in twilio_http.messages[-2]["Body"]
+    # ...then asks how it went (tests/test_surveys.py follows the answer).
+    assert "How did we do" in twilio_http.messages[-1]["Body"]
 
     # 6. STATUS answers with the current status.
     send_sms(f"STATUS {case.tracking_number}", from_=RESIDENT)
@@ -98,7 +100,15 @@ def test_resident_texts_agent_replies_and_resolves_and_resident_is_told(
     # The case page holds the whole conversation, in order.
     detail = client.get(f"/api/v1/cases/{case.id}", headers=auth).json["data"]
     directions = [i["direction"] for i in detail["interactions"]]
-    assert directions == ["inbound", "outbound", "inbound", "outbound", "outbound", "outbound"]
+    assert directions == [
+        "inbound",
+        "outbound",
+        "inbound",
+        "outbound",
+        "outbound",
+        "outbound",
+        "outbound",
+    ]
     assert [e["kind"] for e in detail["events"]][:3] == ["created", "routed", "location_set"]
 
 

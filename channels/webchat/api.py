@@ -19,6 +19,7 @@ from contactcenter.chats.models import ChatSession
 from contactcenter.db import get_session
 from contactcenter.errors import Conflict, Invalid
 from contactcenter.ratelimit import client_network, rate_limits
+from contactcenter.surveys import service as surveys
 
 
 def _body() -> dict[str, Any]:
@@ -119,6 +120,42 @@ def transcript() -> tuple[dict[str, Any], int]:
     sent_to = service.email_transcript(session, chat)
     session.commit()
     return {"sent_to": sent_to}, 202
+
+
+@bp.post("/api/survey")
+def survey() -> dict[str, Any]:
+    """The rating the window may offer now its chat has ended (``null``: none). The first
+    ask makes the case's survey, unless the case's survey job did a moment before."""
+    chat = _chat()
+    session = get_session()
+    try:
+        offered = surveys.offer_chat_survey(session, chat)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        offered = surveys.offer_chat_survey(session, chat)
+    return {"survey": surveys.chat_survey_json(offered)}
+
+
+@bp.post("/api/rating")
+def rating() -> dict[str, Any]:
+    """The resident's 1-5 rating of the ended chat: the answer to the case's survey.
+
+    :raises Conflict: ``no_survey`` when this chat has no rating to give.
+    """
+    body = _body()
+    chat = _chat()
+    session = get_session()
+    try:
+        offered = surveys.offer_chat_survey(session, chat)
+    except IntegrityError:
+        session.rollback()
+        offered = surveys.offer_chat_survey(session, chat)
+    if offered is None:
+        raise Conflict("There is no rating to give for this chat.", code="no_survey")
+    surveys.answer_survey(session, offered, body.get("score"))
+    session.commit()
+    return {"survey": surveys.chat_survey_json(offered)}
 
 
 @bp.post("/api/end")

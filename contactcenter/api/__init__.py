@@ -6,6 +6,7 @@ from contactcenter.api import (  # noqa: F401 - register routes on bp
     open311_views,
     performance_forecast_views,
     routing_views,
+    survey_views,
 )
 from contactcenter.api.views import bp
 

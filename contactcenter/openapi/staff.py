@@ -19,6 +19,7 @@ from contactcenter.api import routing_schemas as rs
 from contactcenter.chats.settings import ChatSettings
 from contactcenter.jurisdictions.settings import DetectionSettings
 from contactcenter.openapi.spec import Operation
+from contactcenter.surveys.settings import SurveySettings
 
 REF = "#/components/schemas/{}"
 
@@ -634,6 +635,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         parameters=_J,
         body=ChatSettings,
         response=_data(ANY_OBJECT, jurisdiction=STR),
+        errors=(400, 404),
+    ),
+    ("api.survey_settings_show", "get"): Operation(
+        "Satisfaction survey settings (on or off, and per channel)",
+        ("settings",),
+        parameters=_J,
+        response=_data(SurveySettings.model_json_schema(), jurisdiction=STR),
+        errors=(404,),
+    ),
+    ("api.survey_settings_update", "put"): Operation(
+        "Replace the satisfaction survey settings (what is left out is on)",
+        ("settings",),
+        parameters=_J,
+        body=SurveySettings,
+        response=_data(SurveySettings.model_json_schema(), jurisdiction=STR),
         errors=(400, 404),
     ),
     ("api.mail_quarantine_index", "get"): Operation(

@@ -69,6 +69,14 @@
       bad_email: "Enter a valid email address.",
       bad_field: "Please check this field.",
       empty_message: "Type a message first.",
+      rating_question: "How did we do? Rate this chat from 1 (poor) to 5 (great).",
+      rating_1: "1 – Poor",
+      rating_2: "2 – Fair",
+      rating_3: "3 – Okay",
+      rating_4: "4 – Good",
+      rating_5: "5 – Great",
+      rating_thanks: "Thank you for your rating ({score} out of 5).",
+      rating_closed: "This chat can no longer be rated.",
     },
     fr: {
       title: "Clavardage 3-1-1",
@@ -123,6 +131,14 @@
       bad_email: "Entrez une adresse courriel valide.",
       bad_field: "Veuillez vérifier ce champ.",
       empty_message: "Écrivez d'abord un message.",
+      rating_question: "Comment avons-nous fait? Notez ce clavardage de 1 (mal) à 5 (très bien).",
+      rating_1: "1 – Mauvais",
+      rating_2: "2 – Passable",
+      rating_3: "3 – Correct",
+      rating_4: "4 – Bien",
+      rating_5: "5 – Excellent",
+      rating_thanks: "Merci de votre note ({score} sur 5).",
+      rating_closed: "Ce clavardage ne peut plus être noté.",
     },
     es: {
       title: "Chat 3-1-1",
@@ -177,6 +193,14 @@
       bad_email: "Introduzca un correo electrónico válido.",
       bad_field: "Revise este campo.",
       empty_message: "Escriba primero un mensaje.",
+      rating_question: "¿Cómo lo hicimos? Califique este chat de 1 (mal) a 5 (excelente).",
+      rating_1: "1 – Mala",
+      rating_2: "2 – Regular",
+      rating_3: "3 – Aceptable",
+      rating_4: "4 – Buena",
+      rating_5: "5 – Excelente",
+      rating_thanks: "Gracias por su calificación ({score} de 5).",
+      rating_closed: "Este chat ya no se puede calificar.",
     },
   };
   const LANGUAGE_NAMES = { en: "English", fr: "Français", es: "Español" };
@@ -214,6 +238,7 @@
     lastTypingSent: 0,
     typingIdleTimer: null,
     agentTypingTimer: null,
+    ratingAsked: false, // the rating was asked for once this chat ended
   };
 
   // --- Small helpers -----------------------------------------------------------------------
@@ -696,6 +721,67 @@
       if (focusWillGo) {
         $("cc-new").focus(); // the composer and "End chat" just went away
       }
+      offerRating();
+    }
+  }
+
+  // --- The satisfaction rating, once the chat has ended ----------------------------------------
+
+  // The server says whether this chat may be rated (an agent took part, surveys are on, the
+  // resident was not asked lately); the answer is one click on a labelled button.
+  async function offerRating() {
+    if (!state.token || state.ratingAsked) {
+      return;
+    }
+    state.ratingAsked = true;
+    let result;
+    try {
+      result = await api("POST", "/survey");
+    } catch (networkDown) {
+      state.ratingAsked = false;
+      return;
+    }
+    showRating(result.status === 200 && result.data ? result.data.survey : null);
+  }
+
+  function showRating(survey) {
+    const form = $("cc-rating");
+    if (!survey || !chatOver()) {
+      form.hidden = true;
+      return;
+    }
+    if (survey.state === "answered") {
+      form.hidden = true;
+      setText($("cc-rating-result"), t("rating_thanks", { score: survey.score }));
+      return;
+    }
+    form.hidden = survey.state !== "sent";
+  }
+
+  async function rate(event) {
+    const button = event.target.closest("button[data-score]");
+    if (!button) {
+      return;
+    }
+    const buttons = document.querySelectorAll("#cc-rating button[data-score]");
+    buttons.forEach((each) => { each.disabled = true; });
+    let result;
+    try {
+      result = await api("POST", "/rating", { score: Number(button.getAttribute("data-score")) });
+    } catch (networkDown) {
+      setText($("cc-rating-result"), t("offline"));
+      buttons.forEach((each) => { each.disabled = false; });
+      return;
+    }
+    if (result.status === 200 && result.data) {
+      showRating(result.data.survey);
+      $("cc-new").focus();
+    } else if (result.status === 401 || result.status === 409 || result.status === 410) {
+      $("cc-rating").hidden = true;
+      setText($("cc-rating-result"), t("rating_closed"));
+    } else {
+      setText($("cc-rating-result"), t("generic_error"));
+      buttons.forEach((each) => { each.disabled = false; });
     }
   }
 
@@ -1090,6 +1176,9 @@
     $("cc-log").replaceChildren();
     setText($("cc-notice"), "");
     setText($("cc-result"), "");
+    state.ratingAsked = false;
+    $("cc-rating").hidden = true;
+    setText($("cc-rating-result"), "");
     renderTyping(false);
   }
 
@@ -1268,6 +1357,7 @@
     $("cc-transcript").addEventListener("click", emailTranscript);
     $("cc-end").addEventListener("click", endChat);
     $("cc-new").addEventListener("click", newChat);
+    $("cc-rating").addEventListener("click", rate);
     $("cc-close").addEventListener("click", closePanel);
     window.addEventListener("message", onPageMessage);
     loadPageStorage()
