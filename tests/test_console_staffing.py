@@ -164,6 +164,29 @@ def test_a_supervisor_of_several_jurisdictions_picks_one(
     assert cell(chosen, f"at-{local(MONDAY, 9).isoformat()}", "forecast") == "40.0"
 
 
+def test_a_queue_brings_its_own_contacts_and_target(
+    client: FlaskClient,
+    session: Session,
+    city: Jurisdiction,
+    other_city: Jurisdiction,
+    supervisor: Any,
+) -> None:
+    roads = factories.make_queue(session, city, "roads", name="Roads <b>&</b> bridges")
+    roads.service_targets = {"voice": {"seconds": 30, "percent": 90}}
+    theirs = factories.make_queue(session, other_city, "roads", name="Their roads")
+    session.commit()
+    history(session, city, 40, queue_id=roads.id)
+    history(session, city, 10)
+    page = text(client.get(f"{PAGE}?start={MONDAY}&weeks=1&queue={roads.id}"))
+    assert cell(page, f"at-{local(MONDAY, 9).isoformat()}", "forecast") == "40.0"
+    assert "90 % answered within 30 s" in page
+    assert "Roads &lt;b&gt;&amp;&lt;/b&gt; bridges" in page and "<b>&</b>" not in page
+    assert "Their roads" not in page
+    refused = client.get(f"{PAGE}?queue={theirs.id}")
+    assert refused.status_code == 400
+    assert "Queue: choose one from the list." in text(refused)
+
+
 def _sign_in_browser(page: Any, email: str) -> None:
     page.goto("/console/login")
     page.get_by_label("Email").fill(email)

@@ -24,21 +24,35 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def history(session: Session, city: Jurisdiction, per_half_hour: int, weeks: int = 4) -> None:
+def history(
+    session: Session,
+    city: Jurisdiction,
+    per_half_hour: int,
+    weeks: int = 4,
+    *,
+    queue_id: int = 0,
+    aht: int = 180,
+) -> None:
     """``per_half_hour`` voice contacts on each Monday at 09:00 of the weeks before MONDAY,
-    handled in 180 s on average."""
+    handled in ``aht`` seconds on average."""
     for week in range(1, weeks + 1):
         monday = MONDAY - dt.timedelta(weeks=week)
-        add(session, city, local(monday, 9), per_half_hour // 2)
-        add(session, city, local(monday, 9, 15), per_half_hour - per_half_hour // 2)
+        add(session, city, local(monday, 9), per_half_hour // 2, queue_id=queue_id)
+        add(
+            session,
+            city,
+            local(monday, 9, 15),
+            per_half_hour - per_half_hour // 2,
+            queue_id=queue_id,
+        )
         session.add(
             ContactDaily(
                 jurisdiction_id=city.id,
                 day=monday,
-                queue_id=0,
+                queue_id=queue_id,
                 channel="voice",
                 handled=per_half_hour,
-                handle_seconds=per_half_hour * 180,
+                handle_seconds=per_half_hour * aht,
             )
         )
     session.commit()
@@ -126,6 +140,38 @@ def test_without_history_the_handle_time_is_the_default(
     assert {row["agents"] for row in data["intervals"]} == {0}
 
 
+def test_one_queue_has_its_own_contacts_handle_time_and_target(
+    client: FlaskClient,
+    session: Session,
+    city: Jurisdiction,
+    other_city: Jurisdiction,
+    boss: str,
+) -> None:
+    roads = factories.make_queue(session, city, "roads", name="Roads")
+    roads.service_targets = {"voice": {"seconds": 30, "percent": 90}}
+    general = factories.make_queue(session, city, "general", name="General")
+    theirs = factories.make_queue(session, other_city, "roads", name="Roads")
+    session.commit()
+    history(session, city, 40, queue_id=roads.id, aht=360)
+    history(session, city, 60, queue_id=general.id)
+    response = client.get(f"{API}/staffing?start={MONDAY}&queue={roads.id}", headers=auth(boss))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    data = response.get_json()["data"]
+    assert data["queue_id"] == roads.id
+    assert data["target"] == {"seconds": 30, "percent": 90}
+    assert (data["aht_seconds"], data["aht_source"]) == (360.0, "history")
+    assert point_at(data["intervals"], local(MONDAY, 9))["forecast"] == 40.0
+    every = client.get(f"{API}/forecast?start={MONDAY}", headers=auth(boss)).get_json()["data"]
+    assert point_at(every["points"], local(MONDAY, 9))["forecast"] == 100.0
+    for path in ("forecast", "staffing"):
+        refused = client.get(f"{API}/{path}?queue={theirs.id}", headers=auth(boss))
+        assert refused.status_code == 404
+        assert refused.get_json()["error"]["code"] == "queue_not_found"
+    inbound = client.get(f"{API}/forecast?queue={roads.id}&measure=inbound", headers=auth(boss))
+    assert inbound.status_code == 400
+    assert "inbound interactions have no queue" in inbound.get_json()["error"]["message"]
+
+
 def test_only_supervisors_may_read_them(
     client: FlaskClient, session: Session, city: Jurisdiction
 ) -> None:
@@ -181,6 +227,8 @@ def test_the_default_start_is_this_weeks_monday(
         ("forecast", "measure=answered", "measure"),
         ("forecast", "profile=mode", "profile"),
         ("forecast", "colour=blue", "colour"),
+        ("forecast", "queue=0", "queue"),
+        ("forecast", "queue=99999999999999999999", "queue"),
         ("staffing", "aht_seconds=0", "aht_seconds"),
         ("staffing", "aht_seconds=nan", "aht_seconds"),
         ("staffing", "aht_seconds=inf", "aht_seconds"),

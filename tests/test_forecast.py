@@ -192,6 +192,10 @@ def test_only_the_channel_measure_and_jurisdiction_asked_for_count(
     assert voice[local(MONDAY, 9)].forecast == pytest.approx(5.0)
     every = by_start(forecast(session, jurisdiction, channel=None, **kwargs).points)
     assert every[local(MONDAY, 9)].forecast == pytest.approx(55.0)
+    one_queue = by_start(
+        forecast(session, jurisdiction, channel="voice", queue_id=2, **kwargs).points
+    )
+    assert one_queue[local(MONDAY, 9)].forecast == pytest.approx(3.0)
     inbound = by_start(
         forecast(session, jurisdiction, channel="sms", measure="inbound", **kwargs).points
     )
@@ -297,6 +301,7 @@ def test_the_history_ends_today_when_the_forecast_starts_later(
         ({"history_weeks": 0}, "history_weeks must be a whole number from 1 to 26"),
         ({"start": dt.date(9999, 12, 25)}, "start must be between"),
         ({"channel": "x" * 17}, "channel must be 1 to 16 characters"),
+        ({"measure": "inbound", "queue_id": 3}, "inbound interactions have no queue"),
     ],
 )
 def test_bad_input_is_refused_with_a_message(

@@ -18,8 +18,9 @@ from contactcenter.agents.models import Role
 from contactcenter.api import schemas
 from contactcenter.api.views import bp
 from contactcenter.auth import require_staff, staff_jurisdiction
+from contactcenter.cases.queries import MAX_ID
 from contactcenter.db import get_session, utcnow
-from contactcenter.errors import Invalid
+from contactcenter.errors import Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel
 from contactcenter.performance.figures import local_today
@@ -37,6 +38,7 @@ from contactcenter.performance.staffing import (
     week_start,
 )
 from contactcenter.performance.targets import MAX_TARGET_SECONDS
+from contactcenter.routing.models import Queue
 from contactcenter.validation import StrictModel
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,6 +50,13 @@ class ForecastQuery(StrictModel):
     jurisdiction: str | None = Field(default=None, max_length=64)
     channel: Channel | None = Field(
         default=None, description="One channel; without it, every channel together."
+    )
+    queue: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="One queue's contacts (its id), and its service-level target; without "
+        "it, every queue's.",
     )
     start: dt.date | None = Field(
         default=None,
@@ -82,7 +91,8 @@ class ForecastQuery(StrictModel):
 
 class StaffingQuery(ForecastQuery):
     channel: Channel = Field(  # type: ignore[assignment]
-        default=Channel.VOICE, description="The channel staffed (its target is the default)."
+        default=Channel.VOICE,
+        description="The channel staffed (its target, or the queue's, is the default).",
     )
     weeks: int = Field(default=1, ge=1, le=MAX_WEEKS, description="Weeks planned.")
     aht_seconds: float | None = Field(
@@ -127,6 +137,16 @@ def _start(query: ForecastQuery, jurisdiction: Jurisdiction) -> dt.date:
     return query.start or week_start(local_today(jurisdiction, utcnow()))
 
 
+def _queue(query: ForecastQuery, jurisdiction: Jurisdiction) -> Queue | None:
+    """The queue asked for; another jurisdiction's is, to this supervisor, not there at all."""
+    if query.queue is None:
+        return None
+    queue = get_session().get(Queue, query.queue)
+    if queue is None or queue.jurisdiction_id != jurisdiction.id:
+        raise NotFound(f"No queue {query.queue}.", code="queue_not_found")
+    return queue
+
+
 def _refused(exc: ValueError) -> Invalid:
     """The service's refusal (its message names the input) as a 400."""
     return Invalid(str(exc), code="invalid_fields")
@@ -138,6 +158,7 @@ def performance_forecast() -> dict[str, Any]:
     query = _query(ForecastQuery)
     session = get_session()
     jurisdiction = staff_jurisdiction(session, query.jurisdiction)
+    queue = _queue(query, jurisdiction)
     try:
         result = forecast(
             session,
@@ -148,6 +169,7 @@ def performance_forecast() -> dict[str, Any]:
             history_weeks=query.history_weeks,
             measure=query.measure,
             profile=query.profile,
+            queue_id=None if queue is None else queue.id,
         )
     except ValueError as exc:
         raise _refused(exc) from None
@@ -160,6 +182,7 @@ def performance_staffing() -> dict[str, Any]:
     query = _query(StaffingQuery)
     session = get_session()
     jurisdiction = staff_jurisdiction(session, query.jurisdiction)
+    queue = _queue(query, jurisdiction)
     try:
         plan = staffing_plan(
             session,
@@ -175,6 +198,7 @@ def performance_staffing() -> dict[str, Any]:
             target_percent=query.target_percent,
             max_occupancy=query.max_occupancy,
             shrinkage=query.shrinkage,
+            queue=queue,
         )
     except ValueError as exc:
         raise _refused(exc) from None

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -39,11 +40,13 @@ from contactcenter.performance.staffing import (
     staffing_plan,
     week_start,
 )
-from contactcenter.performance.targets import MAX_TARGET_SECONDS, default_target
+from contactcenter.performance.targets import MAX_TARGET_SECONDS, service_target
+from contactcenter.routing.models import Queue
 
 CHART_JS = "vendor/chart-4.6.1.umd.min.js"
 MAX_AHT_SECONDS = 7 * 24 * 3600
 MAX_CONTACTS = 1_000_000
+MAX_QUEUES = 500
 CHANNELS = {channel.value: CHANNEL_LABELS.get(channel, channel.value) for channel in Channel}
 
 
@@ -259,10 +262,25 @@ def _render(jurisdiction: Jurisdiction) -> ResponseReturnValue:
     if channel not in CHANNELS:
         errors["channel"] = "Channel: choose one from the list."
         channel = Channel.VOICE.value
+    queues = (
+        get_session()
+        .scalars(
+            sa.select(Queue)
+            .where(Queue.jurisdiction_id == jurisdiction.id)
+            .order_by(Queue.name, Queue.id)
+            .limit(MAX_QUEUES)
+        )
+        .all()
+    )
+    queue = None
+    if args.get("queue"):
+        queue = next((q for q in queues if str(q.id) == args["queue"]), None)
+        if queue is None:
+            errors["queue"] = "Queue: choose one from the list."
     today = local_today(jurisdiction, utcnow())
     start = _day(args.get("start", ""), errors) or week_start(today)
     values = _numbers(args, PLAN_FIELDS, errors)
-    target = default_target(channel)
+    target = service_target(None if queue is None else queue.service_targets, channel)
     plan = None
     if not errors:
         try:
@@ -277,6 +295,7 @@ def _render(jurisdiction: Jurisdiction) -> ResponseReturnValue:
                 target_percent=values.get("target_percent"),
                 max_occupancy=values.get("max_occupancy", DEFAULT_MAX_OCCUPANCY * 100) / 100,
                 shrinkage=values.get("shrinkage", DEFAULT_SHRINKAGE * 100) / 100,
+                queue=queue,
             )
         except ValueError as exc:
             errors["plan"] = str(exc)
@@ -290,6 +309,8 @@ def _render(jurisdiction: Jurisdiction) -> ResponseReturnValue:
         jurisdiction=jurisdiction,
         channels=CHANNELS,
         channel=channel,
+        queues=queues,
+        queue=queue,
         channel_target=target,
         form=form,
         plan_fields=list(PLAN_FIELDS),

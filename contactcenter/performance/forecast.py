@@ -88,6 +88,8 @@ class Forecast:
 
     points: list[ForecastPoint]
     channel: str | None = None
+    queue_id: int | None = None
+    """The queue forecast (None: every queue)."""
     measure: str = "offered"
     profile: str = "mean"
     start: dt.date | None = None
@@ -103,6 +105,7 @@ class Forecast:
     def as_dict(self) -> dict[str, Any]:
         return {
             "channel": self.channel,
+            "queue_id": self.queue_id,
             "measure": self.measure,
             "profile": self.profile,
             "start": _iso(self.start),
@@ -162,10 +165,18 @@ def local_intervals(zone: dt.tzinfo, first: dt.date, end: dt.date) -> list[_Inte
 
 
 def _check(
-    channel: str | None, start: dt.date, weeks: int, history_weeks: int, measure: str, profile: str
+    channel: str | None,
+    queue_id: int | None,
+    start: dt.date,
+    weeks: int,
+    history_weeks: int,
+    measure: str,
+    profile: str,
 ) -> None:
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of: {', '.join(MEASURES)}.")
+    if queue_id is not None and measure == "inbound":
+        raise ValueError("queue: inbound interactions have no queue; forecast offered contacts.")
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of: {', '.join(PROFILES)}.")
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEKS:
@@ -186,6 +197,7 @@ def _slot_counts(
     session: Session,
     jurisdiction: Jurisdiction,
     channel: str | None,
+    queue_id: int | None,
     measure: str,
     first_slot: int,
     end_slot: int,
@@ -204,6 +216,8 @@ def _slot_counts(
     )
     if channel is not None:
         query = query.where(ContactInterval.channel == channel)
+    if queue_id is not None:
+        query = query.where(ContactInterval.queue_id == queue_id)
     return {int(slot): int(total or 0) for slot, total in session.execute(query)}
 
 
@@ -221,9 +235,11 @@ def forecast(
     history_weeks: int = 8,
     measure: str = "offered",
     profile: str = "mean",
+    queue_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> Forecast:
-    """The forecast per local half-hour for ``weeks`` weeks from local day ``start``.
+    """The forecast per local half-hour for ``weeks`` weeks from local day ``start``, of one
+    channel (None: all) and one queue (None: all; the caller checks it is the jurisdiction's).
 
     The history is the ``history_weeks`` whole weeks before ``start``, or before today when
     ``start`` is later (nothing is known of the days in between). ``profile`` "mean" keeps the
@@ -232,7 +248,7 @@ def forecast(
 
     :raises ValueError: an unknown measure or profile, weeks or history out of range.
     """
-    _check(channel, start, weeks, history_weeks, measure, profile)
+    _check(channel, queue_id, start, weeks, history_weeks, measure, profile)
     now = now or utcnow()
     zone = zone_of(jurisdiction.timezone)
     today = now.astimezone(zone).date()
@@ -244,7 +260,7 @@ def forecast(
     behind = local_intervals(zone, history_start, history_end)
     first_slot = min(_first_slot(zone, history_start), _first_slot(zone, start))
     counts = _slot_counts(
-        session, jurisdiction, channel, measure, first_slot, _first_slot(zone, end)
+        session, jurisdiction, channel, queue_id, measure, first_slot, _first_slot(zone, end)
     )
 
     # The history week by week: each half-hour's count (the mean of a repeated one), the total.
@@ -298,6 +314,7 @@ def forecast(
     return Forecast(
         points=points,
         channel=channel,
+        queue_id=queue_id,
         measure=measure,
         profile=profile,
         start=start,

@@ -19,7 +19,8 @@ from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.performance.erlang import Staffing, staffing
 from contactcenter.performance.forecast import Forecast, forecast
 from contactcenter.performance.models import ContactDaily
-from contactcenter.performance.targets import ServiceTarget, default_target
+from contactcenter.performance.targets import ServiceTarget, service_target
+from contactcenter.routing.models import Queue
 
 DEFAULT_AHT_SECONDS = 180.0
 """The handle time used when the history has no handled contact of the channel."""
@@ -60,6 +61,7 @@ def recent_aht(
     channel: str | None,
     before: dt.date,
     weeks: int = AHT_WEEKS,
+    queue_id: int | None = None,
 ) -> float | None:
     """The average handle time of the contacts handled in the ``weeks`` before local day
     ``before`` (None when none was), from the daily rollup: one query."""
@@ -73,6 +75,8 @@ def recent_aht(
     )
     if channel is not None:
         query = query.where(ContactDaily.channel == channel)
+    if queue_id is not None:
+        query = query.where(ContactDaily.queue_id == queue_id)
     seconds, handled = session.execute(query).one()
     return None if not handled else round(int(seconds) / int(handled), 1)
 
@@ -113,6 +117,7 @@ class StaffingPlan:
     def as_dict(self) -> dict[str, Any]:
         return {
             "channel": self.forecast.channel,
+            "queue_id": self.forecast.queue_id,
             "measure": self.forecast.measure,
             "start": self.forecast.as_dict()["start"],
             "end": self.forecast.as_dict()["end"],
@@ -141,17 +146,20 @@ def staffing_plan(
     target_percent: float | None = None,
     max_occupancy: float = DEFAULT_MAX_OCCUPANCY,
     shrinkage: float = DEFAULT_SHRINKAGE,
+    queue: Queue | None = None,
     now: dt.datetime | None = None,
 ) -> StaffingPlan:
     """The forecast of ``channel`` from ``start`` with the agents each half-hour needs.
 
-    A target left out is the channel's default (:mod:`contactcenter.performance.targets`);
+    With ``queue`` (the caller checks it is the jurisdiction's), its contacts alone, and its
+    target for the channel; a target left out is the queue's or the channel's default
+    (:func:`contactcenter.performance.targets.service_target`);
     the handle time left out is :func:`recent_aht`'s, or 180 s without history. Half-hours
     with the same forecast are computed once. Two queries.
 
     :raises ValueError: any input out of range (the message names it).
     """
-    default = default_target(channel)
+    default = service_target(None if queue is None else queue.service_targets, channel)
     seconds = default.seconds if target_seconds is None else target_seconds
     percent = default.percent if target_percent is None else target_percent
     # Checked before the queries: a bad value fails the same way with or without history.
@@ -178,13 +186,18 @@ def staffing_plan(
         history_weeks=history_weeks,
         measure=measure,
         profile=profile,
+        queue_id=None if queue is None else queue.id,
         now=now,
     )
     source = "given"
     if aht_seconds is None:
         source, aht_seconds = "default", DEFAULT_AHT_SECONDS
         found = recent_aht(
-            session, jurisdiction, channel=channel, before=predicted.history_end or start
+            session,
+            jurisdiction,
+            channel=channel,
+            before=predicted.history_end or start,
+            queue_id=None if queue is None else queue.id,
         )
         if found:
             source, aht_seconds = "history", found
