@@ -61,7 +61,9 @@ def db_downgrade(revision: str) -> None:
 
 @cli.command()
 @click.option(
-    "--history", is_flag=True, help="Also a year of sample requests for the public page (once)."
+    "--history",
+    is_flag=True,
+    help="Also a year of sample requests and eight weeks of contact-center work (once).",
 )
 def demo(history: bool) -> None:
     """Create the demo jurisdiction and print how to try it."""

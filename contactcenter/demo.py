@@ -339,7 +339,9 @@ def _seed_chat(session: Session, jurisdiction: Jurisdiction) -> None:
 def seed_demo(session: Session, *, history: bool = False) -> DemoCredentials:
     """Create (or refresh) the demo jurisdiction; a new agent password and token each time.
 
-    ``history`` adds a year of sample requests (once) for the public performance page.
+    ``history`` adds a year of sample requests for the public performance page and eight weeks
+    of contact-center work for the staff's performance screens (each once); see
+    :mod:`contactcenter.demo_history`.
     """
     jurisdiction = session.scalars(
         sa.select(Jurisdiction).where(Jurisdiction.slug == DEMO_SLUG)
