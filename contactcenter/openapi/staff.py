@@ -329,6 +329,7 @@ _DEFINITIONS = {"type": "object", "additionalProperties": STR}
 FORECAST = _obj(
     ("points", "definitions"),
     channel=_null("string"),
+    queue_id=_null("integer"),
     measure=STR,
     profile=STR,
     start=_DAY,
@@ -351,6 +352,7 @@ FORECAST = _obj(
 STAFFING_PLAN = _obj(
     ("intervals", "definitions"),
     channel=STR,
+    queue_id=_null("integer"),
     measure=STR,
     start=_DAY,
     end=_DAY,
