@@ -143,5 +143,8 @@ def test_a_chat_case_is_told_where_the_chat_said_even_if_the_record_has_an_older
         session.commit()
 
     # (The chat window also hears that the chat ended.)
-    (notice,) = [n for n in _notices(session, case.id) if n.channel is not Channel.WEBCHAT]
+    (notice, survey) = [n for n in _notices(session, case.id) if n.channel is not Channel.WEBCHAT]
     assert (notice.channel, notice.to_address) == (Channel.EMAIL, "typed@example.org")
+    # The satisfaction survey's link follows, to the same address (the chat was handed off).
+    assert (survey.channel, survey.to_address) == (Channel.EMAIL, "typed@example.org")
+    assert "/survey/" in survey.body

@@ -13,6 +13,7 @@ from contactcenter.jurisdictions.models import ChannelAddress, Jurisdiction
 from contactcenter.messages import Channel, Direction
 from contactcenter.open311.clients import issue_key
 from contactcenter.open311.submit import submit_request
+from contactcenter.surveys.models import Survey
 
 
 def _filed(session: Session, city: Jurisdiction, **contacts: str) -> Case:
@@ -32,7 +33,13 @@ def _resolve(app: Flask, session: Session, case: Case) -> list[Interaction]:
     return list(
         session.scalars(
             sa.select(Interaction).where(
-                Interaction.case_id == case.id, Interaction.direction == Direction.OUTBOUND
+                Interaction.case_id == case.id,
+                Interaction.direction == Direction.OUTBOUND,
+                # The notices only: the satisfaction survey's question follows them the same
+                # way (tests/test_surveys.py).
+                Interaction.id.not_in(
+                    sa.select(Survey.interaction_id).where(Survey.interaction_id.is_not(None))
+                ),
             )
         )
     )
