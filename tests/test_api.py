@@ -415,8 +415,8 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
     # Routes for supervisors and admins, or about agents, offers and queues, have their own
     # jurisdiction tests in test_routing_api.py, the voice menu in test_ivr_menus.py, calls in
     # test_call_api.py, quarantined mail in test_email_inbound.py, a case's public media (for
-    # supervisors) in test_open311_admin.py; the voice token (test_voice_control.py) holds no
-    # case data. This sweep is about cases.
+    # supervisors) in test_open311_admin.py, the performance figures in test_performance_api.py;
+    # the voice token (test_voice_control.py) holds no case data. This sweep is about cases.
     routes = [
         (rule, method)
         for rule, method in protected_routes(app)
@@ -431,6 +431,7 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
                 f"{API}/mail/",
                 f"{API}/exports/",  # supervisors': test_export_nyc.py
                 f"{API}/open311/",  # admins' client keys: test_open311_admin.py
+                f"{API}/performance/",  # supervisors': test_performance_api.py
             )
         )
         and rule.rule != f"{API}/agents"

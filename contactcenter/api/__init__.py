@@ -5,6 +5,7 @@ from contactcenter.api import (  # noqa: F401 - register routes on bp
     mail_views,
     open311_views,
     performance_forecast_views,
+    performance_views,
     routing_views,
     survey_views,
 )

@@ -15,6 +15,7 @@ from werkzeug.routing import Rule
 from contactcenter.agents.models import Role
 from contactcenter.api import call_views, incident_views, open311_views, schemas
 from contactcenter.api import performance_forecast_views as forecast_views
+from contactcenter.api import performance_views as pv
 from contactcenter.api import routing_schemas as rs
 from contactcenter.chats.settings import ChatSettings
 from contactcenter.jurisdictions.settings import DetectionSettings
@@ -38,6 +39,11 @@ TAGS = [
     {"name": "residents", "description": "Residents' routing flags."},
     {"name": "open311-admin", "description": "Open311 client keys and service attributes."},
     {"name": "exports", "description": "Cases for open-data portals."},
+    {
+        "name": "performance",
+        "description": "Supervisors' figures: dashboard, scorecard, the records behind a figure, "
+        "CSV of the period's records, forecast and staffing.",
+    },
     {"name": "meta", "description": "This description."},
 ]
 
@@ -322,6 +328,20 @@ def _partial(model: Any) -> dict[str, Any]:
 
 
 _J = (JURISDICTION,)
+
+PERFORMANCE_REPORT = _obj(
+    ("jurisdiction", "period", "previous_period", "definitions"),
+    jurisdiction=STR,
+    timezone=STR,
+    period=ANY_OBJECT,
+    previous_period=ANY_OBJECT,
+    contacts=ANY_OBJECT,
+    service=ANY_OBJECT,
+    satisfaction=ANY_OBJECT,
+    targets=ANY_OBJECT,
+    definitions=ANY_OBJECT,
+)
+"""The dashboard's and the scorecard's common keys (see contactcenter.performance.dashboard)."""
 
 _NUMBER = {"type": "number"}
 _DAY = {"type": ["string", "null"], "format": "date"}
@@ -808,6 +828,100 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "expected service level, probability of waiting and average speed of answer.",
         query=forecast_views.StaffingQuery,
         response=_data(STAFFING_PLAN, jurisdiction=STR),
+        errors=(400, 404),
+    ),
+    ("api.performance_dashboard", "get"): Operation(
+        "The supervisor's dashboard: contacts, agents, service and satisfaction, with the "
+        "previous period, the targets and every figure's definition",
+        ("performance",),
+        query=pv.DashboardQuery,
+        response=_data(PERFORMANCE_REPORT),
+        errors=(400, 404),
+    ),
+    ("api.performance_scorecard", "get"): Operation(
+        "The director's scorecard: service delivery by department, service type, district or "
+        "channel, satisfaction and the contact centre's headline, with the previous period",
+        ("performance",),
+        query=pv.ScorecardQuery,
+        response=_data(PERFORMANCE_REPORT),
+        errors=(400, 404),
+    ),
+    ("api.performance_contacts", "get"): Operation(
+        "Contact-centre figures by interval, queue and channel",
+        ("performance",),
+        query=pv.ContactsQuery,
+        response=_data(ANY_OBJECT, definitions=ANY_OBJECT),
+        errors=(400, 404),
+    ),
+    ("api.performance_agents", "get"): Operation(
+        "Agents' figures: time in each presence, occupancy, handled, offers",
+        ("performance",),
+        query=pv.AgentsQuery,
+        response=_data(
+            {"type": "array", "items": ANY_OBJECT}, period=ANY_OBJECT, definitions=ANY_OBJECT
+        ),
+        errors=(400, 404),
+    ),
+    ("api.performance_service", "get"): Operation(
+        "Service delivery: opened, closed, time to close, backlog, breaches, reopens, "
+        "duplicates, satisfaction",
+        ("performance",),
+        query=pv.ServiceQuery,
+        response=_data(ANY_OBJECT, definitions=ANY_OBJECT),
+        errors=(400, 404),
+    ),
+    ("api.performance_satisfaction", "get"): Operation(
+        "Satisfaction surveys sent, answered, and their scores",
+        ("performance",),
+        query=pv.PeriodQuery,
+        response=_data(ANY_OBJECT, period=ANY_OBJECT),
+        errors=(400, 404),
+    ),
+    ("api.performance_cases", "get"): Operation(
+        "The records behind a figure (cases, contacts or calls), newest first, a page at a time",
+        ("performance",),
+        description="Filters take ids as the figures key their breakdowns (queue, department, "
+        "service_type, agent), a channel name or a district code; `none` asks for records "
+        "without a department, service type or district. Rows hold no personal data.",
+        query=pv.CasesQuery,
+        response=_data(
+            _obj(
+                ("figure", "total", "page", "per_page", "rows"),
+                figure=STR,
+                definition=STR,
+                total=INT,
+                page=INT,
+                per_page=INT,
+                pages=INT,
+                rows={"type": "array", "items": ANY_OBJECT},
+            ),
+            period=ANY_OBJECT,
+        ),
+        errors=(400, 404),
+    ),
+    ("api.performance_export_cases", "get"): Operation(
+        "Every case created in the period as CSV, one row each",
+        ("performance",),
+        query=pv.PeriodQuery,
+        response={"type": "string"},
+        raw_response="text/csv",
+        errors=(400, 404),
+    ),
+    ("api.performance_export_contacts", "get"): Operation(
+        "Every contact (work item) that arrived in the period as CSV, one row each",
+        ("performance",),
+        query=pv.PeriodQuery,
+        response={"type": "string"},
+        raw_response="text/csv",
+        errors=(400, 404),
+    ),
+    ("api.performance_export_interactions", "get"): Operation(
+        "Every interaction (message or call) of the period as CSV, one row each, no bodies "
+        "or addresses",
+        ("performance",),
+        query=pv.PeriodQuery,
+        response={"type": "string"},
+        raw_response="text/csv",
         errors=(400, 404),
     ),
     ("openapi.description_json", "get"): Operation(
