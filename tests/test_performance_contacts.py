@@ -517,6 +517,10 @@ def test_the_report_as_json(session, city, general, water):
 def test_work_answered_later_is_counted_answered_by_the_next_refresh(session, city, general):
     arrived = local(2026, 4, 14, 9, 0)
     item = work(session, general, arrived)
+    # The slot's messages and its call in no queue are kept as they were (not read again).
+    message(session, city, arrived)
+    message(session, city, arrived + seconds(5))
+    call(session, city, arrived, outcome=CallOutcome.SELF_SERVED)
     today = dt.date(2026, 4, 14)
     assert refreshed(session, city, start=today, end=today).totals.answered == 0
     session.execute(
@@ -530,6 +534,8 @@ def test_work_answered_later_is_counted_answered_by_the_next_refresh(session, ci
         1,
         1,
     )
+    assert (report.totals.inbound, report.totals.self_served) == (3, 1)
+    assert (report.by_channel["sms"].inbound, report.by_channel["voice"].inbound) == (2, 1)
 
 
 def test_work_moved_to_another_queue_leaves_its_old_queues_interval(session, city, general, water):

@@ -16,7 +16,9 @@ sources every 15-minute interval (``slot``) something changed in:
 The overlap covers transactions that wrote ``updated_at`` before the last pass began but
 committed after it. A slot is recomputed whole (every queue and channel: a work item moved to
 another queue leaves its old row), by ``DELETE`` then ``INSERT ... SELECT ... GROUP BY`` over
-the sources, so recomputing twice changes nothing; then the jurisdiction's local days holding
+the sources (its inbound messages only if some of them changed: otherwise their counts are
+kept, so an old contact answered today does not make the pass read every message since), so
+recomputing twice changes nothing; then the jurisdiction's local days holding
 those slots are summed again from the slots into ``performance_contact_daily``.
 
 Concurrency: one pass at a time holds the watermark (on PostgreSQL, a transaction-level
@@ -34,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -118,11 +121,11 @@ def refresh_contact_rollups(session: Session, now: dt.datetime | None = None) ->
             _rebuild(session, jurisdiction_id, postgres)
         _set_watermark(session, mark)
         return set(ids)
-    slots = _changed_slots(session, previous - OVERLAP, postgres)
-    for jurisdiction_id in sorted(slots):
-        _recompute(session, jurisdiction_id, slots[jurisdiction_id], postgres)
+    changed = _changed_slots(session, previous - OVERLAP, postgres)
+    for jurisdiction_id in sorted(changed):
+        _recompute(session, jurisdiction_id, changed[jurisdiction_id], postgres)
     _set_watermark(session, mark)
-    return set(slots)
+    return set(changed)
 
 
 def refresh_contact_rollups_if_due(session: Session, now: dt.datetime | None = None) -> set[int]:
@@ -234,10 +237,12 @@ def _sources(
     jurisdiction_id: int,
     queues: Sequence[Queue],
     slots: Sequence[int] | None,
+    inbound_slots: Sequence[int] | None,
     postgres: bool,
 ) -> sa.Subquery:
-    """One row per contributing work item, call and inbound interaction of ``slots`` (all of
-    the jurisdiction's when ``None``), each with its slot, queue, channel and measures."""
+    """One row per contributing work item and call of ``slots``, and inbound interaction of
+    ``inbound_slots`` (all of the jurisdiction's when ``None``), each with its slot, queue,
+    channel and measures."""
     w = WORK.alias("w")
     c = CALLS.alias("c")
     i = INTERACTIONS.alias("i")
@@ -340,12 +345,16 @@ def _sources(
             work_slot.in_(slots),
         )
         calls = calls.where(c.c.created_at >= low, c.c.created_at < high, call_slot.in_(slots))
+    if inbound_slots is not None and not inbound_slots:
+        return sa.union_all(work, calls).subquery("contacts")
+    if inbound_slots is not None:
+        low, high = _at(min(inbound_slots)), _at(max(inbound_slots) + 1)
         inbound = inbound.where(
             # Processed when received, or soon after: processed_at bounds its index's scan.
             sa.or_(i.c.processed_at >= low, i.c.processed_at.is_(None)),
             i.c.created_at >= low,
             i.c.created_at < high,
-            inbound_slot.in_(slots),
+            inbound_slot.in_(inbound_slots),
         )
     return sa.union_all(work, calls, inbound).subquery("contacts")
 
@@ -355,9 +364,10 @@ def _insert_intervals(
     jurisdiction_id: int,
     queues: Sequence[Queue],
     slots: Sequence[int] | None,
+    inbound_slots: Sequence[int] | None,
     postgres: bool,
 ) -> None:
-    source = _sources(jurisdiction_id, queues, slots, postgres)
+    source = _sources(jurisdiction_id, queues, slots, inbound_slots, postgres)
     sums = [
         sa.cast(sa.func.round(sa.func.sum(source.c[name])), sa.BigInteger).label(name)
         for name in CONTACT_MEASURES
@@ -395,24 +405,67 @@ def _rebuild(session: Session, jurisdiction_id: int, postgres: bool) -> None:
     _lock(session, jurisdiction_id, postgres)
     session.execute(sa.delete(INTERVALS).where(INTERVALS.c.jurisdiction_id == jurisdiction_id))
     session.execute(sa.delete(DAILY).where(DAILY.c.jurisdiction_id == jurisdiction_id))
-    _insert_intervals(session, jurisdiction_id, _queues(session, jurisdiction_id), None, postgres)
+    queues = _queues(session, jurisdiction_id)
+    _insert_intervals(session, jurisdiction_id, queues, None, None, postgres)
     _sum_days(session, jurisdiction, None, postgres)
 
 
-def _recompute(session: Session, jurisdiction_id: int, slots: set[int], postgres: bool) -> None:
+def _recompute(session: Session, jurisdiction_id: int, changed: _Changed, postgres: bool) -> None:
+    """Recompute the slots that changed, whole; their inbound messages only where some were
+    processed since the last pass (elsewhere the counts are kept: the messages are the
+    largest source, and an old contact answered today must not make the pass read every
+    message since)."""
     jurisdiction = session.get_one(Jurisdiction, jurisdiction_id)
     _lock(session, jurisdiction_id, postgres)
     queues = _queues(session, jurisdiction_id)
-    for cluster in _clusters(sorted(slots), CLUSTER_GAP):
+    for cluster in _clusters(sorted(changed.slots), CLUSTER_GAP):
+        inbound_slots = [slot for slot in cluster if slot in changed.inbound_slots]
+        kept_slots = [slot for slot in cluster if slot not in changed.inbound_slots]
+        kept = _kept_inbound(session, jurisdiction_id, kept_slots)
         session.execute(
             sa.delete(INTERVALS).where(
                 INTERVALS.c.jurisdiction_id == jurisdiction_id, INTERVALS.c.slot.in_(cluster)
             )
         )
-        _insert_intervals(session, jurisdiction_id, queues, cluster, postgres)
+        _insert_intervals(session, jurisdiction_id, queues, cluster, inbound_slots, postgres)
+        if kept:
+            insert = (postgresql.insert if postgres else sqlite.insert)(INTERVALS)
+            session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["jurisdiction_id", "slot", "queue_id", "channel"],
+                    set_={"inbound": insert.excluded.inbound},
+                ),
+                kept,
+            )
     zone = zone_of(jurisdiction.timezone)
-    days = sorted({_at(slot).astimezone(zone).date() for slot in slots})
+    days = sorted({_at(slot).astimezone(zone).date() for slot in changed.slots})
     _sum_days(session, jurisdiction, days, postgres)
+
+
+def _kept_inbound(
+    session: Session, jurisdiction_id: int, slots: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The inbound counts of ``slots`` as they are (they live in queue 0's rows)."""
+    if not slots:
+        return []
+    rows = session.execute(
+        sa.select(INTERVALS.c.slot, INTERVALS.c.channel, INTERVALS.c.inbound).where(
+            INTERVALS.c.jurisdiction_id == jurisdiction_id,
+            INTERVALS.c.slot.in_(slots),
+            INTERVALS.c.queue_id == 0,
+            INTERVALS.c.inbound != 0,
+        )
+    )
+    return [
+        {
+            "jurisdiction_id": jurisdiction_id,
+            "slot": slot,
+            "queue_id": 0,
+            "channel": channel,
+            "inbound": inbound,
+        }
+        for slot, channel, inbound in rows
+    ]
 
 
 def _clusters(values: Sequence[int], gap: int) -> Iterable[list[int]]:
@@ -536,7 +589,16 @@ def _sum_days_here(
 # --- What changed -----------------------------------------------------------------------------
 
 
-def _changed_slots(session: Session, since: dt.datetime, postgres: bool) -> dict[int, set[int]]:
+@dataclass
+class _Changed:
+    """The slots of one jurisdiction to recompute, and those of them whose inbound messages
+    changed."""
+
+    slots: set[int] = field(default_factory=set)
+    inbound_slots: set[int] = field(default_factory=set)
+
+
+def _changed_slots(session: Session, since: dt.datetime, postgres: bool) -> dict[int, _Changed]:
     """The slots, by jurisdiction, whose sources changed at or after ``since`` (one query)."""
     w = WORK.alias("w")
     c = CALLS.alias("c")
@@ -552,20 +614,28 @@ def _changed_slots(session: Session, since: dt.datetime, postgres: bool) -> dict
         c.c.created_at >= since - CALL_HORIZON,
         c.c.updated_at >= since,
     )
+    contact, message = sa.literal(0).label("inbound"), sa.literal(1).label("inbound")
     queries = [
-        sa.select(w.c.jurisdiction_id, _slot(w.c.created_at, postgres)).where(work_changed),
-        sa.select(c.c.jurisdiction_id, _slot(c.c.created_at, postgres))
+        sa.select(w.c.jurisdiction_id, _slot(w.c.created_at, postgres), contact).where(
+            work_changed
+        ),
+        sa.select(c.c.jurisdiction_id, _slot(c.c.created_at, postgres), contact)
         .select_from(w.join(c, c.c.work_item_id == w.c.id))
         .where(work_changed),
-        sa.select(c.c.jurisdiction_id, _slot(c.c.created_at, postgres)).where(call_changed),
-        sa.select(w.c.jurisdiction_id, _slot(w.c.created_at, postgres))
+        sa.select(c.c.jurisdiction_id, _slot(c.c.created_at, postgres), contact).where(
+            call_changed
+        ),
+        sa.select(w.c.jurisdiction_id, _slot(w.c.created_at, postgres), contact)
         .select_from(c.join(w, w.c.id == c.c.work_item_id))
         .where(call_changed),
-        sa.select(i.c.jurisdiction_id, _slot(i.c.created_at, postgres)).where(
+        sa.select(i.c.jurisdiction_id, _slot(i.c.created_at, postgres), message).where(
             i.c.direction == Direction.INBOUND.value, i.c.processed_at >= since
         ),
     ]
-    slots: defaultdict[int, set[int]] = defaultdict(set)
-    for jurisdiction_id, slot in session.execute(sa.union(*queries)):
-        slots[int(jurisdiction_id)].add(int(slot))
-    return dict(slots)
+    changed: defaultdict[int, _Changed] = defaultdict(_Changed)
+    for jurisdiction_id, slot, inbound in session.execute(sa.union(*queries)):
+        entry = changed[int(jurisdiction_id)]
+        entry.slots.add(int(slot))
+        if inbound:
+            entry.inbound_slots.add(int(slot))
+    return dict(changed)
