@@ -286,6 +286,9 @@ def _occupied_seconds(
             WorkItem.assigned_at.is_not(None),
             WorkItem.assigned_at < t1,
             ended > t0,
+            # Finished work was last changed no earlier than it finished: this lets the index
+            # on updated_at skip the years of work finished before the period.
+            sa.or_(WorkItem.state == WorkState.ASSIGNED, WorkItem.updated_at > t0),
         )
         .subquery()
     )
@@ -354,6 +357,7 @@ def _handled_and_offers(
             WorkItem.assigned_at.is_not(None),
             WorkItem.completed_at >= t0,
             WorkItem.completed_at < t1,
+            WorkItem.updated_at >= t0,  # implied (see above); narrows the read to the period
         )
         .group_by(WorkItem.agent_id)
     )
@@ -369,6 +373,7 @@ def _handled_and_offers(
             Offer.agent_id.in_(members),
             Offer.created_at >= t0,
             Offer.created_at < t1,
+            Offer.expires_at >= t0,  # implied (an offer expires after it is made); indexed
         )
         .group_by(Offer.agent_id, Offer.state)
     )
