@@ -9,6 +9,7 @@ import html
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -244,3 +245,7 @@ def test_the_default_start_is_this_weeks_monday(
     found = re.search(r'id="start" name="start" type="date" value="([\d-]+)"', page)
     assert found
     assert dt.date.fromisoformat(found.group(1)).weekday() == 0
+    # Today's half-hours are the ones unfolded.
+    today = dt.datetime.now(ZoneInfo(city.timezone)).date()
+    opened = re.findall(r'<details class="staffing-day" open>\s*<summary>([^<]*)</summary>', page)
+    assert opened == [f"{today.strftime('%A %d %B %Y')}: each half-hour"]

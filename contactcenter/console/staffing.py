@@ -299,6 +299,7 @@ def _render(jurisdiction: Jurisdiction) -> ResponseReturnValue:
             )
         except ValueError as exc:
             errors["plan"] = str(exc)
+    days = _days(plan) if plan is not None else []
     calculator = _calculator(args)
     form = {**PLAN_DEFAULTS, **CALC_DEFAULTS, **args, "channel": channel}
     form["start"] = args.get("start") or start.isoformat()
@@ -317,7 +318,8 @@ def _render(jurisdiction: Jurisdiction) -> ResponseReturnValue:
         calc_fields=list(CALC_FIELDS),
         errors=errors,
         plan=plan,
-        days=_days(plan) if plan is not None else [],
+        days=days,
+        open_day=today if any(d.day == today for d in days) else (days[0].day if days else None),
         chart=_chart(plan) if plan is not None else None,
         calculator=calculator,
         definitions={**FORECAST_DEFINITIONS, **DEFINITIONS},
