@@ -127,6 +127,7 @@ Outbound texts and mail are printed here as 'DEV OUTBOX' lines until Twilio and 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.extensions["jobs"].redis is None:
         _start_tick_thread(app)
+        _start_weekly_thread(app)
         _start_mail_listener(app)
     # The console's Socket.IO rides on this server: threaded Werkzeug with simple-websocket is
     # what socketio.run() would start, but app.run() (which it calls) is a no-op under a CLI.
@@ -165,6 +166,24 @@ def _start_tick_thread(app: Flask) -> None:
     threading.Thread(target=loop, name="routing-tick", daemon=True).start()
 
 
+def _start_weekly_thread(app: Flask) -> None:
+    """Without Redis, the departments' weekly summaries are looked for on a timer too."""
+    import threading
+
+    from contactcenter.performance.weekly import CHECK_SECONDS, run_weekly
+
+    def loop() -> None:
+        while True:
+            time.sleep(CHECK_SECONDS)
+            with app.app_context():
+                try:
+                    run_weekly()
+                except Exception:
+                    app.logger.exception("weekly summaries failed")
+
+    threading.Thread(target=loop, name="weekly-summaries", daemon=True).start()
+
+
 @cli.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option(
@@ -183,14 +202,17 @@ def worker(burst: bool, fork: bool) -> None:
     from rq import SimpleWorker, Worker
 
     from contactcenter.jobs import QUEUES
+    from contactcenter.performance.weekly import schedule_weekly
     from contactcenter.routing.tick import schedule_tick
 
     runner = current_app.extensions["jobs"]
     if runner.redis is None:
         raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker is needed.")
     worker_class = Worker if fork else SimpleWorker
-    # Every worker seeds the periodic routing tick; its slot-named job id keeps it single.
+    # Every worker seeds the periodic routing tick and the weekly summaries' check; their
+    # slot-named job ids keep each single.
     schedule_tick(runner)
+    schedule_weekly(runner)
     # The scheduler is what moves failed jobs waiting for a retry back onto their queue; each
     # worker offers to run it and rq keeps exactly one active.
     worker_class(list(QUEUES), connection=runner.redis).work(
