@@ -18,6 +18,7 @@ import contactcenter.console.attachments  # noqa: E402 - email attachments, orig
 import contactcenter.console.canned  # noqa: E402 - canned responses
 import contactcenter.console.case_edits  # noqa: E402 - case edits, transfer
 import contactcenter.console.duplicates_views  # noqa: E402 - duplicates, resident merges
+import contactcenter.console.performance_views  # noqa: E402 - dashboard, scorecard, drill-down
 import contactcenter.console.phone  # noqa: E402 - the phone panel
 import contactcenter.console.search  # noqa: E402 - the header's search box
 import contactcenter.console.staffing  # noqa: E402 - forecast, staffing plan, calculator

@@ -90,7 +90,7 @@ class Figure:
         if now is None or before is None:
             return None
         was = f"from {self.previous_display} in the previous period"
-        if now == before:
+        if now == before or self.display == self.previous_display:
             return Change("▬", "no change", f"no change {was}", "neutral")
         up = now > before
         if self.unit == "percent":

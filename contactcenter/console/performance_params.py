@@ -22,7 +22,7 @@ from contactcenter.messages import Channel
 
 Grain = Literal["15min", "hour", "day", "week", "month"]
 Preset = Literal["today", "yesterday", "last7", "last30", "this_month", "custom"]
-Dimension = Literal["department", "service_type", "district"]
+Dimension = Literal["department", "service_type", "district", "channel"]
 
 GRAINS: tuple[Grain, ...] = get_args(Grain)
 GRAIN_LABELS: dict[str, str] = {
@@ -44,6 +44,7 @@ DIMENSIONS: dict[str, str] = {
     "department": "Department",
     "service_type": "Service type",
     "district": "District",
+    "channel": "Channel",
 }
 MAX_DAYS = 366
 MAX_DAYS_BY_GRAIN: dict[str, int] = {"15min": 7, "hour": 31}

@@ -125,8 +125,11 @@
     return form.getAttribute("action") + "?" + params.toString();
   }
 
+  var latest = 0;
+
   function reload(push) {
     var url = addressOf();
+    var mine = ++latest;  // a slower, older answer never replaces a newer one
     figures.setAttribute("data-loading", "true");
     fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
@@ -134,6 +137,7 @@
         return response.text();
       })
       .then(function (html) {
+        if (mine !== latest) { return; }
         var page = new DOMParser().parseFromString(html, "text/html");
         var fresh = page.getElementById("figures");
         var freshForm = page.querySelector("form.perf-controls");
@@ -147,10 +151,14 @@
         }
         if (push) { window.history.pushState({ performance: true }, "", url); }
         figures.setAttribute("data-loading", "false");
+        var status = document.getElementById("figures-status"), line = figures.querySelector(".period-line");
+        if (status && line) { status.textContent = "Figures updated: " + line.textContent.replace(/\s+/g, " ").trim(); }
         render();
       })
       .catch(function () {
-        window.location.href = url;  // the server's own page, with its message if refused
+        if (mine === latest) {
+          window.location.href = url;  // the server's own page, with its message if refused
+        }
       });
   }
 
