@@ -109,6 +109,7 @@ def refresh_contact_rollups(session: Session, now: dt.datetime | None = None) ->
     the clock, and a watermark ahead of it would skip changes). The first pass ever rebuilds
     every jurisdiction. Returns at once, writing nothing, while another worker is at it.
     """
+    session.flush()  # the statements below are Core: they would not flush pending changes
     clock = utcnow()
     mark = min(now, clock) if now is not None else clock
     postgres = _is_postgres(session)
