@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -112,7 +114,7 @@ def test_a_chat_case_skips_an_opted_out_phone_and_a_bounced_email_for_one_that_w
 
 
 def test_a_chat_case_is_told_where_the_chat_said_even_if_the_record_has_an_older_address(
-    app: Flask, session: Session, city: Jurisdiction
+    app: Flask, session: Session, city: Jurisdiction, run_jobs: Callable[[], None]
 ) -> None:
     from contactcenter.chats.models import ChatSession, ChatState
     from contactcenter.jurisdictions.models import ChannelAddress
@@ -142,7 +144,10 @@ def test_a_chat_case_is_told_where_the_chat_said_even_if_the_record_has_an_older
         change_status(session, case, CaseStatus.RESOLVED, agent=None)
         session.commit()
 
+    run_jobs()  # with Redis, the survey's job runs on a worker
+
     # (The chat window also hears that the chat ended.)
+    session.expire_all()
     (notice, survey) = [n for n in _notices(session, case.id) if n.channel is not Channel.WEBCHAT]
     assert (notice.channel, notice.to_address) == (Channel.EMAIL, "typed@example.org")
     # The satisfaction survey's link follows, to the same address (the chat was handed off).
