@@ -118,7 +118,8 @@ def test_an_agent_answers_a_text_live_and_another_city_sees_nothing(
     page.wait_for_load_state()
     run_jobs()
     assert page.locator("#case-status").inner_text().lower() == "closed"
-    assert "is now closed" in twilio_http.messages[-1]["Body"]
+    assert "is now closed" in twilio_http.messages[-2]["Body"]
+    assert "How did we do" in twilio_http.messages[-1]["Body"]  # the survey's question follows
 
     other = chromium.new_context(base_url=live_server).new_page()
     _sign_in(other, outsider.email)
