@@ -131,6 +131,21 @@ def test_the_scorecard_draws_its_charts_and_changes_its_breakdown(
     page.wait_for_url(re.compile(r"/console/performance/cases\?"))
     assert page.locator("#total").inner_text() == "3"
 
+    page.go_back()
+    page.wait_for_selector("#main[data-charts=drawn]")
+    page.locator("#chart-rows").scroll_into_view_if_needed()
+    bar = page.evaluate(
+        """() => {
+            const canvas = document.getElementById("chart-rows");
+            const bar = window.Chart.getChart(canvas).getDatasetMeta(0).data[0];
+            const box = canvas.getBoundingClientRect();
+            return { x: box.left + bar.x, y: box.top + (bar.y + bar.base) / 2 };
+        }"""
+    )
+    page.mouse.click(bar["x"], bar["y"])  # a bar of the chart opens its cases too
+    page.wait_for_url(re.compile(r"/console/performance/cases\?.*figure=opened"))
+    assert page.locator("#total").inner_text() == "3"
+
 
 def test_the_performance_pages_read_at_200_percent_zoom(
     chromium: Any, live_server: str, session: Session, city: Jurisdiction
