@@ -143,6 +143,39 @@ def test_weeks_before_the_first_contact_are_not_counted_as_zeros(
     assert by_start(result.points)[local(MONDAY, 9)].forecast == pytest.approx(5.0)
 
 
+def test_a_half_empty_first_week_is_no_trend_and_its_missing_days_are_not_zeros(
+    session: Session, jurisdiction: Jurisdiction
+) -> None:
+    # Service began on a Thursday three weeks and a half ago: every weekday has 4 contacts at
+    # 09:00 since. The first week's Monday to Wednesday are unknown, not zero.
+    first = MONDAY - dt.timedelta(weeks=4) + dt.timedelta(days=3)
+    day = first
+    while day < MONDAY:
+        if day.weekday() < 5:
+            add(session, jurisdiction, local(day, 9), 4)
+        day += dt.timedelta(days=1)
+    session.commit()
+    result = forecast(session, jurisdiction, channel="voice", start=MONDAY, now=midnight(MONDAY))
+    assert result.weekly_totals == [20, 20, 20]
+    assert result.trend_per_week == 0.0
+    assert result.history_start == first
+    points = by_start(result.points)
+    for offset in range(5):
+        assert points[local(MONDAY + dt.timedelta(days=offset), 9)].forecast == pytest.approx(4.0)
+
+
+def test_less_than_a_week_of_history_is_the_profile_without_trend(
+    session: Session, jurisdiction: Jurisdiction
+) -> None:
+    add(session, jurisdiction, local(MONDAY - dt.timedelta(days=3), 9), 6)  # Friday
+    session.commit()
+    result = forecast(session, jurisdiction, channel="voice", start=MONDAY, now=midnight(MONDAY))
+    assert result.weekly_totals == []
+    points = by_start(result.points)
+    assert points[local(MONDAY + dt.timedelta(days=4), 9)].forecast == pytest.approx(6.0)
+    assert points[local(MONDAY, 9)].forecast == 0.0
+
+
 def test_the_median_profile_ignores_one_odd_week(
     session: Session, jurisdiction: Jurisdiction
 ) -> None:

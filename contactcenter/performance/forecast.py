@@ -3,12 +3,15 @@
 The method is the contact centre's usual one, kept simple enough to explain on the page:
 
 1. **Profile.** For each half-hour of the week (Monday 09:00, Monday 09:30, ...) the mean (or
-   the median) of that half-hour over the last ``history_weeks`` weeks. Weeks before the first
-   one with any contact are left out: a city that started last month has no zero weeks.
-2. **Trend.** A straight line fitted by least squares to the weekly totals (numpy's
-   ``polyfit``), read at each forecast interval's point in time and divided by the mean
-   weekly total: the profile describes the middle of the history, the line says how far the
-   level has moved since. A falling trend stops at zero; nothing forecast is negative.
+   the median) of that half-hour over the last ``history_weeks`` weeks. The days before the
+   first contact in the history are unknown, not zeros: a city that started last month has no
+   empty weeks pulling its profile down.
+2. **Trend.** A straight line fitted by least squares (numpy's ``polyfit``) to the totals of
+   the whole weeks (a new service's half-empty first week would read as a steep rise), read at
+   each forecast interval's point in time and divided by the mean weekly total: the profile
+   describes the middle of the history, the line says how far the level has moved since. A
+   falling trend stops at zero; nothing forecast is negative. Without two whole weeks there is
+   no trend.
 3. **Actual.** Intervals that have ended carry what happened, for forecast against actual.
 
 Why no statistics library beyond numpy (statsmodels' Holt-Winters or ARIMA, Prophet): with
@@ -221,6 +224,16 @@ def _slot_counts(
     return {int(slot): int(total or 0) for slot, total in session.execute(query)}
 
 
+def _day_of(zone: dt.tzinfo, slot: int) -> dt.date:
+    return dt.datetime.fromtimestamp(slot * SLOT_SECONDS, dt.UTC).astimezone(zone).date()
+
+
+def _first_contact_day(zone: dt.tzinfo, counts: dict[int, int], before: int) -> int | None:
+    """The slot in which the local day of the history's first contact begins (None: none)."""
+    seen = [slot for slot, count in counts.items() if count and slot < before]
+    return None if not seen else _first_slot(zone, _day_of(zone, min(seen)))
+
+
 def _summary(values: list[float], profile: str) -> float:
     return float(statistics.median(values)) if profile == "median" else statistics.fmean(values)
 
@@ -263,19 +276,21 @@ def forecast(
         session, jurisdiction, channel, queue_id, measure, first_slot, _first_slot(zone, end)
     )
 
-    # The history week by week: each half-hour's count (the mean of a repeated one), the total.
+    # The history week by week, from the local day of its first contact on (the days before
+    # are unknown, not zero): each half-hour's count (the mean of a repeated one), the total.
+    week_starts = [_first_slot(zone, history_start + i * WEEK) for i in range(history_weeks + 1)]
+    begins = _first_contact_day(zone, counts, week_starts[-1])
     per_week: list[dict[tuple[int, int, int], list[int]]] = [
         defaultdict(list) for _ in range(history_weeks)
     ]
     totals = [0] * history_weeks
-    week_starts = [_first_slot(zone, history_start + i * WEEK) for i in range(history_weeks + 1)]
     for interval in behind:
+        if begins is None or interval.slots[0] < begins:
+            continue
         week = bisect.bisect_right(week_starts, interval.slots[0]) - 1
         value = sum(counts.get(slot, 0) for slot in interval.slots)
         per_week[week][interval.key].append(value)
         totals[week] += value
-    used = next((i for i, total in enumerate(totals) if total > 0), history_weeks)
-    per_week, totals = per_week[used:], totals[used:]
 
     profile_of: dict[tuple[int, int, int], float] = {}
     samples: dict[tuple[int, int, int], list[float]] = defaultdict(list)
@@ -285,14 +300,18 @@ def forecast(
     for key, values in samples.items():
         profile_of[key] = _summary(values, profile)
 
-    # The trend: level(x) / mean level, x in weeks since the first week used.
+    # The trend, from the whole weeks alone: level(x) / mean level, x in weeks since the first
+    # whole week. Without two whole weeks there is none; without one, the profile stands alone.
+    used = history_weeks if begins is None else bisect.bisect_left(week_starts, begins)
+    used = min(used, history_weeks)
+    whole = totals[used:]
     slope, intercept, mean_total = 0.0, 0.0, 0.0
-    if totals:
-        mean_total = statistics.fmean(totals)
+    if whole:
+        mean_total = statistics.fmean(whole)
         intercept = mean_total
-        if len(totals) >= 2:
-            weeks_x = np.arange(len(totals), dtype=float) + 0.5
-            fitted = np.polyfit(weeks_x, np.asarray(totals, dtype=float), 1)
+        if len(whole) >= 2:
+            weeks_x = np.arange(len(whole), dtype=float) + 0.5
+            fitted = np.polyfit(weeks_x, np.asarray(whole, dtype=float), 1)
             slope, intercept = float(fitted[0]), float(fitted[1])
     origin = week_starts[used]
     now_slot = int(now.timestamp()) // SLOT_SECONDS
@@ -301,10 +320,12 @@ def forecast(
     for interval in ahead:
         expected = 0.0
         base = profile_of.get(interval.key, 0.0)
-        if base > 0.0 and mean_total > 0.0:
-            middle = (interval.slots[0] + len(interval.slots) / 2 - origin) * SLOT_SECONDS
-            x = middle / WEEK.total_seconds()
-            factor = max(0.0, (intercept + slope * x) / mean_total)
+        if base > 0.0:
+            factor = 1.0
+            if mean_total > 0.0:
+                middle = (interval.slots[0] + len(interval.slots) / 2 - origin) * SLOT_SECONDS
+                x = middle / WEEK.total_seconds()
+                factor = max(0.0, (intercept + slope * x) / mean_total)
             expected = round(base * factor, 3)
         actual = None
         if interval.end_slot <= now_slot:
@@ -319,8 +340,8 @@ def forecast(
         profile=profile,
         start=start,
         end=end,
-        history_start=history_start + used * WEEK,
+        history_start=history_end if begins is None else max(history_start, _day_of(zone, begins)),
         history_end=history_end,
-        weekly_totals=totals,
+        weekly_totals=whole,
         trend_per_week=round(slope / mean_total, 4) if mean_total > 0 else 0.0,
     )
