@@ -260,6 +260,19 @@ def test_the_scorecard_breaks_the_cases_down_and_links_each_row_to_its_cases(
     assert '<strong id="total">1</strong>' in text(signed_in.get(unknown[0]))
 
 
+@pytest.mark.parametrize("path", ["/console/performance", "/console/scorecard"])
+def test_every_figure_shown_says_what_it_counts(signed_in: FlaskClient, path: str) -> None:
+    page = text(signed_in.get(path))
+    tiles = re.findall(r'<li class="tile[^"]*" data-figure="([a-z_]+)">(.*?)</li>', page, re.S)
+    assert len(tiles) >= 15
+    for key, body in tiles:
+        described = re.search(r'aria-describedby="([^"]+)"', body)
+        assert described, key
+        definition = re.search(rf'<p id="{described.group(1)}">(.*?)</p>', body, re.S)
+        assert definition and len(definition.group(1)) > 20, key
+        assert "No definition given." not in body, key
+
+
 @pytest.mark.parametrize("kind", ["cases", "contacts", "interactions"])
 def test_each_export_is_a_csv_of_the_period(
     signed_in: FlaskClient, session: Session, city: Jurisdiction, queue: Queue, kind: str

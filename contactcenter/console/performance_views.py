@@ -46,27 +46,32 @@ from contactcenter.db import get_db, get_session, utcnow
 from contactcenter.errors import Invalid, NotFound
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel
-from contactcenter.performance.dashboard import director_scorecard, supervisor_dashboard
+from contactcenter.performance.dashboard import (
+    SATISFIED_GOAL,
+    WITHIN_TARGET_GOAL,
+    director_scorecard,
+    supervisor_dashboard,
+)
 from contactcenter.performance.drilldown import FIGURES as DRILL_DEFINITIONS
 from contactcenter.performance.drilldown import DrilldownError, DrilldownRow, drilldown
 from contactcenter.performance.exports import cases_csv, contacts_csv, interactions_csv
 from contactcenter.performance.figures import CHANNEL_LABELS, local_today
 from contactcenter.performance.targets import DEFAULT_TARGETS
 from contactcenter.routing.models import Queue
+from contactcenter.surveys.figures import SURVEY_DEFINITIONS
 
 CHART_JS = "vendor/chart-4.6.1.umd.min.js"
 PER_PAGE = 50
 MAX_CHART_ROWS = 20
-SURVEY_DEFINITIONS = {
-    "sent": "Satisfaction surveys sent in the period (one per closed case at most, on the "
-    "resident's channel, respecting opt-outs and at most one per resident in 30 days).",
-    "answered": "Surveys sent in the period that the resident answered.",
-    "response_rate": "Surveys answered divided by surveys sent; none when none was sent.",
-    "average": "The mean score (1 very dissatisfied to 5 very satisfied) of the answers.",
-    "sat_satisfied_rate": "Of the cases closed in the period whose resident answered the "
-    "survey, the share that answered 4 or 5.",
+DEFINITION_ALIASES = {
+    "p90_days": "median_days",
+    "reopen_rate": "rates",
+    "sat_average": "satisfaction",
+    "sat_satisfied_rate": "satisfaction",
+    "declined": "offers",
+    "timed_out": "offers",
 }
-"""What the satisfaction figures count, where the figures do not say themselves."""
+"""Figures whose definition is written under another name (one text defines both)."""
 CHANNELS = frozenset(channel.value for channel in Channel)
 MAX_QUEUES = 500
 EXPORTS: dict[str, Callable[[Session, Jurisdiction, dt.date, dt.date], Iterator[str]]] = {
@@ -101,16 +106,22 @@ def _queues(jurisdiction: Jurisdiction) -> dict[int, str]:
     return {queue_id: name for queue_id, name in rows}
 
 
-def _flat_definitions(value: object, into: dict[str, str] | None = None) -> dict[str, str]:
-    """Every ``name: text`` of a (possibly nested) definitions object, in one mapping."""
-    found = {} if into is None else into
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            if isinstance(inner, str):
-                found.setdefault(str(key), inner)
-            else:
-                _flat_definitions(inner, found)
-    return found
+def _definitions(data: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The definitions of each section's figures (contacts, agents, service, surveys), each
+    also under the names of the figures it covers (``p90_days`` under ``median_days``...)."""
+    given = _dict(data.get("definitions"))
+    surveys = _dict(_dict(_dict(data.get("satisfaction")).get("current")).get("definitions"))
+    sections = {
+        "contacts": _dict(given.get("contacts")),
+        "agents": _dict(given.get("agents")),
+        "service": _dict(given.get("service")),
+        "surveys": surveys or dict(SURVEY_DEFINITIONS),
+    }
+    for section in sections.values():
+        for name, covered_by in DEFINITION_ALIASES.items():
+            if name not in section and covered_by in section:
+                section[name] = section[covered_by]
+    return sections
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -228,7 +239,7 @@ def _dashboard_context(
         queue_ids=queue_ids or None,
         channels=channels or None,
     )
-    definitions = _flat_definitions(data.get("definitions"))
+    definitions = _definitions(data)
     contacts = _dict(data.get("contacts"))
     current = _dict(contacts.get("current"))
     previous = _dict(contacts.get("previous"))
@@ -303,9 +314,12 @@ def _dashboard_context(
     return {
         "data": data,
         "definitions": definitions,
-        "figures": _contact_figures(now_totals, before_totals, definitions, sl_target),
+        "figures": _contact_figures(now_totals, before_totals, definitions["contacts"], sl_target),
         "service_figures": _service_headline(
-            _dict(service.get("current")), _dict(service.get("previous")), definitions
+            _dict(service.get("current")),
+            _dict(service.get("previous")),
+            definitions["service"],
+            within_target_goal=WITHIN_TARGET_GOAL,
         ),
         "satisfaction_figures": _satisfaction_figures(
             _dict(satisfaction.get("current")),
@@ -313,6 +327,7 @@ def _dashboard_context(
             _dict(service.get("current")),
             _dict(service.get("previous")),
             definitions,
+            SATISFIED_GOAL,
         ),
         "series": series,
         "by_queue": by_queue,
@@ -391,13 +406,11 @@ def _satisfaction_figures(
     surveys_before: Mapping[str, Any],
     service_now: Mapping[str, Any],
     service_before: Mapping[str, Any],
-    definitions: Mapping[str, str],
+    definitions: Mapping[str, Mapping[str, str]],
     satisfied_goal: float | None = None,
 ) -> list[Figure]:
-    words = {**SURVEY_DEFINITIONS, **definitions}
-
     def f(key: str, label: str, unit: Any, **kw: Any) -> Figure:
-        return figure(key, label, unit, surveys_now, surveys_before, words, **kw)
+        return figure(key, label, unit, surveys_now, surveys_before, definitions["surveys"], **kw)
 
     return [
         f("sent", "Surveys sent", "count", drill="surveyed"),
@@ -410,7 +423,7 @@ def _satisfaction_figures(
             "percent",
             service_now,
             service_before,
-            words,
+            definitions["service"],
             higher_is_better=True,
             drill="dissatisfied",
             target=satisfied_goal,
@@ -512,7 +525,7 @@ def scorecard_page() -> ResponseReturnValue:
     data = director_scorecard(
         get_session(), jurisdiction, start=period.start, end=period.end, dimension=dimension
     )
-    definitions = _flat_definitions(data.get("definitions"))
+    definitions = _definitions(data)
     goals = _dict(data.get("targets"))
     service = _dict(data.get("service"))
     current = _dict(service.get("current"))
@@ -528,7 +541,7 @@ def scorecard_page() -> ResponseReturnValue:
                 "drill_value": value or NONE,
                 "label": str(row.get("label") or value or "Not known"),
                 "figures": _service_row_figures(
-                    _dict(row.get("current")), _dict(row.get("previous")), definitions
+                    _dict(row.get("current")), _dict(row.get("previous")), definitions["service"]
                 ),
             }
         )
@@ -571,12 +584,11 @@ def scorecard_page() -> ResponseReturnValue:
         data=data,
         dimension=dimension,
         dimensions=DIMENSIONS,
-        definitions=definitions,
-        totals=_service_row_figures(now_totals, before_totals, definitions),
+        totals=_service_row_figures(now_totals, before_totals, definitions["service"]),
         headline_service=_service_headline(
             now_totals,
             before_totals,
-            definitions,
+            definitions["service"],
             within_target_goal=number(goals.get("within_target_rate")),
         ),
         rows=rows,
@@ -592,7 +604,10 @@ def scorecard_page() -> ResponseReturnValue:
         contact_figures=[
             shown_figure
             for shown_figure in _contact_figures(
-                _dict(contacts.get("current")), _dict(contacts.get("previous")), definitions, None
+                _dict(contacts.get("current")),
+                _dict(contacts.get("previous")),
+                definitions["contacts"],
+                None,
             )
             if shown_figure.key in _dict(contacts.get("current"))
         ],
