@@ -153,3 +153,13 @@ def test_the_command_prints_every_department_or_sends_what_is_due(
     assert "sent 2 weekly summary(ies)" in sent
     again = _invoke(app, "performance", "weekly", "--send")
     assert "sent 0 weekly summary(ies)" in again
+
+
+def test_a_check_after_everything_was_sent_reads_no_figures(
+    app: Flask, session: Session, history: History, mailbox: SmtpSink, count_queries: Any
+) -> None:
+    assert _send(app, session, MONDAY_7AM) == 2
+    with count_queries() as counter:
+        assert _send(app, session, MONDAY_7AM + dt.timedelta(minutes=15)) == 0
+    # the marks, the jurisdictions, then each one's departments
+    assert counter.count == 4, counter.statements

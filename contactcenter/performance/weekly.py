@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -204,14 +204,21 @@ def department_summary(
 
 
 def weekly_summaries(
-    session: Session, jurisdiction: Jurisdiction, period: Period, *, all_departments: bool = False
+    session: Session,
+    jurisdiction: Jurisdiction,
+    period: Period,
+    *,
+    all_departments: bool = False,
+    skip: Collection[int] = (),
 ) -> list[Summary]:
     """``period``'s summary of each department with a head's email (each one's, with
-    ``all_departments``), from one scorecard."""
+    ``all_departments``) but those in ``skip``, from one scorecard (none read when no
+    department is left)."""
     query = sa.select(Department).where(Department.jurisdiction_id == jurisdiction.id)
     if not all_departments:
         query = query.where(Department.head_email != "")
-    departments = session.scalars(query.order_by(Department.code)).all()
+    found = session.scalars(query.order_by(Department.code)).all()
+    departments = [d for d in found if d.id not in skip]
     if not departments:
         return []
     card = scorecard_figures(session, jurisdiction, period, "department")
@@ -293,11 +300,20 @@ def send_weekly_summaries(
     query = sa.select(Jurisdiction).order_by(Jurisdiction.id)
     if jurisdiction_ids is not None:
         query = query.where(Jurisdiction.id.in_(jurisdiction_ids))
+    # What was sent when (a row per department): a check that finds this week's all sent
+    # reads no figures, so checking every quarter hour all week costs two small statements.
+    marks = session.execute(
+        sa.select(_MARKS.c.name, _MARKS.c.value).where(
+            _MARKS.c.name.startswith(WATERMARK_PREFIX, autoescape=True)
+        )
+    ).all()
+    last_sent = {name.removeprefix(WATERMARK_PREFIX): value for name, value in marks}
     for jurisdiction in session.scalars(query).all():
         send_at, period = week_due(jurisdiction, now)
         if now < send_at:
             continue
-        summaries = weekly_summaries(session, jurisdiction, period)
+        done = {int(d) for d, value in last_sent.items() if d.isdigit() and value >= send_at}
+        summaries = weekly_summaries(session, jurisdiction, period, skip=done)
         if not summaries:
             continue
         sender = _sender(session, jurisdiction)
