@@ -597,3 +597,36 @@ def test_the_page_and_its_choices_exist_in_french_and_spanish(language):
         translated = translate(language, message)
         assert translated != message, (language, message)
         assert set(placeholder.findall(translated)) == set(placeholder.findall(message)), message
+
+
+def test_each_token_answers_its_own_citys_survey_only(jurisdiction, other_city, session, client):
+    def survey_in(city: Jurisdiction) -> Survey:
+        case = make_case(session, city, channel=Channel.EMAIL)
+        survey = Survey(
+            jurisdiction_id=city.id,
+            case=case,
+            channel=Channel.EMAIL,
+            address="lisa@example.org",
+            token=f"token-of-{city.slug}",
+            sent_at=utcnow(),
+            expires_at=utcnow() + dt.timedelta(days=7),
+        )
+        session.add(survey)
+        return survey
+
+    ours, theirs = survey_in(jurisdiction), survey_in(other_city)
+    session.commit()
+
+    page = client.get(f"/survey/{theirs.token}")
+    assert "Shelbyville 3-1-1" in page.get_data(as_text=True)
+    assert "Springfield" not in page.get_data(as_text=True)
+    answered = client.post(
+        f"/survey/{theirs.token}", data={"csrf_token": _csrf(page), "score": "2"}
+    )
+
+    assert answered.status_code == 200
+    session.expire_all()
+    assert session.get_one(Survey, theirs.id).score == 2
+    assert session.get_one(Case, theirs.case_id).satisfaction == 2
+    assert session.get_one(Survey, ours.id).state == SurveyState.SENT
+    assert session.get_one(Case, ours.case_id).satisfaction is None

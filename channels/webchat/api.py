@@ -143,7 +143,9 @@ def rating() -> dict[str, Any]:
 
     :raises Conflict: ``no_survey`` when this chat has no rating to give.
     """
-    body = _body()
+    score = _body().get("score")
+    if isinstance(score, bool) or not isinstance(score, int):
+        raise Invalid("A score is a whole number, 1 to 5.", code="invalid_score")
     chat = _chat()
     session = get_session()
     try:
@@ -153,7 +155,7 @@ def rating() -> dict[str, Any]:
         offered = surveys.offer_chat_survey(session, chat)
     if offered is None:
         raise Conflict("There is no rating to give for this chat.", code="no_survey")
-    surveys.answer_survey(session, offered, body.get("score"))
+    surveys.answer_survey(session, offered, score)
     session.commit()
     return {"survey": surveys.chat_survey_json(offered)}
 
