@@ -211,6 +211,8 @@ def test_the_dashboard_shows_the_periods_figures_against_the_last_and_the_target
     assert "100.0 %" in service_level and "Target 80.0 %" in service_level
     assert "met" in service_level
     assert 'id="table-intervals"' in page and 'id="table-queues"' in page  # tables, no JS
+    for link in drill_links(page):  # every link leads to a list, none to a refusal
+        assert signed_in.get(link).status_code == 200, link
     assert '<script type="application/json" id="chart-data">' in page
 
     link = html.unescape(re.search(r'href="([^"]*)" data-drill="offered"', offered).group(1))
@@ -258,6 +260,8 @@ def test_the_scorecard_breaks_the_cases_down_and_links_each_row_to_its_cases(
     unknown = [link for link in links if "figure=opened" in link and "district=none" in link]
     assert unknown
     assert '<strong id="total">1</strong>' in text(signed_in.get(unknown[0]))
+    for link in links:
+        assert signed_in.get(link).status_code == 200, link
 
 
 @pytest.mark.parametrize("path", ["/console/performance", "/console/scorecard"])

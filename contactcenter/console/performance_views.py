@@ -308,7 +308,7 @@ def _dashboard_context(
             "labels": [row["name"] for row in by_queue],
             "offered": [row["totals"].get("offered") for row in by_queue],
             "abandoned": [row["totals"].get("abandoned") for row in by_queue],
-            "drill": [drill("offered", queue=row["id"]) for row in by_queue],
+            "drill": [drill("offered", queue=row["id"]) if row["id"] else None for row in by_queue],
         },
     }
     return {
