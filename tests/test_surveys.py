@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from contactcenter.messages import Channel, ContactKind, Direction
 from contactcenter.residents.models import ContactPoint, Resident
 from contactcenter.surveys.models import Survey, SurveyState
 from contactcenter.surveys.service import expire_surveys, score_of_text
+from tests.conftest import ACCOUNT_SID
 from tests.factories import make_agent, make_case
 
 RESIDENT = "+16135550100"
@@ -215,6 +217,37 @@ def test_a_resident_who_texted_stop_is_not_asked(
 
     send_sms("5", from_=RESIDENT)  # a suppressed survey takes no answer
     assert _surveys(session)[0].state == SurveyState.SUPPRESSED
+
+
+def test_a_question_that_was_not_delivered_is_a_suppressed_survey(
+    jurisdiction, session, send_sms, signed_post, client, supervisor, run_jobs
+):
+    from contactcenter.surveys.service import survey_figures
+
+    case = _texted_case(send_sms, session)
+    _resolve(client, supervisor, case.id, run_jobs)
+    [survey] = _surveys(session)
+    asked = session.get_one(Interaction, survey.interaction_id)
+
+    callback = signed_post(
+        "/sms/status",
+        {
+            "MessageSid": asked.provider_id or "SM" + "b" * 32,
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30003",
+            "AccountSid": ACCOUNT_SID,
+        },
+        query=f"interaction={asked.id}",
+    )
+
+    assert callback.status_code == 200
+    [survey] = _surveys(session)
+    assert survey.state == SurveyState.SUPPRESSED
+    send_sms("5", from_=RESIDENT)  # no survey is waiting for it: an ordinary text
+    assert _surveys(session)[0].score is None
+    today = utcnow().astimezone(ZoneInfo("America/Toronto")).date()
+    figures = survey_figures(session, jurisdiction, start=today, end=today)
+    assert (figures.sent, figures.suppressed) == (0, 1)
 
 
 def test_a_resident_is_asked_at_most_once_in_thirty_days(

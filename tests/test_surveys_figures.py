@@ -77,7 +77,7 @@ def history(session: Session, jurisdiction: Jurisdiction, other_city: Jurisdicti
     _survey(session, city, channel=Channel.EMAIL, state=SurveyState.EXPIRED)
     _survey(session, city, expires_at=utcnow() - dt.timedelta(hours=1))  # lapsed, not written
     _survey(session, city, state=SurveyState.SUPPRESSED)
-    _survey(session, city, channel=Channel.EMAIL, delivery=DeliveryStatus.FAILED)  # bounced
+    _survey(session, city, channel=Channel.EMAIL, state=SurveyState.SUPPRESSED)  # bounced
     _survey(session, city, delivery=DeliveryStatus.DELIVERED)
     # Outside the local day, on both sides, and another city's: none of them count.
     _survey(session, city, state=SurveyState.ANSWERED, score=1, sent_at=MORNING.replace(hour=4))
@@ -97,7 +97,7 @@ def test_the_figures_of_a_day(session, jurisdiction, history, count_queries):
         figures = survey_figures(session, jurisdiction, start=DAY, end=DAY)
 
     assert counter.count == 1
-    # Sent: 6 answered + 1 open + 2 expired + 1 delivered; suppressed: 1 + 1 failed delivery.
+    # Sent: 6 answered + 1 open + 2 expired + 1 delivered; suppressed: 1 + 1 bounced.
     assert (figures.sent, figures.answered, figures.suppressed, figures.expired) == (10, 6, 2, 2)
     assert figures.response_rate == pytest.approx(0.6)
     assert figures.average == pytest.approx((5 + 5 + 4 + 2 + 1 + 4) / 6)

@@ -2,7 +2,9 @@
 
 Surveys count in the period by the local day they were *sent* (a cohort: a survey sent on
 the last day of a month and answered the next belongs to its month), so the response rate of
-a period never exceeds 100 %. One GROUP BY query, whatever the volume.
+a period never exceeds 100 %. One GROUP BY query over the surveys alone, whatever the volume:
+a survey whose message failed, bounced or was held back (STOP) is marked suppressed when
+that happens (:mod:`contactcenter.surveys.service`), so no message needs joining here.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from contactcenter.cases.models import DeliveryStatus, Interaction
 from contactcenter.db import utcnow
 from contactcenter.errors import Invalid
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.surveys.models import Survey, SurveyState
 
 SCORES = (1, 2, 3, 4, 5)
-NOT_DELIVERED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, DeliveryStatus.SUPPRESSED)
 
 SURVEY_DEFINITIONS: dict[str, str] = {
     "period": "Surveys count on the local day they were sent (or would have been), whenever "
@@ -31,7 +31,8 @@ SURVEY_DEFINITIONS: dict[str, str] = {
     "chat's end (answered, expired and still open ones).",
     "answered": "Sent surveys the resident answered (1 to 5) before they expired.",
     "suppressed": "Surveys not sent: the resident opted out of texts, the address is "
-    "undeliverable or the message failed, or the resident was already asked within 30 days.",
+    "undeliverable, the message failed or bounced, or the resident was already asked within "
+    "30 days.",
     "expired": "Sent surveys not answered within 7 days.",
     "response_rate": "answered / sent; none when nothing was sent.",
     "average": "The mean score of the answers, 1 (poor) to 5 (great); none without answers.",
@@ -127,15 +128,12 @@ def survey_figures(
     kind = sa.case(
         (Survey.state == SurveyState.SUPPRESSED, "suppressed"),
         (Survey.state == SurveyState.ANSWERED, "answered"),
-        (Interaction.delivery_status.in_(NOT_DELIVERED), "suppressed"),
         (Survey.state == SurveyState.EXPIRED, "expired"),
         (Survey.expires_at <= now, "expired"),
         else_="open",
     ).label("kind")
     rows = session.execute(
         sa.select(Survey.channel, kind, Survey.score, sa.func.count(Survey.id))
-        .select_from(Survey)
-        .outerjoin(Interaction, Interaction.id == Survey.interaction_id)
         .where(
             Survey.jurisdiction_id == jurisdiction.id,
             Survey.sent_at >= begin,

@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from contactcenter import texts
 from contactcenter.cases.events import record_event
@@ -113,9 +113,36 @@ def _forget_finished(session: Session, previous_transaction: Any) -> None:
         session.info.pop(_FINISHED_CASES, None)
 
 
+_UNDELIVERED = "undelivered_messages"
+NOT_DELIVERED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, DeliveryStatus.SUPPRESSED)
+
+
+@event.listens_for(Interaction.delivery_status, "set")
+def _delivery_status_set(target: Interaction, value: Any, _old: Any, _initiator: Any) -> None:
+    """An automated message that will not reach the resident (it failed, bounced, or they
+    texted STOP while it waited): if it asked a survey, the survey was never sent. Noted
+    here, written after the flush (:func:`_suppress_undelivered`), so the figures read the
+    survey's own state instead of joining every survey to its message."""
+    if value in NOT_DELIVERED and target.id is not None and target.automated:
+        session = object_session(target)
+        if session is not None:
+            session.info.setdefault(_UNDELIVERED, set()).add(target.id)
+
+
+def _suppress_undelivered(session: Session, _flush_context: Any) -> None:
+    ids = session.info.pop(_UNDELIVERED, None)
+    if ids:
+        session.connection().execute(
+            sa.update(Survey)
+            .where(Survey.interaction_id.in_(sorted(ids)), Survey.state == SurveyState.SENT)
+            .values(state=SurveyState.SUPPRESSED)
+        )
+
+
 if not event.contains(Session, "before_commit", _queue_survey_jobs):
     event.listen(Session, "before_commit", _queue_survey_jobs)
     event.listen(Session, "after_soft_rollback", _forget_finished)
+    event.listen(Session, "after_flush", _suppress_undelivered)
 
 
 def survey_job(case_id: int) -> None:
