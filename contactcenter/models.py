@@ -25,6 +25,7 @@ from contactcenter.open311.models import (
     SubmissionState,
 )
 from contactcenter.performance.models import (
+    AgentDaily,
     CloseTimeByCount,
     CloseTimeCount,
     ContactDaily,
@@ -39,6 +40,7 @@ from contactcenter.surveys.models import Survey, SurveyState
 
 __all__ = [
     "Agent",
+    "AgentDaily",
     "ApiToken",
     "Attachment",
     "AttributeDatatype",

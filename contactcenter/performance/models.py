@@ -166,3 +166,25 @@ class RollupWatermark(Base):
 
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     value: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class AgentDaily(Base):
+    """What one agent did for one jurisdiction on one local day: the work they finished
+    (``handled``, ``handle_seconds``), the time they held any work (``occupied_seconds``: the
+    union of their work's assigned intervals, cut to the day) and the offers made to them that
+    day, by outcome. Kept by the same periodic pass as :class:`ContactInterval`."""
+
+    __tablename__ = "performance_agent_daily"
+
+    jurisdiction_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("jurisdictions.id"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(primary_key=True)
+    handled: Mapped[int] = mapped_column(default=0, server_default="0")
+    handle_seconds: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    occupied_seconds: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    offers: Mapped[int] = mapped_column(default=0, server_default="0")
+    accepted: Mapped[int] = mapped_column(default=0, server_default="0")
+    declined: Mapped[int] = mapped_column(default=0, server_default="0")
+    timed_out: Mapped[int] = mapped_column(default=0, server_default="0")
