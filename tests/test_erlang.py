@@ -2,9 +2,11 @@
 (no traffic, too few agents), large traffic without overflow, and refusals of bad input.
 
 The worked example is Call Centre Helper's ("Erlang C Formula - Made Simple With an Easy
-Worked Example"): 100 calls in 30 minutes, 180 s handle time, 80 % in 20 s, 30 % shrinkage,
-85 % maximum occupancy -> 10 Erlangs; 11 agents: Pw 0.6821, service level 39 %; 14 agents:
-Pw 0.1741, service level 88.8 %, ASA 7.8 s, occupancy 71.4 %; 20 scheduled after shrinkage.
+Worked Example"): 100 calls in 30 minutes, 180 s handle time, 80 % in 20 s, 85 % maximum
+occupancy, 30 % shrinkage -> 10 Erlangs, 14 agents, 20 scheduled after shrinkage. The figures
+along the way (11 agents: Pw 0.6821, service level 39.0 %; 14 agents: Pw 0.1741, service level
+88.8 %, ASA 7.8 s, occupancy 71.4 %) are the formula's, checked against the textbook formula
+in exact fractions below.
 """
 
 from __future__ import annotations
