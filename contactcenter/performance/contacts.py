@@ -45,7 +45,8 @@ from sqlalchemy.orm import Session
 
 from contactcenter.calls.models import Call, CallOutcome
 from contactcenter.cases.models import Interaction
-from contactcenter.db import utcnow
+from contactcenter.db import get_db, utcnow
+from contactcenter.jobs import enqueue_after_commit, is_pending
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel, Direction
 from contactcenter.performance.models import (
@@ -73,6 +74,8 @@ CALL_HORIZON = dt.timedelta(days=2)
 """Calls changed more than this long after they started are found through their work item."""
 NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 """The watermark of rollups never computed: the first pass rebuilds every jurisdiction."""
+FIRST_PASS_TIMEOUT = 3600
+"""Seconds rq gives the first pass (it reads every contact) before it is stopped."""
 CLUSTER_GAP = 96
 """Slots further apart than a day are recomputed by separate statements (each statement
 reads the sources over the span of its slots)."""
@@ -131,15 +134,29 @@ def refresh_contact_rollups(session: Session, now: dt.datetime | None = None) ->
 
 def refresh_contact_rollups_if_due(session: Session, now: dt.datetime | None = None) -> set[int]:
     """:func:`refresh_contact_rollups` unless the last pass was less than
-    :data:`REFRESH_SECONDS` ago (one small read when it is not due)."""
+    :data:`REFRESH_SECONDS` ago (one small read when it is not due).
+
+    The pass runs in a savepoint: if it fails, what the caller did in its transaction stays
+    (the error is raised all the same). The first pass ever, which reads every contact, is not
+    run in the caller's transaction (the routing tick's, which must stay short) but as a job
+    after its commit.
+    """
     last = session.scalar(sa.select(RollupWatermark.value).where(RollupWatermark.name == WATERMARK))
-    if (
-        last is not None
-        and last > NEVER
-        and utcnow() - last < dt.timedelta(seconds=REFRESH_SECONDS)
-    ):
+    if last is None or last <= NEVER:
+        if not is_pending(session, first_contact_rollups_job):
+            enqueue_after_commit(session, first_contact_rollups_job, timeout=FIRST_PASS_TIMEOUT)
         return set()
-    return refresh_contact_rollups(session, now)
+    if utcnow() - last < dt.timedelta(seconds=REFRESH_SECONDS):
+        return set()
+    with session.begin_nested():
+        return refresh_contact_rollups(session, now)
+
+
+def first_contact_rollups_job() -> None:
+    """Job: the first pass (every jurisdiction's rollups from scratch), in its own transaction."""
+    with get_db().session() as session:
+        refresh_contact_rollups(session)
+        session.commit()
 
 
 def rebuild_contact_rollups(session: Session, jurisdiction_id: int) -> None:

