@@ -97,6 +97,8 @@ def is_pending(session: Session, func: Callable[..., Any], *args: Any) -> bool:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy calls this for those too): not committed yet
     pending: list[PendingJob] = session.info.pop(_PENDING, [])
     if not pending:
         return

@@ -60,6 +60,8 @@ class Call(Base):
         sa.Index("ix_calls_jurisdiction_created", "jurisdiction_id", "created_at"),
         # The expected wait a caller on hold hears reads each queue's recent talk times.
         sa.Index("ix_calls_queue_created", "queue_id", "created_at"),
+        # The contact figures' periodic pass reads the calls changed since it last looked.
+        sa.Index("ix_calls_updated", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -139,6 +139,7 @@ class Interaction(Base):
     __table_args__ = (
         sa.UniqueConstraint("channel", "provider_id"),
         sa.Index("ix_interactions_case_created", "case_id", "created_at"),
+        sa.Index("ix_interactions_jurisdiction_created", "jurisdiction_id", "created_at"),
         sa.Index("ix_interactions_direction_processed", "direction", "processed_at"),
     )
 

@@ -126,6 +126,7 @@ class WorkItem(Base):
         sa.Index("ix_work_items_queue_order", "jurisdiction_id", "state", "priority", "created_at"),
         sa.Index("ix_work_items_agent_state", "agent_id", "state"),
         sa.Index("ix_work_items_updated", "updated_at"),
+        sa.Index("ix_work_items_jurisdiction_created", "jurisdiction_id", "created_at"),
         sa.Index("ix_work_items_agent_assigned", "agent_id", "assigned_at"),
         sa.Index(
             "uq_work_items_live_case_kind",
