@@ -157,6 +157,9 @@ class WorkItem(Base):
     agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    first_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """When an agent first took the work: a transfer sets ``assigned_at`` again, but the
+    resident was answered then (speed of answer, service level and abandons read this)."""
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, server_default=sa.func.current_timestamp()

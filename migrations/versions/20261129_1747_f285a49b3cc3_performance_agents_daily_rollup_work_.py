@@ -37,6 +37,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_offers_agent_created', ['agent_id', 'created_at'], unique=False)
 
     with op.batch_alter_table('work_items', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('first_assigned_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_work_items_agent_assigned', ['agent_id', 'assigned_at'], unique=False)
         batch_op.create_index('ix_work_items_jurisdiction_created', ['jurisdiction_id', 'created_at'], unique=False)
 
@@ -47,6 +48,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_calls_updated', ['updated_at'], unique=False)
 
     # ### end Alembic commands ###
+    # Work answered before this column existed was answered when it was last assigned.
+    op.execute("UPDATE work_items SET first_assigned_at = assigned_at WHERE assigned_at IS NOT NULL")
 
 
 def downgrade() -> None:
@@ -60,6 +63,7 @@ def downgrade() -> None:
     with op.batch_alter_table('work_items', schema=None) as batch_op:
         batch_op.drop_index('ix_work_items_jurisdiction_created')
         batch_op.drop_index('ix_work_items_agent_assigned')
+        batch_op.drop_column('first_assigned_at')
 
     with op.batch_alter_table('offers', schema=None) as batch_op:
         batch_op.drop_index('ix_offers_agent_created')
