@@ -19,6 +19,7 @@ from contactcenter.demo import seed_demo
 from contactcenter.demo_history import CONTACT_SOURCE_PREFIX, SAMPLE_AGENTS, seed_contact_history
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.performance.agent_figures import agent_figures
+from contactcenter.performance.contacts import rebuild_contact_rollups
 from contactcenter.performance.models import DailyCount
 from contactcenter.routing.models import LIVE_WORK_STATES, Offer, WorkItem, agent_queues
 from contactcenter.surveys.models import Survey, SurveyState
@@ -37,6 +38,7 @@ def demo(session: Session) -> Jurisdiction:
     seed_demo(session)
     jurisdiction = session.scalars(sa.select(Jurisdiction).where(Jurisdiction.slug == "demo")).one()
     assert seed_contact_history(session, jurisdiction, now=NOW) > 2000
+    rebuild_contact_rollups(session, jurisdiction.id)  # as seed_history does
     session.commit()
     return jurisdiction
 

@@ -1,12 +1,13 @@
 """Agents' figures for a period: time in each presence state, occupancy, contacts handled,
 handle time, and the offers they accepted, declined or let time out.
 
-Four queries whatever the number of agents or the length of the period: the jurisdiction's
+Three queries whatever the number of agents or the length of the period: the jurisdiction's
 agents with the state each was in when the period began, their time per presence state
-(window functions over ``agent_presence_changes``, clipped to the period), their time
-handling work (the union of their work's assigned intervals, also clipped), and their
-handled work and offers. How each figure is computed is in :data:`AGENT_DEFINITIONS`, which
-the screens and the API show with them.
+(window functions over ``agent_presence_changes``, clipped to the period), and the sums of
+their daily rollup rows (:class:`~contactcenter.performance.models.AgentDaily`: work handled,
+handle time, time holding work, offers by outcome; kept by the contact rollups' periodic pass,
+see :mod:`contactcenter.performance.agent_daily`). How each figure is computed is in
+:data:`AGENT_DEFINITIONS`, which the screens and the API show with them.
 """
 
 from __future__ import annotations
@@ -23,16 +24,17 @@ from sqlalchemy.orm import Session, aliased
 from contactcenter.agents.models import Agent, Presence, PresenceChange, agent_jurisdictions
 from contactcenter.db import UTCDateTime, utcnow
 from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.performance.models import AgentDaily
 from contactcenter.performance.rollup import zone_of
-from contactcenter.routing.models import Offer, OfferState, WorkItem, WorkState
-from contactcenter.routing.work import CONTACT_KINDS
 
 STAFFED = (Presence.AVAILABLE, Presence.BUSY)
 """Presence states in which an agent is at work and counts as staffed."""
 
 AGENT_DEFINITIONS: dict[str, str] = {
     "period": "Local days in the jurisdiction's time zone, both ends included; times are cut "
-    "to the period (and to now, for a period that has not ended).",
+    "to the period (and to now, for a period that has not ended). Presence is read as it "
+    "happens; work and offers are summed every 30 seconds, so today's contacts handled, "
+    "handle time, time holding work and offers may be up to half a minute behind.",
     "seconds_by_presence": "Time in each presence state (available, busy, away, offline) from "
     "the agent's presence changes. The state when the period began is the one set by the last "
     "change before it; an agent with no change before it was, until their first change, in "
@@ -123,8 +125,7 @@ def agent_figures(
 
     figures = _agents(session, members, first, until)
     presence = _presence_seconds(session, members, t0, t1, seconds)
-    occupied = _occupied_seconds(session, jurisdiction.id, members, t0, t1, seconds)
-    handled, offers = _handled_and_offers(session, jurisdiction.id, members, t0, t1, seconds)
+    daily = _daily(session, jurisdiction.id, members, start, end)
 
     for agent_id, (row, opening_state, opening_from, opening_to) in figures.items():
         by_state = {p.value: 0.0 for p in Presence}
@@ -135,19 +136,18 @@ def agent_figures(
             by_state[opening_state] = by_state.get(opening_state, 0.0) + span
         row.seconds_by_presence = {state: round(spent) for state, spent in by_state.items()}
         row.staffed_seconds = sum(row.seconds_by_presence.get(p.value, 0) for p in STAFFED)
-        row.occupied_seconds = round(occupied.get(agent_id, 0.0))
-        count, spent = handled.get(agent_id, (0, 0.0))
-        row.handled = count
-        row.handle_seconds = round(spent)
-        row.aht_seconds = spent / count if count else None
+        sums = daily.get(agent_id, {})
+        row.occupied_seconds = sums.get("occupied_seconds", 0)
+        row.handled = sums.get("handled", 0)
+        row.handle_seconds = sums.get("handle_seconds", 0)
+        row.aht_seconds = row.handle_seconds / row.handled if row.handled else None
         row.occupancy = (
             min(1.0, row.occupied_seconds / row.staffed_seconds) if row.staffed_seconds else None
         )
-        states = offers.get(agent_id, {})
-        row.offers = sum(states.values())
-        row.accepted = states.get(OfferState.ACCEPTED.value, 0)
-        row.declined = states.get(OfferState.DECLINED.value, 0)
-        row.timed_out = states.get(OfferState.TIMED_OUT.value, 0)
+        row.offers = sums.get("offers", 0)
+        row.accepted = sums.get("accepted", 0)
+        row.declined = sums.get("declined", 0)
+        row.timed_out = sums.get("timed_out", 0)
     return [row for row, _state, _from, _to in figures.values() if row.active or row.has_activity]
 
 
@@ -258,133 +258,32 @@ def _presence_seconds(
     return spent
 
 
-def _occupied_seconds(
+def _daily(
     session: Session,
     jurisdiction_id: int,
     members: sa.Select[Any],
-    t0: Any,
-    t1: Any,
-    seconds: Any,
-) -> dict[int, float]:
-    """Per agent, the length of the union of their work's assigned intervals within the
-    period (gaps and islands: an interval starting after every earlier one ended opens a new
-    island; each island lasts from its first start to its last end)."""
-    ended = sa.func.coalesce(WorkItem.completed_at, t1)
-    since = sa.case((WorkItem.assigned_at > t0, WorkItem.assigned_at), else_=t0)
-    upto = sa.case((ended < t1, ended), else_=t1)
-    intervals = (
-        sa.select(
-            WorkItem.agent_id,
-            WorkItem.id,
-            since.label("since"),
-            upto.label("upto"),
-        )
-        .where(
-            WorkItem.jurisdiction_id == jurisdiction_id,
-            WorkItem.agent_id.in_(members),
-            WorkItem.state.in_((WorkState.ASSIGNED, WorkState.COMPLETED)),
-            WorkItem.assigned_at.is_not(None),
-            WorkItem.assigned_at < t1,
-            ended > t0,
-            # Finished work was last changed no earlier than it finished: this lets the index
-            # on updated_at skip the years of work finished before the period.
-            sa.or_(WorkItem.state == WorkState.ASSIGNED, WorkItem.updated_at > t0),
-        )
-        .subquery()
-    )
-    order = (intervals.c.since, intervals.c.upto, intervals.c.id)
-    reach = sa.func.max(intervals.c.upto).over(
-        partition_by=intervals.c.agent_id, order_by=order, rows=(None, -1)
-    )
-    marked = sa.select(
-        intervals.c.agent_id,
-        intervals.c.since,
-        intervals.c.upto,
-        intervals.c.id,
-        sa.case((intervals.c.since <= reach, 0), else_=1).label("opens"),
-    ).subquery()
-    islands = sa.select(
-        marked.c.agent_id,
-        marked.c.since,
-        marked.c.upto,
-        sa.func.sum(marked.c.opens)
-        .over(
-            partition_by=marked.c.agent_id,
-            order_by=(marked.c.since, marked.c.upto, marked.c.id),
-            rows=(None, 0),
-        )
-        .label("island"),
-    ).subquery()
-    spans = (
-        sa.select(
-            islands.c.agent_id,
-            sa.func.min(islands.c.since).label("since"),
-            sa.func.max(islands.c.upto).label("upto"),
-        )
-        .group_by(islands.c.agent_id, islands.c.island)
-        .subquery()
+    start: dt.date,
+    end: dt.date,
+) -> dict[int, dict[str, int]]:
+    """Per agent, the sums of their daily rollup rows over the period's local days."""
+    names = (
+        *("handled", "handle_seconds", "occupied_seconds"),
+        *("offers", "accepted", "declined", "timed_out"),
     )
     rows = session.execute(
-        sa.select(spans.c.agent_id, sa.func.sum(seconds(spans.c.upto, spans.c.since))).group_by(
-            spans.c.agent_id
+        sa.select(AgentDaily.agent_id, *[sa.func.sum(getattr(AgentDaily, n)) for n in names])
+        .where(
+            AgentDaily.jurisdiction_id == jurisdiction_id,
+            AgentDaily.agent_id.in_(members),
+            AgentDaily.day >= start,
+            AgentDaily.day <= end,
         )
+        .group_by(AgentDaily.agent_id)
     ).all()
-    return {agent_id: float(total or 0) for agent_id, total in rows}
-
-
-def _handled_and_offers(
-    session: Session,
-    jurisdiction_id: int,
-    members: sa.Select[Any],
-    t0: Any,
-    t1: Any,
-    seconds: Any,
-) -> tuple[dict[int, tuple[int, float]], dict[int, dict[str, int]]]:
-    """Contacts finished in the period with their handle time, and offers made in it by
-    state, per agent (one query, two halves)."""
-    handled = (
-        sa.select(
-            WorkItem.agent_id,
-            sa.literal("handled").label("what"),
-            sa.func.count().label("n"),
-            sa.func.sum(seconds(WorkItem.completed_at, WorkItem.assigned_at)).label("spent"),
-        )
-        .where(
-            WorkItem.jurisdiction_id == jurisdiction_id,
-            WorkItem.agent_id.in_(members),
-            WorkItem.kind.in_(CONTACT_KINDS),
-            WorkItem.state == WorkState.COMPLETED,
-            WorkItem.assigned_at.is_not(None),
-            WorkItem.completed_at >= t0,
-            WorkItem.completed_at < t1,
-            WorkItem.updated_at >= t0,  # implied (see above); narrows the read to the period
-        )
-        .group_by(WorkItem.agent_id)
-    )
-    offered = (
-        sa.select(
-            Offer.agent_id,
-            sa.cast(Offer.state, sa.String(16)).label("what"),
-            sa.func.count().label("n"),
-            sa.cast(sa.literal(0.0), sa.Float).label("spent"),
-        )
-        .where(
-            Offer.jurisdiction_id == jurisdiction_id,
-            Offer.agent_id.in_(members),
-            Offer.created_at >= t0,
-            Offer.created_at < t1,
-            Offer.expires_at >= t0,  # implied (an offer expires after it is made); indexed
-        )
-        .group_by(Offer.agent_id, Offer.state)
-    )
-    handled_by: dict[int, tuple[int, float]] = {}
-    offers_by: dict[int, dict[str, int]] = defaultdict(dict)
-    for agent_id, what, count, spent in session.execute(sa.union_all(handled, offered)).all():
-        if what == "handled":
-            handled_by[agent_id] = (int(count), float(spent or 0))
-        else:
-            offers_by[agent_id][str(what)] = int(count)
-    return handled_by, offers_by
+    return {
+        agent_id: {n: int(v or 0) for n, v in zip(names, values, strict=True)}
+        for agent_id, *values in rows
+    }
 
 
 def _seconds_between(session: Session) -> Any:

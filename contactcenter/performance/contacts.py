@@ -27,6 +27,9 @@ jurisdiction's rows are written under its advisory lock (:func:`lock_key`), whic
 :func:`rebuild_contact_rollups` takes too, so a rebuild and a pass on the same jurisdiction run
 one after the other, each reading what the other committed. SQLite has one writer at a time.
 
+The same pass keeps the agents' daily rollup (:mod:`contactcenter.performance.agent_daily`:
+the (agent, local day) rows that may have changed, recomputed whole), and a rebuild rebuilds it.
+
 What a contact is, and what each measure counts, is written in
 :data:`contactcenter.performance.contact_figures.DEFINITIONS`.
 """
@@ -49,6 +52,11 @@ from contactcenter.db import get_db, utcnow
 from contactcenter.jobs import enqueue_after_commit, is_pending
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel, Direction
+from contactcenter.performance.agent_daily import (
+    changed_agent_days,
+    rebuild_agent_days,
+    recompute_agent_days,
+)
 from contactcenter.performance.models import (
     CONTACT_MEASURES,
     ContactDaily,
@@ -122,14 +130,20 @@ def refresh_contact_rollups(session: Session, now: dt.datetime | None = None) ->
     if previous <= NEVER:
         ids = sorted(session.scalars(sa.select(Jurisdiction.id)))
         for jurisdiction_id in ids:
-            _rebuild(session, jurisdiction_id, postgres)
+            _rebuild(session, jurisdiction_id, postgres, mark)
         _set_watermark(session, mark)
         return set(ids)
     changed = _changed_slots(session, previous - OVERLAP, postgres)
     for jurisdiction_id in sorted(changed):
         _recompute(session, jurisdiction_id, changed[jurisdiction_id], postgres)
+    jurisdictions = session.scalars(sa.select(Jurisdiction).order_by(Jurisdiction.id)).all()
+    agent_days = changed_agent_days(session, previous - OVERLAP, mark, jurisdictions)
+    for jurisdiction in jurisdictions:
+        if agent_days.get(jurisdiction.id):
+            _lock(session, jurisdiction.id, postgres)
+            recompute_agent_days(session, jurisdiction, agent_days[jurisdiction.id], mark)
     _set_watermark(session, mark)
-    return set(changed)
+    return set(changed) | set(agent_days)
 
 
 def refresh_contact_rollups_if_due(session: Session, now: dt.datetime | None = None) -> set[int]:
@@ -165,7 +179,7 @@ def rebuild_contact_rollups(session: Session, jurisdiction_id: int) -> None:
     For history loaded by bulk statements, a time zone change, or queue targets changed and
     to be applied to the past (a pass applies the targets in force to what it recomputes).
     """
-    _rebuild(session, jurisdiction_id, _is_postgres(session))
+    _rebuild(session, jurisdiction_id, _is_postgres(session), utcnow())
 
 
 # --- Watermark --------------------------------------------------------------------------------
@@ -417,7 +431,7 @@ def _queues(session: Session, jurisdiction_id: int) -> Sequence[Queue]:
     return session.scalars(sa.select(Queue).where(Queue.jurisdiction_id == jurisdiction_id)).all()
 
 
-def _rebuild(session: Session, jurisdiction_id: int, postgres: bool) -> None:
+def _rebuild(session: Session, jurisdiction_id: int, postgres: bool, now: dt.datetime) -> None:
     session.flush()
     jurisdiction = session.get_one(Jurisdiction, jurisdiction_id)
     _lock(session, jurisdiction_id, postgres)
@@ -426,6 +440,7 @@ def _rebuild(session: Session, jurisdiction_id: int, postgres: bool) -> None:
     queues = _queues(session, jurisdiction_id)
     _insert_intervals(session, jurisdiction_id, queues, None, None, postgres)
     _sum_days(session, jurisdiction, None, postgres)
+    rebuild_agent_days(session, jurisdiction, now)
 
 
 def _recompute(session: Session, jurisdiction_id: int, changed: _Changed, postgres: bool) -> None:
