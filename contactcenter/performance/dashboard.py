@@ -37,7 +37,7 @@ from contactcenter.performance.service_figures import (
     ServiceReport,
     service_figures,
 )
-from contactcenter.surveys.figures import SurveyFigures, survey_figures
+from contactcenter.surveys.figures import SurveyFigures, survey_figures_of_periods
 
 WITHIN_TARGET_GOAL = 0.8
 """The share of cases a department should close within its service types' targets (the
@@ -62,6 +62,16 @@ def _headline(totals: ContactTotals) -> dict[str, Any]:
         "callbacks_completed": totals.callbacks_completed,
         "self_served": totals.self_served,
     }
+
+
+def _surveys(
+    session: Session, jurisdiction: Jurisdiction, period: Period, previous: Period
+) -> tuple[SurveyFigures, SurveyFigures]:
+    """The survey figures of a period and of the one before it, in one statement."""
+    now, before = survey_figures_of_periods(
+        session, jurisdiction, [(period.start, period.end), (previous.start, previous.end)]
+    )
+    return now, before
 
 
 def supervisor_dashboard(
@@ -95,10 +105,12 @@ def supervisor_dashboard(
 
     current_contacts, previous_contacts = contacts(period), contacts(previous)
     agents = agent_figures(session, jurisdiction, start=start, end=end)
-    service_now = service_figures(session, jurisdiction, start=start, end=end)
-    service_before = service_figures(session, jurisdiction, start=previous.start, end=previous.end)
-    surveys_now = survey_figures(session, jurisdiction, start=start, end=end)
-    surveys_before = survey_figures(session, jurisdiction, start=previous.start, end=previous.end)
+
+    def service(of: Period) -> ServiceReport:
+        return service_figures(session, jurisdiction, start=of.start, end=of.end, trend=False)
+
+    service_now, service_before = service(period), service(previous)
+    surveys_now, surveys_before = _surveys(session, jurisdiction, period, previous)
     return {
         "jurisdiction": jurisdiction.slug,
         "timezone": jurisdiction.timezone,
@@ -153,9 +165,9 @@ def scorecard_figures(
 ) -> Scorecard:
     previous = period.previous()
 
-    def service(of: Period) -> ServiceReport:
+    def service(of: Period, trend: bool = True) -> ServiceReport:
         return service_figures(
-            session, jurisdiction, start=of.start, end=of.end, dimension=dimension
+            session, jurisdiction, start=of.start, end=of.end, dimension=dimension, trend=trend
         )
 
     def contacts(of: Period) -> ContactTotals:
@@ -168,16 +180,15 @@ def scorecard_figures(
             ServiceType.jurisdiction_id == jurisdiction.id, ServiceType.target_days.is_not(None)
         )
     ).all()
+    surveys, previous_surveys = _surveys(session, jurisdiction, period, previous)
     return Scorecard(
         period=period,
         previous_period=previous,
         dimension=dimension,
         service=service(period),
-        previous_service=service(previous),
-        surveys=survey_figures(session, jurisdiction, start=period.start, end=period.end),
-        previous_surveys=survey_figures(
-            session, jurisdiction, start=previous.start, end=previous.end
-        ),
+        previous_service=service(previous, trend=False),  # its totals and rows are shown
+        surveys=surveys,
+        previous_surveys=previous_surveys,
         contacts=contacts(period),
         previous_contacts=contacts(previous),
         target_days={code: float(days) for code, days in targets if days is not None},

@@ -2,14 +2,16 @@
 
 Surveys count in the period by the local day they were *sent* (a cohort: a survey sent on
 the last day of a month and answered the next belongs to its month), so the response rate of
-a period never exceeds 100 %. One GROUP BY query over the surveys alone, whatever the volume:
-a survey whose message failed, bounced or was held back (STOP) is marked suppressed when
-that happens (:mod:`contactcenter.surveys.service`), so no message needs joining here.
+a period never exceeds 100 %. One GROUP BY query over the surveys alone, whatever the volume
+(one for a period and the one before it too: :func:`survey_figures_of_periods`): a survey
+whose message failed, bounced or was held back (STOP) is marked suppressed when that happens
+(:mod:`contactcenter.surveys.service`), so no message needs joining here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -121,9 +123,21 @@ def survey_figures(
 
     :raises Invalid: ``end`` before ``start``.
     """
-    if end < start:
+    (figures,) = survey_figures_of_periods(session, jurisdiction, [(start, end)])
+    return figures
+
+
+def survey_figures_of_periods(
+    session: Session, jurisdiction: Jurisdiction, periods: Sequence[tuple[dt.date, dt.date]]
+) -> list[SurveyFigures]:
+    """:func:`survey_figures` of each period (start, end), in one query (a dashboard's period
+    and the one before it).
+
+    :raises Invalid: a period's end before its start.
+    """
+    if any(end < start for start, end in periods):
         raise Invalid("The period ends before it starts.", code="invalid_period")
-    begin, after = local_bounds(jurisdiction, start, end)
+    spans = [local_bounds(jurisdiction, start, end) for start, end in periods]
     now = utcnow()
     kind = sa.case(
         (Survey.state == SurveyState.SUPPRESSED, "suppressed"),
@@ -132,19 +146,29 @@ def survey_figures(
         (Survey.expires_at <= now, "expired"),
         else_="open",
     ).label("kind")
+    which = sa.case(
+        *[
+            (sa.and_(Survey.sent_at >= begin, Survey.sent_at < after), index)
+            for index, (begin, after) in enumerate(spans)
+        ],
+        else_=-1,
+    ).label("period")
     rows = session.execute(
-        sa.select(Survey.channel, kind, Survey.score, sa.func.count(Survey.id))
+        sa.select(which, Survey.channel, kind, Survey.score, sa.func.count(Survey.id))
         .where(
             Survey.jurisdiction_id == jurisdiction.id,
-            Survey.sent_at >= begin,
-            Survey.sent_at < after,
+            Survey.sent_at >= min(begin for begin, _after in spans),
+            Survey.sent_at < max(after for _begin, after in spans),
         )
-        .group_by(Survey.channel, kind, Survey.score)
+        .group_by(which, Survey.channel, kind, Survey.score)
     ).all()
-    figures = SurveyFigures(start=start, end=end)
-    channels: dict[str, SurveyCounts] = {}
-    for channel, row_kind, score, count in rows:
-        figures.add(row_kind, score, count)
-        channels.setdefault(str(channel), SurveyCounts()).add(row_kind, score, count)
-    figures.by_channel = {name: counts.as_dict() for name, counts in sorted(channels.items())}
-    return figures
+    found = [SurveyFigures(start=start, end=end) for start, end in periods]
+    channels: list[dict[str, SurveyCounts]] = [{} for _ in periods]
+    for index, channel, row_kind, score, count in rows:
+        if index < 0:
+            continue  # between two periods that are not next to each other
+        found[index].add(row_kind, score, count)
+        channels[index].setdefault(str(channel), SurveyCounts()).add(row_kind, score, count)
+    for figures, by_channel in zip(found, channels, strict=True):
+        figures.by_channel = {name: counts.as_dict() for name, counts in sorted(by_channel.items())}
+    return found
