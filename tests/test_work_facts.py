@@ -8,17 +8,19 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from contactcenter.agents.models import Agent
 from contactcenter.cases.models import Case, CaseStatus
 from contactcenter.cases.service import change_status
 from contactcenter.db import utcnow
 from contactcenter.routing.admin import save_sla_policy
-from contactcenter.routing.models import WorkItem, WorkKind, WorkState
+from contactcenter.routing.models import Offer, OfferState, WorkItem, WorkKind, WorkState
 from contactcenter.routing.service import route_case
 from contactcenter.routing.transfer import transfer_case
-from contactcenter.routing.work import WRAP_UP_WINDOW, claim_next, complete_work
+from contactcenter.routing.work import WRAP_UP_WINDOW, accept_offer, claim_next, complete_work
 from contactcenter.sla.clock import check_clocks
 from tests.factories import make_available_agent, make_case, make_queue, make_work
 
@@ -71,6 +73,37 @@ def test_each_transfer_to_a_queue_or_an_agent_counts_on_the_work(session, jurisd
     session.commit()
     item = _fresh(session, item)
     assert (item.transfers, item.agent_id, item.state) == (2, bob.id, WorkState.ASSIGNED)
+
+
+def test_the_first_answer_is_kept_through_transfers_and_later_takes(session, jurisdiction, floor):
+    general, roads, ann, _bob = floor
+    item = _taken(session, jurisdiction, general, ann)
+    first = item.first_assigned_at
+    assert first is not None and first == item.assigned_at
+
+    transfer_case(session, item.case, ann, queue=roads)
+    session.commit()
+    moved = _fresh(session, item)
+    assert (moved.assigned_at, moved.first_assigned_at) == (None, first)
+
+    offer = session.scalars(
+        sa.select(Offer).where(Offer.work_item_id == item.id, Offer.state == OfferState.PENDING)
+    ).one()
+    accept_offer(session, offer.id, session.get_one(Agent, offer.agent_id))
+    session.commit()
+    moved = _fresh(session, item)
+    assert moved.assigned_at is not None and moved.assigned_at > first
+    assert moved.first_assigned_at == first
+
+
+def test_work_given_straight_to_an_agent_is_answered_then(session, jurisdiction, floor):
+    general, _roads, ann, bob = floor
+    item = make_work(session, jurisdiction, general)
+    session.commit()
+    transfer_case(session, item.case, ann, to_agent=bob)
+    session.commit()
+    item = _fresh(session, item)
+    assert item.first_assigned_at is not None and item.first_assigned_at == item.assigned_at
 
 
 def test_transferring_an_answered_case_counts_on_the_new_work(session, jurisdiction, floor):

@@ -129,6 +129,8 @@ def _to_agent(
         item.state = WorkState.ASSIGNED
         item.agent_id = to_agent.id
         item.assigned_at = now
+        if item.first_assigned_at is None:  # work nobody had answered yet is answered now
+            item.first_assigned_at = now
         item.target_deadline_at = None
     case.assigned_agent_id = to_agent.id
     case.updated_at = now

@@ -28,7 +28,7 @@ from contactcenter.agents.models import DEFAULT_CAPACITY, Agent, Presence, agent
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import Case, CaseStatus
 from contactcenter.cases.queries import MAX_ID
-from contactcenter.db import utcnow
+from contactcenter.db import UTCDateTime, utcnow
 from contactcenter.errors import Conflict, NotFound
 from contactcenter.messages import Channel
 from contactcenter.realtime import (
@@ -461,7 +461,12 @@ def accept_offer(
     assigned = session.execute(
         sa.update(WorkItem)
         .where(WorkItem.id == offer.work_item_id, WorkItem.state == WorkState.OFFERED)
-        .values(state=WorkState.ASSIGNED, agent_id=agent.id, assigned_at=now)
+        .values(
+            state=WorkState.ASSIGNED,
+            agent_id=agent.id,
+            assigned_at=now,
+            first_assigned_at=first_assigned(now),
+        )
         .execution_options(synchronize_session=False)
     )
     if assigned.rowcount != 1:  # type: ignore[attr-defined]
@@ -473,6 +478,14 @@ def accept_offer(
     item = session.get_one(WorkItem, offer.work_item_id, populate_existing=True)
     _assign_case(session, item, agent, now)
     return item
+
+
+def first_assigned(now: dt.datetime) -> sa.ColumnElement[dt.datetime]:
+    """When the resident was first answered: set by the first assignment, kept by every later
+    one (a transfer or a reassignment moves ``assigned_at``, not the answer the resident got)."""
+    return sa.func.coalesce(
+        WorkItem.first_assigned_at, sa.literal(now, UTCDateTime()), type_=UTCDateTime()
+    )
 
 
 def lock_case_of(session: Session, item_id: int, *, skip_locked: bool = False) -> bool:
@@ -623,7 +636,12 @@ def _take(session: Session, item: WorkItem, agent: Agent, now: dt.datetime) -> b
     taken = session.execute(
         sa.update(WorkItem)
         .where(WorkItem.id == item.id, WorkItem.state == WorkState.WAITING)
-        .values(state=WorkState.ASSIGNED, agent_id=agent.id, assigned_at=now)
+        .values(
+            state=WorkState.ASSIGNED,
+            agent_id=agent.id,
+            assigned_at=now,
+            first_assigned_at=first_assigned(now),
+        )
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
