@@ -88,11 +88,56 @@ def test_a_caller_who_hangs_up_while_the_agent_is_rung_frees_the_agent(
     _status(walker)  # hung up during "Connecting you": no Dial action ever comes
     [call] = _calls(session)
     assert call.outcome == CallOutcome.ABANDONED
-    assert _item(session, call).state == WorkState.COMPLETED
+    item = _item(session, call)
+    # Never connected: abandoned, not answered and handled by the agent who was rung.
+    assert item.state == WorkState.CANCELLED
+    assert item.assigned_at is None and item.first_assigned_at is None
     dial("1", "0", from_="+16135550101").call()
     run_jobs()
     offers = client.get("/api/v1/work/offers", headers=voice_city.headers).get_json()["data"]
     assert offers, "the agent must be free for the next caller"
+
+
+def test_a_caller_gone_before_the_agent_is_rung_is_abandoned_and_frees_the_agent(
+    dial: Dial,
+    session: Session,
+    voice_city: VoiceCity,
+    twilio_http: CapturingHttpClient,
+    run_jobs: Callable[[], None],
+    client: FlaskClient,
+) -> None:
+    dial("1", "0").call()
+    twilio_http.fail_next(404, 20404, "The requested resource was not found")
+    voice_city.available_agent_takes_offer()
+    run_jobs()
+    [call] = _calls(session)
+    assert call.outcome == CallOutcome.ABANDONED
+    item = _item(session, call)
+    assert item.state == WorkState.CANCELLED
+    assert item.assigned_at is None and item.first_assigned_at is None
+    dial("1", "0", from_="+16135550101").call()
+    run_jobs()
+    offers = client.get("/api/v1/work/offers", headers=voice_city.headers).get_json()["data"]
+    assert offers, "the agent must be free for the next caller"
+
+
+def test_an_agent_who_misses_the_call_leaves_it_unanswered(
+    dial: Dial,
+    session: Session,
+    voice_city: VoiceCity,
+    twilio_http: CapturingHttpClient,
+    run_jobs: Callable[[], None],
+) -> None:
+    walker = dial("1", "0", dial_status="no-answer")
+    walker.call()
+    voice_city.available_agent_takes_offer()
+    run_jobs()
+    [(_sid, update)] = twilio_http.call_updates
+    walker.resume(update["Url"])
+    [call] = _calls(session)
+    item = _item(session, call)
+    assert item.state == WorkState.WAITING
+    assert item.first_assigned_at is None  # the wait goes on until someone really answers
 
 
 def test_a_resident_who_hangs_up_on_the_callback_greeting_is_called_again(

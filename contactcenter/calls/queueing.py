@@ -249,7 +249,7 @@ def connect_job(call_id: int, agent_id: int) -> None:
         except CallControlError as exc:
             log.warning("call %s could not be connected: %s", call_id, exc)
             if exc.gone:
-                _finish_work(session, call, agent_id)
+                _abandon_ringing(session, call, agent_id)
                 set_outcome(call, CallOutcome.ABANDONED)
             else:
                 agent_missed(session, call, agent_id)
@@ -329,6 +329,35 @@ def _finish_work(session: Session, call: Call, agent_id: int) -> None:
         complete_work(session, item.id, agent)
 
 
+def _abandon_ringing(session: Session, call: Call, agent_id: int) -> None:
+    """The caller hung up while their agent was being rung: nobody ever talked to them.
+
+    The work is cancelled and its assignment forgotten, so the contact counts as abandoned
+    (not answered and handled), and the agent's capacity is free again (capacity counts
+    assigned work only).
+    """
+    if call.work_item_id is None or call.talk_seconds is not None:
+        _finish_work(session, call, agent_id)
+        return
+    cancelled = session.execute(
+        sa.update(WorkItem)
+        .where(
+            WorkItem.id == call.work_item_id,
+            WorkItem.state == WorkState.ASSIGNED,
+            WorkItem.agent_id == agent_id,
+        )
+        .values(
+            state=WorkState.CANCELLED,
+            completed_at=utcnow(),
+            assigned_at=None,
+            first_assigned_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount == 1:  # type: ignore[attr-defined]
+        notify_supervisors_after_commit(session, call.jurisdiction_id)
+
+
 def agent_missed(session: Session, call: Call, agent_id: int) -> None:
     """Back in line: the item waits again, this agent is skipped for it for a while.
 
@@ -345,7 +374,8 @@ def agent_missed(session: Session, call: Call, agent_id: int) -> None:
             WorkItem.state == WorkState.ASSIGNED,
             WorkItem.agent_id == agent_id,
         )
-        .values(state=WorkState.WAITING, agent_id=None, assigned_at=None)
+        # Rung, never answered: the resident's wait goes on (they were not answered yet).
+        .values(state=WorkState.WAITING, agent_id=None, assigned_at=None, first_assigned_at=None)
         .execution_options(synchronize_session=False)
     )
     if requeued.rowcount != 1:  # type: ignore[attr-defined]
@@ -398,7 +428,7 @@ def call_ended(session: Session, call: Call, status: str) -> None:
     if call.callback_requested_at is None and call.talk_seconds is None and call.agent_id:
         item = session.get(WorkItem, call.work_item_id) if call.work_item_id else None
         if item is not None and item.state == WorkState.ASSIGNED:
-            _finish_work(session, call, call.agent_id)
+            _abandon_ringing(session, call, call.agent_id)
             set_outcome(call, CallOutcome.ABANDONED)
 
 
