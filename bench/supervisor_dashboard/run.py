@@ -16,8 +16,8 @@ Then, for today and this week (hourly) and the last 30 days (daily), in turns:
 2. **http**: ``GET /api/v1/performance/dashboard`` through Flask's test client, with a
    supervisor's bearer token;
 3. **raw**: the same figures by hand-written SQL through psycopg over the same rollup tables
-   (and, for the agents and the surveys, which have none, over the same base tables): the
-   floor of this design;
+   (and, for the agents' presence and the surveys, which have none, over the same small
+   tables): the floor of this design;
 4. **raw_base** (fewer calls): the contact figures by hand-written SQL over the base tables
    (work items, calls, interactions): what they would cost without pre-aggregation.
 
@@ -164,12 +164,9 @@ RAW = {
             WHERE c.agent_id = a.id AND c.created_at >= %(t0)s AND c.created_at < %(t1)s
             ORDER BY c.created_at, c.id LIMIT 1) AS f ON true
         ORDER BY a.name, a.id""",
-    # Their time per state, time holding work (union of assigned intervals: gaps and
-    # islands), contacts handled and offers by state, in one statement. Work finished before
-    # the period was last updated before it, and an offer expires after it is made: those
-    # implied bounds are indexed (updated_at; state, expires_at), as the service uses them;
-    # naming every offer state lets the planner use (state, expires_at), which it does not
-    # for expires_at alone.
+    # Their time per state (from the presence changes, clipped to the period), and the sums
+    # of their daily rollup rows (performance_agent_daily: contacts handled, handle time, time
+    # holding work, offers by outcome), in one statement.
     "agent_sums": """
         WITH members AS (
             SELECT agent_id FROM agent_jurisdictions WHERE jurisdiction_id = %(j)s
@@ -179,65 +176,36 @@ RAW = {
             FROM agent_presence_changes
             WHERE agent_id IN (SELECT agent_id FROM members)
               AND created_at >= %(t0)s AND created_at < %(t1)s
-        ), work AS (
-            SELECT agent_id, id, greatest(assigned_at, %(t0)s) AS since,
-                   least(coalesce(completed_at, %(t1)s), %(t1)s) AS upto
-            FROM work_items
+        ), daily AS (
+            SELECT agent_id, sum(handled) AS handled, sum(handle_seconds) AS handle_seconds,
+                   sum(occupied_seconds) AS occupied_seconds, sum(offers) AS offers,
+                   sum(accepted) AS accepted, sum(declined) AS declined,
+                   sum(timed_out) AS timed_out
+            FROM performance_agent_daily
             WHERE jurisdiction_id = %(j)s AND agent_id IN (SELECT agent_id FROM members)
-              AND state IN ('assigned', 'completed') AND assigned_at IS NOT NULL
-              AND assigned_at < %(t1)s AND coalesce(completed_at, %(t1)s) > %(t0)s
-              AND (state = 'assigned' OR updated_at > %(t0)s)
-        ), marked AS (
-            SELECT agent_id, id, since, upto,
-                   CASE WHEN since <= max(upto) OVER (PARTITION BY agent_id
-                                                      ORDER BY since, upto, id
-                                                      ROWS BETWEEN UNBOUNDED PRECEDING
-                                                      AND 1 PRECEDING)
-                        THEN 0 ELSE 1 END AS opens
-            FROM work
-        ), islands AS (
-            SELECT agent_id, since, upto,
-                   sum(opens) OVER (PARTITION BY agent_id ORDER BY since, upto, id
-                                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
-            FROM marked
-        ), spans AS (
-            SELECT agent_id, min(since) AS since, max(upto) AS upto FROM islands
-            GROUP BY agent_id, island
+              AND day BETWEEN %(d0)s AND %(d1)s
+            GROUP BY agent_id
         )
-        SELECT agent_id, 'presence' AS what, presence AS key, count(*),
+        SELECT agent_id, 'presence' AS what, presence AS key,
                sum(extract(epoch FROM coalesce(upto, %(t1)s) - since))
         FROM changes GROUP BY agent_id, presence
         UNION ALL
-        SELECT agent_id, 'occupied', '', count(*), sum(extract(epoch FROM upto - since))
-        FROM spans GROUP BY agent_id
-        UNION ALL
-        SELECT agent_id, 'handled', '', count(*),
-               sum(extract(epoch FROM completed_at - assigned_at))
-        FROM work_items
-        WHERE jurisdiction_id = %(j)s AND agent_id IN (SELECT agent_id FROM members)
-          AND kind IN ('first_response', 'call', 'chat') AND state = 'completed'
-          AND assigned_at IS NOT NULL AND completed_at >= %(t0)s AND completed_at < %(t1)s
-          AND updated_at >= %(t0)s
-        GROUP BY agent_id
-        UNION ALL
-        SELECT agent_id, 'offers', state, count(*), 0
-        FROM offers
-        WHERE jurisdiction_id = %(j)s AND agent_id IN (SELECT agent_id FROM members)
-          AND created_at >= %(t0)s AND created_at < %(t1)s AND expires_at >= %(t0)s
-          AND state IN ('pending', 'accepted', 'declined', 'timed_out', 'cancelled')
-        GROUP BY agent_id, state""",
+        SELECT d.agent_id, 'daily', v.key, v.n
+        FROM daily d CROSS JOIN LATERAL (VALUES
+            ('handled', d.handled), ('handle_seconds', d.handle_seconds),
+            ('occupied_seconds', d.occupied_seconds), ('offers', d.offers),
+            ('accepted', d.accepted), ('declined', d.declined), ('timed_out', d.timed_out)
+        ) AS v(key, n)""",
     # The surveys sent in the period and the one before, by channel, fate and score.
     "surveys": """
         SELECT s.sent_at >= %(t0)s AS current, s.channel,
                CASE WHEN s.state = 'suppressed' THEN 'suppressed'
                     WHEN s.state = 'answered' THEN 'answered'
-                    WHEN i.delivery_status IN ('failed', 'undelivered', 'suppressed')
-                        THEN 'suppressed'
                     WHEN s.state = 'expired' THEN 'expired'
                     WHEN s.expires_at <= %(now)s THEN 'expired'
                     ELSE 'open' END AS kind,
                s.score, count(*)
-        FROM satisfaction_surveys s LEFT JOIN interactions i ON i.id = s.interaction_id
+        FROM satisfaction_surveys s
         WHERE s.jurisdiction_id = %(j)s AND s.sent_at >= %(p0)s AND s.sent_at < %(t1)s
         GROUP BY 1, 2, 3, 4""",
 }
@@ -362,18 +330,12 @@ def contact_report(rows: Any, grain: str) -> dict[str, Any]:
 def agent_report(agents: Any, sums: Any, t0: dt.datetime, t1: dt.datetime) -> dict[int, Any]:
     """The agents' figures as ``agent_figures`` reports them, from the two statements."""
     presence: dict[int, dict[str, float]] = defaultdict(dict)
-    occupied: dict[int, float] = {}
-    handled: dict[int, tuple[int, float]] = {}
-    offers: dict[int, dict[str, int]] = defaultdict(dict)
-    for agent_id, what, key, count, spent in sums:
+    daily: dict[int, dict[str, int]] = defaultdict(dict)
+    for agent_id, what, key, value in sums:
         if what == "presence":
-            presence[agent_id][key] = float(spent or 0)
-        elif what == "occupied":
-            occupied[agent_id] = float(spent or 0)
-        elif what == "handled":
-            handled[agent_id] = (int(count), float(spent or 0))
+            presence[agent_id][key] = float(value or 0)
         else:
-            offers[agent_id][key] = int(count)
+            daily[agent_id][key] = int(value or 0)
     out: dict[int, Any] = {}
     for agent_id, _name, active, current, created_at, before, prev, first_at in agents:
         if before is not None:
@@ -389,22 +351,24 @@ def agent_report(agents: Any, sums: Any, t0: dt.datetime, t1: dt.datetime) -> di
             by_state[state] = by_state.get(state, 0.0) + (upto - since).total_seconds()
         seconds = {s: round(v) for s, v in by_state.items()}
         staffed = seconds.get("available", 0) + seconds.get("busy", 0)
-        count, spent = handled.get(agent_id, (0, 0.0))
-        states = offers.get(agent_id, {})
-        row = {
-            "seconds_by_presence": seconds,
-            "staffed_seconds": staffed,
-            "occupied_seconds": round(occupied.get(agent_id, 0.0)),
-            "handled": count,
-            "handle_seconds": round(spent),
-            "offers": sum(states.values()),
-            "accepted": states.get("accepted", 0),
-            "declined": states.get("declined", 0),
-            "timed_out": states.get("timed_out", 0),
-        }
-        if active or staffed or count or row["offers"] or row["occupied_seconds"]:
+        sums = daily.get(agent_id, {})
+        row = {"seconds_by_presence": seconds, "staffed_seconds": staffed}
+        for key in AGENT_SUMS:
+            row[key] = sums.get(key, 0)
+        if active or staffed or row["handled"] or row["offers"] or row["occupied_seconds"]:
             out[agent_id] = row
     return out
+
+
+AGENT_SUMS = (
+    "occupied_seconds",
+    "handled",
+    "handle_seconds",
+    "offers",
+    "accepted",
+    "declined",
+    "timed_out",
+)
 
 
 def survey_report(rows: Any) -> dict[str, Any]:
@@ -462,7 +426,8 @@ class RawSide:
         t0, after = bounds(start, end)
         t1 = max(t0, min(after, now))
         agents = self.query("agents", RAW["agents"], {"j": jid, "t0": t0, "t1": t1})
-        sums = self.query("agent_sums", RAW["agent_sums"], {"j": jid, "t0": t0, "t1": t1})
+        params = {"j": jid, "t0": t0, "t1": t1, "d0": start, "d1": end}
+        sums = self.query("agent_sums", RAW["agent_sums"], params)
         p0, _ = bounds(p_start, p_end)
         params = {"j": jid, "t0": t0, "t1": after, "p0": p0, "now": now}
         surveys = self.query("surveys", RAW["surveys"], params)
@@ -858,7 +823,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def raw_statement_count() -> int:
     """Statements one raw call sends: jurisdiction, queues, two contact statements, two for
-    the agents, one for the surveys, and the service headline's."""
+    the agents (who and their state at the start; presence and their daily rows), one for the
+    surveys, and the service headline's."""
     return 7 + SERVICE_STATEMENTS
 
 
