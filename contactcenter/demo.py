@@ -324,6 +324,19 @@ class DemoCredentials:
     open311_key: str = DEMO_OPEN311_KEY
 
 
+def _seed_department_heads(session: Session, jurisdiction: Jurisdiction) -> None:
+    """A head for each department that has none (``pw.head@demo-city.example``), so that
+    ``contactcenter performance weekly`` has summaries to show. Not ``311@``: that is the
+    demo's inbound address, and a summary sent there would come back as a request."""
+    domain = DEMO_EMAIL.rpartition("@")[2]
+    for department in session.scalars(
+        sa.select(Department).where(
+            Department.jurisdiction_id == jurisdiction.id, Department.head_email == ""
+        )
+    ):
+        department.head_email = f"{department.code.lower()}.head@{domain}"
+
+
 def _seed_chat(session: Session, jurisdiction: Jurisdiction) -> None:
     """The web chat's public key, and the local pages that may embed it."""
     if owned_address(session, jurisdiction.id, Channel.WEBCHAT) is None:
@@ -388,6 +401,7 @@ def seed_demo(session: Session, *, history: bool = False) -> DemoCredentials:
                 jurisdiction_id=jurisdiction.id, channel=Channel.EMAIL, address=DEMO_EMAIL
             )
         )
+    _seed_department_heads(session, jurisdiction)
     _seed_chat(session, jurisdiction)
     _seed_canned(session, jurisdiction)
     _seed_open311(session, jurisdiction)
