@@ -65,6 +65,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "api.detection_settings_update": {"duplicate_radius_m": 40},
     "api.chat_settings_update": {"allowed_origins": ["https://www.example.org"]},
     "api.survey_settings_update": {"enabled": True, "sms": False},
+    "api.department_update": {"head_email": ""},
     "api.resident_flags": {"flags": ["vulnerable"]},
     "api.mail_quarantine_retry": {},
     "api.open311_clients_create": {"name": "Civic app"},
@@ -432,6 +433,7 @@ def test_agent_of_another_jurisdiction_gets_nothing_of_this_jurisdiction_from_an
                 f"{API}/exports/",  # supervisors': test_export_nyc.py
                 f"{API}/open311/",  # admins' client keys: test_open311_admin.py
                 f"{API}/performance/",  # supervisors': test_performance_api.py
+                f"{API}/departments",  # supervisors': test_performance_settings_api.py
             )
         )
         and rule.rule != f"{API}/agents"

@@ -1,6 +1,7 @@
 """The staff JSON API: one blueprint, its routes in modules by subject."""
 
 from contactcenter.api import (  # noqa: F401 - register routes on bp
+    department_views,
     export_views,
     mail_views,
     open311_views,

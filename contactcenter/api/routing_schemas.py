@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, Field, field_validator
 from contactcenter.agents.models import Presence
 from contactcenter.cases.models import Priority
 from contactcenter.messages import Channel
+from contactcenter.performance.targets import MAX_TARGET_SECONDS
 from contactcenter.residents.addresses import normalize_phone
 from contactcenter.routing.models import Strategy
 from contactcenter.validation import StrictModel
@@ -31,6 +32,13 @@ class DryRun(StrictModel):
     at: AwareDatetime | None = None
 
 
+class TargetBody(StrictModel):
+    """Answer ``percent`` % of a channel's contacts within ``seconds`` of their arrival."""
+
+    seconds: int = Field(strict=True, ge=1, le=MAX_TARGET_SECONDS)
+    percent: int = Field(strict=True, ge=1, le=100)
+
+
 class QueueBody(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     department: str | None = Field(default=None, max_length=32)
@@ -38,6 +46,15 @@ class QueueBody(StrictModel):
     offer_timeout_seconds: int = Field(default=60, ge=5, le=3600)
     is_default: bool = False
     is_supervisor: bool = False
+    service_targets: dict[Channel, TargetBody] | None = None
+    """Service-level targets by channel; a channel left out has the default. Left out
+    altogether, the queue keeps the targets it has (``{}`` puts every channel back on the
+    default)."""
+
+    def targets_json(self) -> dict[str, dict[str, int]] | None:
+        if self.service_targets is None:
+            return None
+        return {str(k): v.model_dump() for k, v in sorted(self.service_targets.items())}
 
 
 class CalendarBody(StrictModel):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from contactcenter.agents.models import Agent
 from contactcenter.api.serializers import iso_time
 from contactcenter.messages import Channel
+from contactcenter.performance.targets import service_target
 from contactcenter.routing.models import Offer, Queue, WorkItem, agent_queues
 from contactcenter.routing.work import queue_snapshot
 
@@ -24,8 +25,23 @@ def queue_json(session: Session, queue: Queue) -> dict[str, Any]:
         "offer_timeout_seconds": queue.offer_timeout_seconds,
         "is_default": queue.is_default,
         "is_supervisor": queue.is_supervisor,
+        "service_targets": effective_targets(queue.service_targets),
         **snapshot,
         "oldest_waiting_at": iso_time(snapshot["oldest_waiting_at"]),  # type: ignore[arg-type]
+    }
+
+
+def effective_targets(stored: Any) -> dict[str, dict[str, Any]]:
+    """Every channel's service-level target in force, and whether it is the queue's own
+    (``"source": "queue"``; a part of it that makes no sense still takes the default) or the
+    default (``"default"``)."""
+    own = stored if isinstance(stored, dict) else {}
+    return {
+        channel.value: {
+            **service_target(own, channel.value).as_dict(),
+            "source": "queue" if isinstance(own.get(channel.value), dict) else "default",
+        }
+        for channel in Channel
     }
 
 

@@ -171,7 +171,13 @@ def queue_save(code: str) -> dict[str, Any]:
     _check_code(code)
     body = schemas.parse(rs.QueueBody, _body())
     session = get_session()
-    queue = admin.save_queue(session, _jurisdiction(), code, **body.model_dump())
+    queue = admin.save_queue(
+        session,
+        _jurisdiction(),
+        code,
+        **body.model_dump(exclude={"service_targets"}),
+        service_targets=body.targets_json(),
+    )
     session.commit()
     return {"data": queue_json(session, queue)}
 

@@ -13,7 +13,7 @@ from typing import Any
 from werkzeug.routing import Rule
 
 from contactcenter.agents.models import Role
-from contactcenter.api import call_views, incident_views, open311_views, schemas
+from contactcenter.api import call_views, department_views, incident_views, open311_views, schemas
 from contactcenter.api import performance_forecast_views as forecast_views
 from contactcenter.api import performance_views as pv
 from contactcenter.api import routing_schemas as rs
@@ -189,7 +189,25 @@ SHAPES: dict[str, Any] = {
         offer_timeout_seconds=INT,
         is_default=BOOL,
         is_supervisor=BOOL,
+        service_targets={
+            "type": "object",
+            "description": "Every channel's service-level target in force: the queue's own "
+            '(`"source": "queue"`) or the default (`"default"`).',
+            "additionalProperties": _obj(
+                ("seconds", "percent", "source"),
+                seconds=INT,
+                percent=INT,
+                source={"type": "string", "enum": ["queue", "default"]},
+            ),
+        },
         oldest_waiting_at=TIME,
+    ),
+    "Department": _obj(
+        ("code", "name", "is_default", "head_email"),
+        code=STR,
+        name=STR,
+        is_default=BOOL,
+        head_email={"type": "string", "description": 'Receives the weekly summary; "" none.'},
     ),
     "District": _obj(
         ("code", "name"),
@@ -508,7 +526,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(404,),
     ),
     ("api.queue_save", "put"): Operation(
-        "Create or replace a queue",
+        "Create or replace a queue (left out, `service_targets` stay as they are)",
         ("routing",),
         parameters=_J,
         body=rs.QueueBody,
@@ -657,6 +675,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         parameters=_J,
         body=ChatSettings,
         response=_data(ANY_OBJECT, jurisdiction=STR),
+        errors=(400, 404),
+    ),
+    ("api.departments_index", "get"): Operation(
+        "The jurisdiction's departments and their heads",
+        ("settings",),
+        parameters=_J,
+        response=_list("Department", jurisdiction=STR),
+        errors=(404,),
+    ),
+    ("api.department_update", "patch"): Operation(
+        'Name a department\'s head, who gets its weekly summary ("" removes the head)',
+        ("settings",),
+        parameters=_J,
+        body=department_views.DepartmentPatch,
+        response=_data(ref("Department"), jurisdiction=STR),
         errors=(400, 404),
     ),
     ("api.survey_settings_show", "get"): Operation(

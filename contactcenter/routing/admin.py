@@ -171,7 +171,9 @@ def save_queue(
     offer_timeout_seconds: int = 60,
     is_default: bool = False,
     is_supervisor: bool = False,
+    service_targets: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Queue:
+    """Create or replace queue ``code``; ``service_targets`` None keeps the queue's targets."""
     queue = _record(session, Queue, jurisdiction, code)
     queue.name = name
     queue.department_id = _id_by_code(
@@ -180,6 +182,8 @@ def save_queue(
     queue.strategy = strategy
     queue.offer_timeout_seconds = offer_timeout_seconds
     queue.is_supervisor = is_supervisor
+    if service_targets is not None:
+        queue.service_targets = {k: dict(v) for k, v in service_targets.items()}
     if is_default:
         _only_default(session, Queue, jurisdiction, code)
     queue.is_default = is_default
