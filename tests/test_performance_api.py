@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from contactcenter.agents.models import Role
+from contactcenter.api import performance_views as pv
 from contactcenter.performance.contacts import rebuild_contact_rollups
 from contactcenter.performance.dashboard import director_scorecard, supervisor_dashboard
 from contactcenter.performance.drilldown import FIGURES
@@ -190,6 +191,32 @@ def test_the_drilldown_filters_by_ids(client: FlaskClient, history: History) -> 
     assert data["rows"][0]["created_at"] == "2026-11-04T10:00:00-05:00"
 
 
+def test_the_drilldown_narrows_to_an_interval(client: FlaskClient, history: History) -> None:
+    def drill(**interval: str) -> Any:
+        return _get(
+            client,
+            "/api/v1/performance/cases",
+            history.supervisor_token,
+            figure="offered",
+            **interval,
+            **WEEK,
+        )
+
+    hour = drill(start_at="2026-11-03T11:00:00-05:00", end_at="2026-11-03T17:00:00Z")
+    assert hour.status_code == 200, hour.get_data(as_text=True)
+    assert [r["id"] for r in hour.get_json()["data"]["rows"]] == [
+        history.work["call_late_transferred"].id
+    ]
+    for bad in ({"start_at": "2026-11-03T11:00:00"}, {"end_at": "tomorrow"}):
+        refused = drill(**bad)
+        assert refused.status_code == 400, bad
+        assert set(refused.get_json()["error"]["fields"]) == set(bad)
+
+
+def test_every_drilldown_figure_can_be_asked_for() -> None:
+    assert set(get_args(pv.Figure)) == set(FIGURES)
+
+
 def _csv(client: FlaskClient, history: History, name: str) -> list[dict[str, str]]:
     response = _get(
         client, f"/api/v1/performance/export/{name}.csv", history.supervisor_token, **WEEK
@@ -210,7 +237,10 @@ def test_the_csv_exports_have_a_row_per_record_of_the_period(
     }
     contacts = _csv(client, history, "contacts")
     assert tuple(contacts[0]) == CONTACT_COLUMNS
-    assert len(contacts) == 8  # the week's work items, escalation and parked one included
+    # The rows "offered" counts: no escalation, no first response parked for its chat.
+    assert {int(r["contact_id"]) for r in contacts} == {
+        history.work[k].id for k in EXPECTED["offered"]
+    }
     interactions = _csv(client, history, "interactions")
     assert tuple(interactions[0]) == INTERACTION_COLUMNS
     assert len(interactions) == 3

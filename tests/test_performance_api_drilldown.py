@@ -110,6 +110,7 @@ def _work(
         agent_id=agent_id if assigned else None,
         created_at=created,
         assigned_at=assigned,
+        first_assigned_at=assigned,
         completed_at=completed,
         transfers=transfers,
     )
@@ -402,6 +403,13 @@ EXPECTED: dict[str, set[str]] = {
     "duplicates": {"breached_duplicate"},
     "dissatisfied": {"reopened_late"},
     "surveyed": {"on_time", "reopened_late"},
+    "rated": {"on_time", "reopened_late"},
+    "handled": {
+        "call_on_time",
+        "call_late_transferred",
+        "sms_late_for_its_queue",
+        "sms_in_default_target",
+    },
 }
 
 
@@ -558,3 +566,85 @@ def test_a_callback_that_reached_the_caller_says_so(session: Session, history: H
     )
     [row] = page.rows
     assert (row.status, row.queue, row.channel) == ("called_back", "Phones", "voice")
+
+
+def _drill(session: Session, history: History, figure: str, **kw: Any) -> set[str]:
+    page = drilldown(
+        session,
+        history.city,
+        figure=figure,
+        start=WEEK_START,
+        end=WEEK_END,
+        filters=kw.pop("filters", {}),
+        **kw,
+    )
+    return _found(history, page)
+
+
+def test_answered_and_the_wait_are_the_first_answer_not_the_last_transfer(
+    session: Session, history: History
+) -> None:
+    item = history.work["call_late_transferred"]
+    # Transferred and taken again an hour later: still answered 45 s after it arrived.
+    item.assigned_at = item.first_assigned_at + dt.timedelta(hours=1)  # type: ignore[operator]
+    session.commit()
+    page = drilldown(
+        session, history.city, figure="answered", start=WEEK_START, end=WEEK_END, filters={}
+    )
+    row = next(r for r in page.rows if r.id == item.id)
+    assert (row.answered_at, row.wait_seconds) == (item.first_assigned_at, 45)
+    assert _drill(session, history, "answered_late") == EXPECTED["answered_late"]
+    # Sent back to a queue and cancelled there: answered once, so never abandoned.
+    chat = history.work["chat_abandoned"]
+    chat.first_assigned_at = chat.created_at + dt.timedelta(seconds=5)
+    session.commit()
+    assert "chat_abandoned" in _drill(session, history, "answered")
+    assert _drill(session, history, "abandoned") == set()
+
+
+def test_a_parked_first_response_with_no_end_recorded_is_not_offered(
+    session: Session, history: History
+) -> None:
+    history.work["parked"].completed_at = None
+    session.commit()
+    assert _drill(session, history, "offered") == EXPECTED["offered"]
+
+
+def test_handled_is_the_agents_work_finished_in_the_period(
+    session: Session, history: History
+) -> None:
+    mine = _drill(session, history, "handled", filters={"agent": str(history.agent_id)})
+    assert mine == {"call_on_time", "call_late_transferred", "sms_late_for_its_queue"}
+    # Arrived the week before, finished in it: the agents' figure counts it, so does this.
+    item = history.work["sms_in_default_target"]
+    item.created_at -= dt.timedelta(days=7)
+    item.target_started_at = item.created_at
+    session.commit()
+    assert "sms_in_default_target" in _drill(session, history, "handled")
+    assert "sms_in_default_target" not in _drill(session, history, "offered")
+
+
+def test_an_interval_narrows_the_period_to_its_records(session: Session, history: History) -> None:
+    hour = _drill(session, history, "offered", start_at=local(3, 11), end_at=local(3, 12))
+    assert hour == {"call_late_transferred"}
+    quarter = _drill(session, history, "offered", start_at=local(4, 9), end_at=local(4, 9, 15))
+    assert quarter == {"chat_abandoned"}
+    # An interval reaching outside the period is cut to it.
+    wide = _drill(
+        session, history, "offered", start_at=local(1, 0, month=1), end_at=local(1, 0, month=12)
+    )
+    assert wide == EXPECTED["offered"]
+
+
+def test_an_interval_without_a_time_zone_is_refused(session: Session, history: History) -> None:
+    with pytest.raises(DrilldownError) as refused:
+        drilldown(
+            session,
+            history.city,
+            figure="offered",
+            start=WEEK_START,
+            end=WEEK_END,
+            filters={},
+            start_at=dt.datetime(2026, 11, 3, 11),
+        )
+    assert refused.value.field == "start_at"

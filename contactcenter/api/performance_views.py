@@ -8,25 +8,29 @@ Every route takes ``?jurisdiction=<slug>`` (needed by staff of several jurisdict
 jurisdiction's slug is 404, as everywhere) and the period as ``from`` and ``to``, local days
 of the jurisdiction, both included (default: the last seven days up to today), at most
 :data:`~contactcenter.performance.period.MAX_DAYS` days. Filters take ids, as the figures key
-their breakdowns (``by_queue``, a breakdown row's ``value``).
+their breakdowns (``by_queue``, a breakdown row's ``value``): an id that cannot be one is 400
+naming the parameter, and one that is not the jurisdiction's (another city's queue, agent,
+department or service type) is 404, as on the console.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
+import sqlalchemy as sa
 from flask import Response, request, stream_with_context
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
-from contactcenter.agents.models import Role
+from contactcenter.agents.models import Role, agent_jurisdictions
 from contactcenter.api import schemas
 from contactcenter.api.views import bp
 from contactcenter.auth import require_staff, staff_jurisdiction
+from contactcenter.cases.queries import MAX_ID
 from contactcenter.db import get_db, get_session, utcnow
-from contactcenter.errors import Invalid
-from contactcenter.jurisdictions.models import Jurisdiction
+from contactcenter.errors import Invalid, NotFound
+from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
 from contactcenter.messages import Channel
 from contactcenter.performance import exports
 from contactcenter.performance.agent_figures import AGENT_DEFINITIONS, agent_figures
@@ -39,6 +43,7 @@ from contactcenter.performance.drilldown import (
 )
 from contactcenter.performance.period import MAX_DAYS, Period, local_today
 from contactcenter.performance.service_figures import SERVICE_DEFINITIONS, service_figures
+from contactcenter.routing.models import Queue
 from contactcenter.surveys.figures import survey_figures
 from contactcenter.validation import StrictModel
 
@@ -67,8 +72,14 @@ Figure = Literal[
     "duplicates",
     "dissatisfied",
     "surveyed",
+    "rated",
+    "handled",
 ]
 IDS = r"^\d{1,18}(,\d{1,18})*$"
+MAX_FILTER_IDS = 500
+"""Ids one filter may list: more than a jurisdiction has queues, and a bound on the query."""
+NONE = "none"
+"""The drill-down's value for "records without one" (no department, no service type)."""
 NAMES = r"^[a-z_]{1,16}(,[a-z_]{1,16})*$"
 
 
@@ -131,6 +142,14 @@ class CasesQuery(PeriodQuery):
     service_type: str | None = Field(default=None, max_length=18)
     district: str | None = Field(default=None, max_length=64)
     agent: str | None = Field(default=None, max_length=18)
+    start_at: AwareDatetime | None = Field(
+        default=None,
+        description="Narrows the period to the records from this instant (ISO 8601 with an "
+        "offset), as a dashboard's 15-minute or hourly row does.",
+    )
+    end_at: AwareDatetime | None = Field(
+        default=None, description="Narrows the period to the records before this instant."
+    )
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1)
 
@@ -175,8 +194,68 @@ def _period(query: PeriodQuery, jurisdiction: Jurisdiction) -> Period:
     return period
 
 
-def _ids(value: str | None) -> list[int] | None:
-    return [int(v) for v in value.split(",")] if value else None
+def _refuse(name: str, reason: str) -> Invalid:
+    return Invalid(
+        f"Invalid query parameter: {name}.", code="invalid_fields", fields={name: reason}
+    )
+
+
+def _ids(name: str, value: str | None) -> list[int] | None:
+    """The comma-separated ids of parameter ``name``, each 1 to :data:`MAX_ID` (a larger one is
+    out of range for the database's integer columns, which PostgreSQL refuses with an error)."""
+    if not value:
+        return None
+    ids = sorted({int(v) for v in value.split(",")})
+    if not all(1 <= i <= MAX_ID for i in ids):
+        raise _refuse(name, f"ids are whole numbers from 1 to {MAX_ID}")
+    if len(ids) > MAX_FILTER_IDS:
+        raise _refuse(name, f"at most {MAX_FILTER_IDS} ids")
+    return ids
+
+
+def _drill_id(name: str, value: str | None) -> str | None:
+    """A drill-down filter's id as the service takes it (text), checked as :func:`_ids` does;
+    ``none`` stays where a record may have none (a department, a service type)."""
+    value = (value or "").strip()
+    if not value or (value == NONE and name in {"department", "service_type"}):
+        return value or None
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
+        raise _refuse(name, f"an id: a whole number from 1 to {MAX_ID}")
+    return str(int(value))
+
+
+_OWNED: dict[str, tuple[Any, Any]] = {
+    "queue": (Queue.id, Queue.jurisdiction_id),
+    "department": (Department.id, Department.jurisdiction_id),
+    "service_type": (ServiceType.id, ServiceType.jurisdiction_id),
+    "agent": (agent_jurisdictions.c.agent_id, agent_jurisdictions.c.jurisdiction_id),
+}
+"""Each id filter's records, and the column saying whose they are."""
+
+
+def _check_owned(jurisdiction: Jurisdiction, wanted: Mapping[str, Sequence[int] | None]) -> None:
+    """Refuse ids the jurisdiction has no record of, in one query for all the filters: to its
+    staff another city's queue (agent, department, service type) is not there at all.
+
+    :raises NotFound: ``queue_not_found`` (``agent_not_found``...) naming the first such id.
+    """
+    asked = {name: ids for name, ids in wanted.items() if ids}
+    if not asked:
+        return
+    selects: list[sa.Select[str, int]] = []
+    for name, ids in asked.items():
+        id_column, owner = _OWNED[name]
+        selects.append(
+            sa.select(sa.literal(name, sa.String).label("name"), id_column.label("id")).where(
+                id_column.in_(ids), owner == jurisdiction.id
+            )
+        )
+    query = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+    found = {(name, found_id) for name, found_id in get_session().execute(query)}
+    for name, ids in asked.items():
+        for missing in (i for i in ids if (name, i) not in found):
+            label = name.replace("_", " ")
+            raise NotFound(f"No {label} {missing}.", code=f"{name}_not_found")
 
 
 def _channels(value: str | None) -> list[str] | None:
@@ -192,6 +271,12 @@ def _channels(value: str | None) -> list[str] | None:
             fields={"channel": f"unknown channel {unknown[0]!r}"},
         )
     return names
+
+
+def _owned_queues(query: DashboardQuery, jurisdiction: Jurisdiction) -> list[int] | None:
+    queue_ids = _ids("queue", query.queue)
+    _check_owned(jurisdiction, {"queue": queue_ids})
+    return queue_ids
 
 
 def _scope(model: type[Q]) -> tuple[Q, Jurisdiction, Period]:
@@ -210,7 +295,7 @@ def performance_dashboard() -> dict[str, Any]:
         start=period.start,
         end=period.end,
         grain=query.grain,
-        queue_ids=_ids(query.queue),
+        queue_ids=_owned_queues(query, jurisdiction),
         channels=_channels(query.channel),
     )
     return {"data": data}
@@ -236,7 +321,7 @@ def performance_contacts() -> dict[str, Any]:
         start=period.start,
         end=period.end,
         grain=query.grain,
-        queue_ids=_ids(query.queue),
+        queue_ids=_owned_queues(query, jurisdiction),
         channels=_channels(query.channel),
     )
     return {"data": report.as_dict(), "definitions": DEFINITIONS}
@@ -246,12 +331,10 @@ def performance_contacts() -> dict[str, Any]:
 @require_staff(Role.SUPERVISOR)
 def performance_agents() -> dict[str, Any]:
     query, jurisdiction, period = _scope(AgentsQuery)
+    agent_ids = _ids("agent", query.agent)
+    _check_owned(jurisdiction, {"agent": agent_ids})
     figures = agent_figures(
-        get_session(),
-        jurisdiction,
-        start=period.start,
-        end=period.end,
-        agent_ids=_ids(query.agent),
+        get_session(), jurisdiction, start=period.start, end=period.end, agent_ids=agent_ids
     )
     return {
         "data": [f.as_dict() for f in figures],
@@ -282,11 +365,17 @@ def performance_satisfaction() -> dict[str, Any]:
 @require_staff(Role.SUPERVISOR)
 def performance_cases() -> dict[str, Any]:
     query, jurisdiction, period = _scope(CasesQuery)
-    filters = {
-        name: getattr(query, name)
-        for name in ("queue", "channel", "department", "service_type", "district", "agent")
-        if getattr(query, name)
-    }
+    ids = {name: _drill_id(name, getattr(query, name)) for name in _OWNED}
+    _check_owned(
+        jurisdiction,
+        {name: [int(v)] for name, v in ids.items() if v is not None and v != NONE},
+    )
+    filters = {name: value for name, value in ids.items() if value is not None}
+    filters.update(
+        (name, value)
+        for name in ("channel", "district")
+        if (value := getattr(query, name)) is not None and value != ""
+    )
     try:
         page = drilldown(
             get_session(),
@@ -297,6 +386,8 @@ def performance_cases() -> dict[str, Any]:
             filters=filters,
             page=query.page,
             per_page=query.per_page,
+            start_at=query.start_at,
+            end_at=query.end_at,
         )
     except DrilldownError as exc:
         raise Invalid(

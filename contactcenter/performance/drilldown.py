@@ -43,13 +43,17 @@ Rows = sa.Select[*tuple[Any, ...]]
 
 FIGURES: dict[str, str] = {
     "offered": "Contacts (first responses, calls and chats; not escalations) that arrived in "
-    "the period, in the queue they are in now.",
-    "answered": "Offered contacts an agent took (assigned).",
+    "the period, in the queue they are in now (a case's first response parked, unanswered, "
+    "for its chat is not one: the chat is).",
+    "answered": "Offered contacts an agent took (the first time one did; a transfer does not "
+    "answer them again).",
     "abandoned": "Calls and chats that were cancelled before any agent took them (the "
     f"resident left or was handed off); those within {SHORT_ABANDON_SECONDS} s of arriving "
     "are listed too, though the abandonment rate leaves them out.",
-    "answered_late": "Answered contacts that waited longer than their queue's service-level "
-    "target for their channel.",
+    "answered_late": "Answered contacts that waited (from arriving to the first agent taking "
+    "them) longer than their queue's service-level target for their channel.",
+    "handled": "Contacts (first responses, calls and chats; not escalations) whose work an "
+    'agent completed in the period, whenever they arrived: the agents\' "handled".',
     "transferred": "Contacts transferred at least once to another queue or agent.",
     "callbacks": "Calls that arrived in the period on which the caller asked to be called back "
     "(status called_back once an agent reached them).",
@@ -64,12 +68,16 @@ FIGURES: dict[str, str] = {
     "duplicates": "Cases created in the period confirmed as duplicates of another.",
     "dissatisfied": "Cases closed in the period whose resident answered the satisfaction "
     "survey with 1 or 2 (of 5).",
+    "rated": "Cases closed in the period whose resident answered the satisfaction survey (the "
+    "satisfaction figures' answers).",
     "surveyed": "Cases whose satisfaction survey was sent in the period (not those the "
     "resident's opt-out or address suppressed).",
 }
 """Every figure with a drill-down, and what its rows are."""
 
-CONTACT_FIGURES = frozenset({"offered", "answered", "abandoned", "answered_late", "transferred"})
+CONTACT_FIGURES = frozenset(
+    {"offered", "answered", "abandoned", "answered_late", "transferred", "handled"}
+)
 CALL_FIGURES = frozenset({"callbacks", "self_served"})
 CASE_FIGURES = frozenset(FIGURES) - CONTACT_FIGURES - CALL_FIGURES
 
@@ -181,10 +189,16 @@ def drilldown(
     filters: Mapping[str, str],
     page: int = 1,
     per_page: int = 50,
+    start_at: dt.datetime | None = None,
+    end_at: dt.datetime | None = None,
 ) -> DrilldownPage:
     """The records behind ``figure`` in the local days ``start``..``end``, newest first.
 
-    :raises DrilldownError: an unknown figure or filter, or a filter value that is not an id.
+    ``start_at``/``end_at`` (aware) narrow the period to an interval of it, as a dashboard's
+    15-minute or hourly row counts the contacts that arrived in it.
+
+    :raises DrilldownError: an unknown figure or filter, a filter value that is not an id, or
+        an interval bound without a time zone.
     """
     if figure not in FIGURES:
         raise DrilldownError(f"Unknown figure {figure!r}; one of: {', '.join(FIGURES)}.", "figure")
@@ -192,6 +206,13 @@ def drilldown(
     page = max(page, 1)
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
     since, until = local_bounds(jurisdiction, start, end)
+    for name, bound in (("start_at", start_at), ("end_at", end_at)):
+        if bound is not None and bound.utcoffset() is None:
+            raise DrilldownError(f"{name!r} needs a time zone (an offset).", name)
+    if start_at is not None:
+        since = max(since, start_at)
+    if end_at is not None:
+        until = min(until, end_at)
     if figure in CONTACT_FIGURES:
         query, order, make = _contacts(session, jurisdiction, figure, since, until, wanted)
     elif figure in CALL_FIGURES:
@@ -282,6 +303,9 @@ def _cases(
         conditions += [created_in_period, Case.duplicate_status == DuplicateStatus.CONFIRMED]
     elif figure == "dissatisfied":
         conditions += [closed_in_period, Case.satisfaction.between(1, 2)]
+        order = [done_at.desc(), Case.id.desc()]
+    elif figure == "rated":
+        conditions += [closed_in_period, Case.satisfaction.is_not(None)]
         order = [done_at.desc(), Case.id.desc()]
     elif figure == "surveyed":
         surveyed = (
@@ -378,6 +402,25 @@ def _target_seconds(session: Session, jurisdiction: Jurisdiction) -> sa.ColumnEl
     return sa.case(*by_queue, else_=by_channel)
 
 
+def counted_contact(
+    *, kind: Any, state: Any, first_assigned_at: Any, completed_at: Any, created_at: Any
+) -> sa.ColumnElement[bool]:
+    """Whether a contact-kind work item counts as a contact (the figures' "offered"), given
+    its columns (of the model or of a table alias).
+
+    A case's first response cancelled, never answered, the instant it was made (or with no
+    end recorded) was parked for the case's chat, which is the contact: it never waited for
+    anyone. Written without NULLs in the result, so ``NOT`` and filters agree everywhere.
+    """
+    parked = sa.and_(
+        kind == WorkKind.FIRST_RESPONSE.value,
+        state == WorkState.CANCELLED.value,
+        first_assigned_at.is_(None),
+        sa.or_(completed_at.is_(None), completed_at <= created_at),
+    )
+    return sa.not_(parked)
+
+
 def _contacts(
     session: Session,
     jurisdiction: Jurisdiction,
@@ -386,34 +429,42 @@ def _contacts(
     until: dt.datetime,
     wanted: Mapping[str, str | int | None],
 ) -> tuple[Rows, list[Any], Any]:
-    wait = seconds_between(session, WorkItem.assigned_at, WorkItem.created_at)
-    # A first response cancelled the instant it was made was parked for the case's chat,
-    # which is the contact: it never waited for anyone (as the rollups count it).
-    parked = sa.and_(
-        WorkItem.kind == WorkKind.FIRST_RESPONSE,
-        WorkItem.state == WorkState.CANCELLED,
-        WorkItem.assigned_at.is_(None),
-        WorkItem.completed_at.is_not(None),
-        WorkItem.completed_at <= WorkItem.created_at,
-    )
+    wait = seconds_between(session, WorkItem.first_assigned_at, WorkItem.created_at)
     conditions: list[sa.ColumnElement[bool]] = [
         WorkItem.jurisdiction_id == jurisdiction.id,
         WorkItem.kind.in_(CONTACT_KINDS),
-        WorkItem.created_at >= since,
-        WorkItem.created_at < until,
-        sa.not_(parked),
     ]
+    if figure == "handled":
+        # The agents' figure: work finished in the period, whenever it arrived.
+        conditions += [
+            WorkItem.state == WorkState.COMPLETED,
+            WorkItem.assigned_at.is_not(None),
+            WorkItem.completed_at >= since,
+            WorkItem.completed_at < until,
+        ]
+    else:
+        conditions += [
+            WorkItem.created_at >= since,
+            WorkItem.created_at < until,
+            counted_contact(
+                kind=WorkItem.kind,
+                state=WorkItem.state,
+                first_assigned_at=WorkItem.first_assigned_at,
+                completed_at=WorkItem.completed_at,
+                created_at=WorkItem.created_at,
+            ),
+        ]
     if figure == "answered":
-        conditions.append(WorkItem.assigned_at.is_not(None))
+        conditions.append(WorkItem.first_assigned_at.is_not(None))
     elif figure == "abandoned":
         conditions += [
             WorkItem.state == WorkState.CANCELLED,
-            WorkItem.assigned_at.is_(None),
+            WorkItem.first_assigned_at.is_(None),
             WorkItem.kind.in_(ABANDONING_KINDS),
         ]
     elif figure == "answered_late":
         conditions += [
-            WorkItem.assigned_at.is_not(None),
+            WorkItem.first_assigned_at.is_not(None),
             wait > _target_seconds(session, jurisdiction),
         ]
     elif figure == "transferred":
@@ -434,6 +485,7 @@ def _contacts(
             WorkItem.channel,
             WorkItem.created_at,
             WorkItem.assigned_at,
+            WorkItem.first_assigned_at,
             WorkItem.completed_at,
             Case.tracking_number,
             Case.district,
@@ -452,6 +504,8 @@ def _contacts(
         .where(*conditions)
     )
     order = [WorkItem.created_at.desc(), WorkItem.id.desc()]
+    if figure == "handled":
+        order = [WorkItem.completed_at.desc(), WorkItem.id.desc()]
 
     def make(r: Any) -> DrilldownRow:
         return DrilldownRow(
@@ -467,10 +521,11 @@ def _contacts(
             queue=r.queue,
             agent=r.agent,
             created_at=r.created_at,
-            answered_at=r.assigned_at,
+            answered_at=r.first_assigned_at,
             finished_at=r.completed_at,
             due_at=r.due_at,
-            wait_seconds=_seconds(r.created_at, r.assigned_at),
+            wait_seconds=_seconds(r.created_at, r.first_assigned_at),
+            # The agent who finished it: from when they got it (as the handle time counts).
             handle_seconds=_seconds(r.assigned_at, r.completed_at),
         )
 

@@ -3,8 +3,9 @@
 The figures are sums; these files are what they sum, for a spreadsheet or a BI tool:
 
 - ``cases.csv``: every case created in the period (:data:`CASE_COLUMNS`);
-- ``contacts.csv``: every piece of work (contact) that arrived in the period, escalations
-  included, with its wait, handle time and whether it met its service-level target
+- ``contacts.csv``: every contact that arrived in the period (the rows the figures' "offered"
+  counts: first responses, calls and chats; no escalations, no first response parked for its
+  chat), with its wait, handle time and whether it met its service-level target
   (:data:`CONTACT_COLUMNS`);
 - ``interactions.csv``: every message and call recorded in the period, with the call's
   outcome and times (:data:`INTERACTION_COLUMNS`).
@@ -36,6 +37,7 @@ from contactcenter.calls.models import Call
 from contactcenter.cases.models import Case, Interaction
 from contactcenter.imports.csvsafe import defuse
 from contactcenter.jurisdictions.models import Department, Jurisdiction, ServiceType
+from contactcenter.performance.drilldown import ABANDONING_KINDS, CONTACT_KINDS, counted_contact
 from contactcenter.performance.period import local_bounds
 from contactcenter.performance.rollup import CLOSED_STATUSES, zone_of
 from contactcenter.performance.targets import service_target
@@ -75,6 +77,7 @@ CONTACT_COLUMNS = (
     "state",
     "tracking_number",
     "agent",
+    "answered_at",
     "assigned_at",
     "completed_at",
     "wait_seconds",
@@ -242,11 +245,16 @@ def contacts_csv(
     *,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[str]:
-    """Every piece of work that arrived in the local days ``start``..``end``, one row each.
+    """Every contact that arrived in the local days ``start``..``end``, one row each: the
+    rows the figures' "offered" counts (:func:`~contactcenter.performance.drilldown.
+    counted_contact`), so the file adds up to the figures.
 
-    ``target_seconds`` is the service-level target of its queue for its channel;
-    ``answered_in_target`` is empty until an agent takes it; ``abandoned`` marks a call or chat
-    cancelled before any agent took it (the contact figures' definitions).
+    ``answered_at`` is when an agent first took it and ``wait_seconds`` the wait until then
+    (a transfer does not answer it again); ``assigned_at`` is when the agent who has or
+    finished it got it, and ``handle_seconds`` runs from then to ``completed_at`` (the handle
+    time's definition). ``target_seconds`` is the service-level target of its queue for its
+    channel; ``answered_in_target`` is empty until an agent takes it; ``abandoned`` marks a
+    call or chat cancelled before any agent took it (the contact figures' definitions).
     """
     zone = zone_of(jurisdiction.timezone)
     since, until = local_bounds(jurisdiction, start, end)
@@ -270,6 +278,7 @@ def contacts_csv(
             WorkItem.queue_id,
             WorkItem.state,
             WorkItem.assigned_at,
+            WorkItem.first_assigned_at,
             WorkItem.completed_at,
             WorkItem.transfers,
             WorkItem.resolved_on_contact,
@@ -283,20 +292,28 @@ def contacts_csv(
             WorkItem.jurisdiction_id == jurisdiction.id,
             WorkItem.created_at >= since,
             WorkItem.created_at < until,
+            WorkItem.kind.in_(CONTACT_KINDS),
+            counted_contact(
+                kind=WorkItem.kind,
+                state=WorkItem.state,
+                first_assigned_at=WorkItem.first_assigned_at,
+                completed_at=WorkItem.completed_at,
+                created_at=WorkItem.created_at,
+            ),
         )
     )
 
     def render(r: Any) -> list[Any]:
         queue = by_id.get(r.queue_id)
         target = service_target(queue.service_targets if queue else None, str(r.channel))
-        wait = _seconds(r.created_at, r.assigned_at)
+        wait = _seconds(r.created_at, r.first_assigned_at)
         in_target = None
-        if r.assigned_at is not None:
-            in_target = (r.assigned_at - r.created_at).total_seconds() <= target.seconds
+        if r.first_assigned_at is not None:
+            in_target = (r.first_assigned_at - r.created_at).total_seconds() <= target.seconds
         abandoned = (
             r.state == WorkState.CANCELLED
-            and r.assigned_at is None
-            and str(r.kind) in ("call", "chat")
+            and r.first_assigned_at is None
+            and r.kind in ABANDONING_KINDS
         )
         return [
             r.id,
@@ -308,6 +325,7 @@ def contacts_csv(
             _text(r.state),
             _text(r.tracking_number),
             _text(r.agent),
+            local(r.first_assigned_at),
             local(r.assigned_at),
             local(r.completed_at),
             "" if wait is None else wait,
