@@ -69,6 +69,7 @@ def contact(
     )
     if answered_after is not None:
         item.assigned_at = created_at + dt.timedelta(seconds=answered_after)
+        item.first_assigned_at = item.assigned_at
         item.state = WorkState.ASSIGNED
     if abandoned:
         item.state = WorkState.CANCELLED

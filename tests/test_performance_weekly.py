@@ -163,3 +163,24 @@ def test_a_check_after_everything_was_sent_reads_no_figures(
         assert _send(app, session, MONDAY_7AM + dt.timedelta(minutes=15)) == 0
     # the marks, the jurisdictions, then each one's departments
     assert counter.count == 4, counter.statements
+
+
+def test_the_medians_say_their_months_and_the_backlog_has_no_week_before(
+    app: Flask, session: Session, history: History, mailbox: SmtpSink
+) -> None:
+    assert _send(app, session, MONDAY_7AM) == 2
+    assert _send(app, session, local(16, 7)) == 2  # the week of the 9th beside the 2nd's
+    works = [
+        m.message for m in mailbox.messages if m.rcpt_tos == ["works.head@springfield.example"]
+    ]
+    first, second = (m.get_body(("plain",)).get_content() for m in works)
+    for text in (first, second):
+        lines = {line.split("  ")[0].strip(): line for line in text.splitlines()}
+        assert "(week before: —)" in lines["Backlog (open cases now)"]
+        assert "Median time to close (over November 2026)" in lines
+    # 2-8 Nov beside 26 Oct-1 Nov: other months, so the week before's median is its own.
+    # 9-15 Nov beside 2-8 Nov: both November's, the same number: not shown.
+    median = "Median time to close (over November 2026)"
+    second_lines = {line.split("  ")[0].strip(): line for line in second.splitlines()}
+    assert "(week before: —)" in second_lines[median]
+    assert "(week before: —)" in second_lines["90th percentile time to close (over November 2026)"]

@@ -74,6 +74,8 @@ class Figure:
     drill: str | None = None
     target: float | None = None
     target_label: str = ""
+    note: str = ""
+    """Written under the figure: what it is taken over, when that is not the period."""
 
     @property
     def display(self) -> str:

@@ -70,7 +70,9 @@ DRILL_FIGURES: dict[str, str] = {
     "reopened": "Cases reopened",
     "duplicates": "Cases marked duplicate",
     "dissatisfied": "Cases whose resident was dissatisfied (1 or 2 of 5)",
-    "surveyed": "Cases whose resident answered the survey",
+    "surveyed": "Cases whose resident was sent the survey",
+    "rated": "Cases closed with the resident's satisfaction answer",
+    "handled": "Contacts handled (finished by an agent)",
 }
 DRILL_FILTERS: tuple[str, ...] = (
     "queue",
@@ -227,25 +229,56 @@ def parse_figure(raw: str | None) -> str:
     return raw
 
 
-def parse_drill_filters(args: Mapping[str, str]) -> dict[str, str]:
-    """The drill-down's filters, each one value: ids are numbers (or ``none`` where a record
-    may have none), the others short text."""
-    filters: dict[str, str] = {}
+MULTI_FILTERS = frozenset({"queue", "channel"})
+"""Filters that may be given several times (several queues or channels, as the dashboard's
+figures take them); the others take one value."""
+
+
+def parse_drill_filters(args: MultiDict[str, str]) -> dict[str, list[str]]:
+    """The drill-down's filters, each a list of values: ids are numbers (or ``none`` where a
+    record may have none), the others short text; only queue and channel may repeat."""
+    filters: dict[str, list[str]] = {}
     for name in DRILL_FILTERS:
-        raw = args.get(name)
-        if raw is None or raw == "":
+        given = [raw for raw in args.getlist(name) if raw != ""]
+        if not given:
             continue
-        if raw == NONE and name in NONE_FILTERS:
-            filters[name] = NONE
-        elif name in ID_FILTERS:
-            filters[name] = str(_positive_id(name, raw))
-        elif name == "channel":
-            filters[name] = parse_channels(MultiDict([("channel", raw)]))[0]
-        elif len(raw) > MAX_FILTER_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in raw):
-            raise Invalid(f"'{name}' is not a value it can be.", fields={name: "invalid"})
-        else:
-            filters[name] = raw
+        if len(given) > (MAX_FILTERS if name in MULTI_FILTERS else 1):
+            raise Invalid(f"Too many values of '{name}'.", fields={name: "too many"})
+        values: list[str] = []
+        for raw in given:
+            if raw == NONE and name in NONE_FILTERS:
+                values.append(NONE)
+            elif name in ID_FILTERS:
+                values.append(str(_positive_id(name, raw)))
+            elif name == "channel":
+                values.append(parse_channels(MultiDict([("channel", raw)]))[0])
+            elif len(raw) > MAX_FILTER_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+                raise Invalid(f"'{name}' is not a value it can be.", fields={name: "invalid"})
+            else:
+                values.append(raw)
+        filters[name] = sorted(set(values))
     return filters
+
+
+def parse_interval(args: Mapping[str, str]) -> dict[str, dt.datetime]:
+    """``start_at``/``end_at``: an interval of the period (ISO 8601 with an offset), as a
+    dashboard's 15-minute or hourly row opens its own contacts."""
+    interval: dict[str, dt.datetime] = {}
+    for name in ("start_at", "end_at"):
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            continue
+        try:
+            moment = dt.datetime.fromisoformat(raw) if len(raw) <= 40 else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.utcoffset() is None:
+            raise Invalid(
+                f"'{name}' must be a date and time with its offset (ISO 8601).",
+                fields={name: "invalid"},
+            )
+        interval[name] = moment
+    return interval
 
 
 def parse_page(raw: str | None) -> int:

@@ -11,6 +11,7 @@ a session) streaming :mod:`~contactcenter.performance.exports`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -37,6 +38,7 @@ from contactcenter.console.performance_params import (
     parse_drill_filters,
     parse_figure,
     parse_grain,
+    parse_interval,
     parse_page,
     parse_period,
     parse_queue_ids,
@@ -56,6 +58,8 @@ from contactcenter.performance.drilldown import FIGURES as DRILL_DEFINITIONS
 from contactcenter.performance.drilldown import DrilldownError, DrilldownRow, drilldown
 from contactcenter.performance.exports import cases_csv, contacts_csv, interactions_csv
 from contactcenter.performance.figures import CHANNEL_LABELS, local_today
+from contactcenter.performance.period import Period as Days
+from contactcenter.performance.period import close_time_caveats
 from contactcenter.performance.targets import DEFAULT_TARGETS
 from contactcenter.routing.models import Queue
 from contactcenter.surveys.figures import SURVEY_DEFINITIONS
@@ -67,6 +71,7 @@ DEFINITION_ALIASES = {
     "p90_days": "median_days",
     "reopen_rate": "rates",
     "sat_average": "satisfaction",
+    "sat_responses": "satisfaction",
     "sat_satisfied_rate": "satisfaction",
     "declined": "offers",
     "timed_out": "offers",
@@ -131,6 +136,8 @@ def _dict(value: object) -> dict[str, Any]:
 def _drill_url(
     figure_name: str, jurisdiction: Jurisdiction, start: dt.date, end: dt.date, **filters: Any
 ) -> str:
+    """The drill-down of ``figure_name``; a filter given a list (several queues or channels,
+    as the figures take them) is repeated in the address, one value each."""
     params: dict[str, Any] = {
         "figure": figure_name,
         "jurisdiction": jurisdiction.slug,
@@ -138,8 +145,30 @@ def _drill_url(
         "from": start.isoformat(),
         "to": end.isoformat(),
     }
-    params.update((name, value) for name, value in filters.items() if value not in (None, ""))
+    params.update(
+        (name, value) for name, value in filters.items() if value not in (None, "", [], ())
+    )
     return url_for("console.performance_cases", **params)
+
+
+def _with_period_caveats(figures: list[Figure], start: dt.date, end: dt.date) -> list[Figure]:
+    """Service figures as they can honestly be compared with the previous period's.
+
+    The median and 90th percentile come from monthly histograms: they are written as "over
+    <months>" when the period is not whole months, and the previous period's is not shown
+    when it reads the same months (it would be the same number). The backlog is the cases
+    open now, whatever the period: the previous period has none of its own ("—").
+    """
+    period = Days(start, end)
+    note, comparable = close_time_caveats(period, period.previous())
+    shown: list[Figure] = []
+    for f in figures:
+        if f.key in ("median_days", "p90_days"):
+            f = dataclasses.replace(f, note=note, previous=f.previous if comparable else None)
+        elif f.key == "backlog":
+            f = dataclasses.replace(f, previous=None)
+        shown.append(f)
+    return shown
 
 
 # --- Supervisor dashboard ---------------------------------------------------------------------
@@ -207,6 +236,28 @@ def _series_label(start: str, grain: str) -> str:
     return moment.strftime("%a %d %b %Y")
 
 
+INTERVAL_LENGTHS = {"15min": dt.timedelta(minutes=15), "hour": dt.timedelta(hours=1)}
+
+
+def _series_interval(start: str, grain: str) -> dict[str, str]:
+    """A 15-minute or hourly interval's bounds for its drill-down (``start_at``/``end_at``,
+    UTC), so its row opens exactly its contacts; nothing for whole days, weeks or months."""
+    length = INTERVAL_LENGTHS.get(grain)
+    if length is None:
+        return {}
+    try:
+        moment = dt.datetime.fromisoformat(start)
+    except ValueError:
+        return {}
+    if moment.utcoffset() is None:
+        return {}
+    first = moment.astimezone(dt.UTC)
+    return {
+        "start_at": first.isoformat().replace("+00:00", "Z"),
+        "end_at": (first + length).isoformat().replace("+00:00", "Z"),
+    }
+
+
 def _series_days(start: str, grain: str, period: Period) -> tuple[dt.date, dt.date]:
     """The local days an interval covers, clipped to the period (for its drill-down)."""
     try:
@@ -253,23 +304,26 @@ def _dashboard_context(
     def drill(
         name: str, start: dt.date = period.start, end: dt.date = period.end, **kw: Any
     ) -> str:
-        base: dict[str, Any] = {}
-        if len(queue_ids) == 1:
-            base["queue"] = queue_ids[0]
-        if len(channels) == 1:
-            base["channel"] = channels[0]
+        """A contact figure's records, under the queue and channel filters the figures have."""
+        base: dict[str, Any] = {"queue": queue_ids, "channel": channels}
         return _drill_url(name, jurisdiction, start, end, **{**base, **kw})
+
+    def case_drill(name: str, **kw: Any) -> str:
+        """A figure the queue and channel filters do not narrow (cases, satisfaction, agents):
+        its records, unfiltered by them, as the figure counts them."""
+        return _drill_url(name, jurisdiction, period.start, period.end, **kw)
 
     series: list[dict[str, Any]] = []
     for raw in current.get("series") or []:
         start, point = _point(raw)
         first, last = _series_days(start, grain, period)
+        interval = _series_interval(start, grain)
         series.append(
             {
                 "label": _series_label(start, grain),
                 "totals": point,
-                "offered_url": drill("offered", first, last),
-                "abandoned_url": drill("abandoned", first, last),
+                "offered_url": drill("offered", first, last, **interval),
+                "abandoned_url": drill("abandoned", first, last, **interval),
             }
         )
     by_queue: list[dict[str, Any]] = []
@@ -315,11 +369,15 @@ def _dashboard_context(
         "data": data,
         "definitions": definitions,
         "figures": _contact_figures(now_totals, before_totals, definitions["contacts"], sl_target),
-        "service_figures": _service_headline(
-            _dict(service.get("current")),
-            _dict(service.get("previous")),
-            definitions["service"],
-            within_target_goal=WITHIN_TARGET_GOAL,
+        "service_figures": _with_period_caveats(
+            _service_headline(
+                _dict(service.get("current")),
+                _dict(service.get("previous")),
+                definitions["service"],
+                within_target_goal=WITHIN_TARGET_GOAL,
+            ),
+            period.start,
+            period.end,
         ),
         "satisfaction_figures": _satisfaction_figures(
             _dict(satisfaction.get("current")),
@@ -336,6 +394,7 @@ def _dashboard_context(
         "previous_period": _dict(data.get("previous_period")),
         "chart": chart,
         "drill": drill,
+        "case_drill": case_drill,
     }
 
 
@@ -412,20 +471,23 @@ def _satisfaction_figures(
     def f(key: str, label: str, unit: Any, **kw: Any) -> Figure:
         return figure(key, label, unit, surveys_now, surveys_before, definitions["surveys"], **kw)
 
+    def closed(key: str, label: str, unit: Any, **kw: Any) -> Figure:
+        return figure(key, label, unit, service_now, service_before, definitions["service"], **kw)
+
+    # Surveys: those sent in the period. Satisfaction: the answers of the cases closed in the
+    # period (the rollup's), whose records are the drill-down "rated".
     return [
         f("sent", "Surveys sent", "count", drill="surveyed"),
         f("answered", "Surveys answered", "count", higher_is_better=True),
         f("response_rate", "Response rate", "percent", higher_is_better=True),
-        f("average", "Average score", "score", higher_is_better=True),
-        figure(
+        closed("sat_responses", "Answers (cases closed)", "count", drill="rated"),
+        closed("sat_average", "Average score", "score", higher_is_better=True, drill="rated"),
+        closed(
             "sat_satisfied_rate",
             "Satisfied (4 or 5 of 5)",
             "percent",
-            service_now,
-            service_before,
-            definitions["service"],
             higher_is_better=True,
-            drill="dissatisfied",
+            drill="rated",
             target=satisfied_goal,
             target_label="goal",
         ),
@@ -507,7 +569,7 @@ def _service_row_figures(
         f("sla_breached", "SLA breaches", "count", higher_is_better=False, drill="sla_breached"),
         f("reopen_rate", "Reopen rate", "percent", higher_is_better=False, drill="reopened"),
         f("duplicates", "Duplicates", "count", drill="duplicates"),
-        f("sat_average", "Satisfaction", "score", higher_is_better=True, drill="surveyed"),
+        f("sat_average", "Satisfaction", "score", higher_is_better=True, drill="rated"),
     ]
 
 
@@ -540,8 +602,14 @@ def scorecard_page() -> ResponseReturnValue:
                 "value": value,
                 "drill_value": value or NONE,
                 "label": str(row.get("label") or value or "Not known"),
-                "figures": _service_row_figures(
-                    _dict(row.get("current")), _dict(row.get("previous")), definitions["service"]
+                "figures": _with_period_caveats(
+                    _service_row_figures(
+                        _dict(row.get("current")),
+                        _dict(row.get("previous")),
+                        definitions["service"],
+                    ),
+                    period.start,
+                    period.end,
                 ),
             }
         )
@@ -584,12 +652,20 @@ def scorecard_page() -> ResponseReturnValue:
         data=data,
         dimension=dimension,
         dimensions=DIMENSIONS,
-        totals=_service_row_figures(now_totals, before_totals, definitions["service"]),
-        headline_service=_service_headline(
-            now_totals,
-            before_totals,
-            definitions["service"],
-            within_target_goal=number(goals.get("within_target_rate")),
+        totals=_with_period_caveats(
+            _service_row_figures(now_totals, before_totals, definitions["service"]),
+            period.start,
+            period.end,
+        ),
+        headline_service=_with_period_caveats(
+            _service_headline(
+                now_totals,
+                before_totals,
+                definitions["service"],
+                within_target_goal=number(goals.get("within_target_rate")),
+            ),
+            period.start,
+            period.end,
         ),
         rows=rows,
         satisfaction_figures=_satisfaction_figures(
@@ -677,6 +753,7 @@ def performance_cases() -> ResponseReturnValue:
     figure_name = parse_figure(request.args.get("figure"))
     period = parse_period(request.args, _today(jurisdiction), default="today")
     filters = parse_drill_filters(request.args)
+    interval = parse_interval(request.args)
     page_number = parse_page(request.args.get("page"))
     try:
         found = drilldown(
@@ -685,9 +762,11 @@ def performance_cases() -> ResponseReturnValue:
             figure=figure_name,
             start=period.start,
             end=period.end,
-            filters=filters,
+            filters={name: ",".join(values) for name, values in filters.items()},
             page=page_number,
             per_page=PER_PAGE,
+            start_at=interval.get("start_at"),
+            end_at=interval.get("end_at"),
         )
     except DrilldownError as exc:
         raise Invalid(str(exc), fields={exc.field: "invalid"}) from None
@@ -698,6 +777,7 @@ def performance_cases() -> ResponseReturnValue:
         "jurisdiction": jurisdiction.slug,
         **period.as_dates(),
         **filters,
+        **{name: moment.isoformat() for name, moment in interval.items()},
     }
     kind = found.rows[0].kind if found.rows else "case"
     columns = COLUMNS_BY_KIND[kind]
@@ -705,7 +785,7 @@ def performance_cases() -> ResponseReturnValue:
     named = {
         name: str(getattr(found.rows[0], name))
         for name in NAMED_FILTERS
-        if name in filters and found.rows and getattr(found.rows[0], name)
+        if len(filters.get(name, ())) == 1 and found.rows and getattr(found.rows[0], name)
     }
     return render_template(
         "console/performance_cases.html",
@@ -716,7 +796,10 @@ def performance_cases() -> ResponseReturnValue:
         fmt=show,
         definition=DRILL_DEFINITIONS.get(figure_name, ""),
         period=period,
-        filters={name: named.get(name, value) for name, value in filters.items()},
+        filters={name: named.get(name, ", ".join(values)) for name, values in filters.items()},
+        interval={
+            name: local_time(moment, jurisdiction.timezone) for name, moment in interval.items()
+        },
         found=found,
         headings=[heading for _, heading in columns],
         rows=[

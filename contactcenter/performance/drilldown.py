@@ -11,8 +11,9 @@ times, waits, the agent) and nothing personal: no resident, description, address
 
 Filters narrow any figure: ``queue``, ``department``, ``service_type`` and ``agent`` by id,
 ``channel`` by name, ``district`` by code; ``none`` asks for records without a department,
-service type or district. A case matches ``queue`` when any of its work was in that queue; a
-contact matches ``department``, ``service_type`` and ``district`` through its case.
+service type or district; ``queue`` and ``channel`` may list several, comma-separated. A
+case matches ``queue`` when any of its work was in that queue; a contact matches
+``department``, ``service_type`` and ``district`` through its case.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ CASE_FIGURES = frozenset(FIGURES) - CONTACT_FIGURES - CALL_FIGURES
 FILTERS = ("queue", "channel", "department", "service_type", "district", "agent")
 _ID_FILTERS = frozenset({"queue", "department", "service_type", "agent"})
 _NONE = "none"
+_MULTI_FILTERS = frozenset({"queue", "channel"})
 
 CONTACT_KINDS = (WorkKind.FIRST_RESPONSE, WorkKind.CALL, WorkKind.CHAT)
 ABANDONING_KINDS = (WorkKind.CALL, WorkKind.CHAT)
@@ -229,32 +231,49 @@ def drilldown(
     return DrilldownPage(figure, rows, int(total), page, per_page, zone_of(jurisdiction.timezone))
 
 
-def _clean_filters(filters: Mapping[str, str]) -> dict[str, str | int | None]:
-    """Known filters with their values typed: ids as ints, ``none`` as None, empty dropped."""
-    clean: dict[str, str | int | None] = {}
+Wanted = str | int | tuple[str | int, ...] | None
+
+
+def _clean_filters(filters: Mapping[str, str]) -> dict[str, Wanted]:
+    """Known filters with their values typed: ids as ints, ``none`` as None, empty dropped;
+    ``queue`` and ``channel`` may list several values, comma-separated (as the figures take
+    several queues or channels), which become a tuple."""
+    clean: dict[str, Wanted] = {}
     for name, raw in filters.items():
         if name not in FILTERS:
             raise DrilldownError(f"Unknown filter {name!r}; one of: {', '.join(FILTERS)}.", name)
         value = (raw or "").strip()
         if not value:
             continue
-        if value == _NONE and name in {"department", "service_type", "district"}:
+        if name in _MULTI_FILTERS and "," in value:
+            clean[name] = tuple(_typed(name, part.strip()) for part in value.split(","))
+        elif value == _NONE and name in {"department", "service_type", "district"}:
             clean[name] = None
-        elif name in _ID_FILTERS:
-            if not value.isascii() or not value.isdigit() or len(value) > 18:
-                raise DrilldownError(f"{name!r} must be an id (a whole number).", name)
-            clean[name] = int(value)
         else:
-            clean[name] = value
+            clean[name] = _typed(name, value)
     return clean
 
 
-def _match(column: Any, value: str | int | None) -> sa.ColumnElement[bool]:
-    condition: sa.ColumnElement[bool] = column.is_(None) if value is None else column == value
+def _typed(name: str, value: str) -> str | int:
+    if name in _ID_FILTERS:
+        if not value.isascii() or not value.isdigit() or len(value) > 18:
+            raise DrilldownError(f"{name!r} must be an id (a whole number).", name)
+        return int(value)
+    return value
+
+
+def _match(column: Any, value: Wanted) -> sa.ColumnElement[bool]:
+    condition: sa.ColumnElement[bool]
+    if value is None:
+        condition = column.is_(None)
+    elif isinstance(value, tuple):
+        condition = column.in_(value)
+    else:
+        condition = column == value
     return condition
 
 
-def _case_filters(wanted: Mapping[str, str | int | None]) -> list[sa.ColumnElement[bool]]:
+def _case_filters(wanted: Mapping[str, Wanted]) -> list[sa.ColumnElement[bool]]:
     """Conditions on ``Case`` for the filters that describe a case."""
     conditions = []
     for name, column in (
@@ -275,7 +294,7 @@ def _cases(
     figure: str,
     since: dt.datetime,
     until: dt.datetime,
-    wanted: Mapping[str, str | int | None],
+    wanted: Mapping[str, Wanted],
 ) -> tuple[Rows, list[Any], Any]:
     done_at = sa.func.coalesce(Case.resolved_at, Case.closed_at)
     is_closed = Case.status.in_(CLOSED_STATUSES)
@@ -322,13 +341,13 @@ def _cases(
         conditions.append(surveyed)
     conditions += _case_filters(wanted)
     if "channel" in wanted:
-        conditions.append(Case.origin_channel == wanted["channel"])
+        conditions.append(_match(Case.origin_channel, wanted["channel"]))
     if "agent" in wanted:
-        conditions.append(Case.assigned_agent_id == wanted["agent"])
+        conditions.append(_match(Case.assigned_agent_id, wanted["agent"]))
     if "queue" in wanted:
         conditions.append(
             sa.select(WorkItem.id)
-            .where(WorkItem.case_id == Case.id, WorkItem.queue_id == wanted["queue"])
+            .where(WorkItem.case_id == Case.id, _match(WorkItem.queue_id, wanted["queue"]))
             .exists()
         )
     query = (
@@ -427,7 +446,7 @@ def _contacts(
     figure: str,
     since: dt.datetime,
     until: dt.datetime,
-    wanted: Mapping[str, str | int | None],
+    wanted: Mapping[str, Wanted],
 ) -> tuple[Rows, list[Any], Any]:
     wait = seconds_between(session, WorkItem.first_assigned_at, WorkItem.created_at)
     conditions: list[sa.ColumnElement[bool]] = [
@@ -471,11 +490,11 @@ def _contacts(
         conditions.append(WorkItem.transfers > 0)
     conditions += _case_filters(wanted)
     if "channel" in wanted:
-        conditions.append(WorkItem.channel == wanted["channel"])
+        conditions.append(_match(WorkItem.channel, wanted["channel"]))
     if "queue" in wanted:
-        conditions.append(WorkItem.queue_id == wanted["queue"])
+        conditions.append(_match(WorkItem.queue_id, wanted["queue"]))
     if "agent" in wanted:
-        conditions.append(WorkItem.agent_id == wanted["agent"])
+        conditions.append(_match(WorkItem.agent_id, wanted["agent"]))
     query = (
         sa.select(
             WorkItem.id,
@@ -546,7 +565,7 @@ def _calls(
     figure: str,
     since: dt.datetime,
     until: dt.datetime,
-    wanted: Mapping[str, str | int | None],
+    wanted: Mapping[str, Wanted],
 ) -> tuple[Rows, list[Any], Any]:
     conditions: list[sa.ColumnElement[bool]] = [
         Call.jurisdiction_id == jurisdiction.id,
@@ -561,11 +580,11 @@ def _calls(
         conditions.append(Call.outcome == CallOutcome.SELF_SERVED)
     conditions += _case_filters(wanted)
     if "channel" in wanted:
-        conditions.append(sa.literal(Channel.VOICE.value) == wanted["channel"])
+        conditions.append(_match(sa.literal(Channel.VOICE.value), wanted["channel"]))
     if "queue" in wanted:
-        conditions.append(Call.queue_id == wanted["queue"])
+        conditions.append(_match(Call.queue_id, wanted["queue"]))
     if "agent" in wanted:
-        conditions.append(Call.agent_id == wanted["agent"])
+        conditions.append(_match(Call.agent_id, wanted["agent"]))
     query = (
         sa.select(
             Call.id,

@@ -57,3 +57,37 @@ def local_bounds(
 
 def local_today(jurisdiction: Jurisdiction, now: dt.datetime) -> dt.date:
     return now.astimezone(zone_of(jurisdiction.timezone)).date()
+
+
+def histogram_months(period: Period) -> tuple[dt.date, dt.date]:
+    """The first and last month (as their first days) whose time-to-close histograms give the
+    period's median and 90th percentile: every month the period touches, whole."""
+    return period.start.replace(day=1), period.end.replace(day=1)
+
+
+def whole_months(period: Period) -> bool:
+    """Whether the period is whole calendar months (its median and 90th percentile are then
+    exactly its own)."""
+    return period.start.day == 1 and (period.end + dt.timedelta(days=1)).day == 1
+
+
+def months_label(period: Period) -> str:
+    """The months of :func:`histogram_months` in words: "March 2026", "February to March
+    2026", "December 2025 to January 2026"."""
+    first, last = histogram_months(period)
+    if first == last:
+        return f"{first:%B %Y}"
+    if first.year == last.year:
+        return f"{first:%B} to {last:%B %Y}"
+    return f"{first:%B %Y} to {last:%B %Y}"
+
+
+def close_time_caveats(period: Period, previous: Period) -> tuple[str, bool]:
+    """How to present the medians and 90th percentiles of ``period`` beside ``previous``'s.
+
+    Returns the note to write under them (``"over <months>"``, or "" when the period is whole
+    months) and whether the previous period's may be shown: not when both come from the same
+    months' histograms, so they are the same numbers and the comparison says nothing.
+    """
+    note = "" if whole_months(period) else f"over {months_label(period)}"
+    return note, histogram_months(period) != histogram_months(previous)

@@ -41,7 +41,7 @@ from contactcenter.performance.dashboard import (
     scorecard_figures,
 )
 from contactcenter.performance.models import RollupWatermark
-from contactcenter.performance.period import Period
+from contactcenter.performance.period import Period, close_time_caveats
 from contactcenter.performance.rollup import zone_of
 from contactcenter.performance.service_figures import ServiceTotals
 
@@ -111,16 +111,24 @@ def _lines(card: Scorecard, department_id: int) -> tuple[list[Line], list[Line]]
         (r.totals for r in card.previous_service.rows if r.value == value), ServiceTotals()
     )
 
-    def row(name: str, attribute: str, show: Callable[[Any], str], goal: str = "") -> Line:
-        return (name, show(getattr(now, attribute)), show(getattr(before, attribute)), goal)
+    def row(
+        name: str, attribute: str, show: Callable[[Any], str], goal: str = "", *, then: bool = True
+    ) -> Line:
+        earlier = show(getattr(before, attribute)) if then else "—"
+        return (name, show(getattr(now, attribute)), earlier, goal)
 
+    # The medians come from monthly histograms: a week's are its months', the same numbers as
+    # the week before's when both weeks fall in the same months (not shown then). The backlog
+    # is the cases open now: the week before has none of its own.
+    note, comparable = close_time_caveats(card.period, card.previous_period)
+    over = f" ({note})" if note else ""
     service = [
         row("Cases opened", "opened", _count),
         row("Cases closed", "closed", _count),
         row("Closed within target", "within_target_rate", _rate, _rate(WITHIN_TARGET_GOAL)),
-        row("Median time to close", "median_days", _days),
-        row("90th percentile time to close", "p90_days", _days),
-        row("Backlog (open cases)", "backlog", _count),
+        row(f"Median time to close{over}", "median_days", _days, then=comparable),
+        row(f"90th percentile time to close{over}", "p90_days", _days, then=comparable),
+        row("Backlog (open cases now)", "backlog", _count, then=False),
         row("SLA breaches", "sla_breached", _count),
         row("Reopen rate", "reopen_rate", _rate),
         row("Duplicates", "duplicates", _count),
