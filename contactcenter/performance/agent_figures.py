@@ -1,9 +1,9 @@
 """Agents' figures for a period: time in each presence state, occupancy, contacts handled,
 handle time, and the offers they accepted, declined or let time out.
 
-Three queries whatever the number of agents or the length of the period: the jurisdiction's
-agents with the state each was in when the period began, their time per presence state
-(window functions over ``agent_presence_changes``, clipped to the period), and the sums of
+Two queries whatever the number of agents or the length of the period: the jurisdiction's
+agents with the state each was in when the period began, then their time per presence state
+(window functions over ``agent_presence_changes``, clipped to the period) with the sums of
 their daily rollup rows (:class:`~contactcenter.performance.models.AgentDaily`: work handled,
 handle time, time holding work, offers by outcome; kept by the contact rollups' periodic pass,
 see :mod:`contactcenter.performance.agent_daily`). How each figure is computed is in
@@ -124,8 +124,7 @@ def agent_figures(
     t1 = sa.literal(until, UTCDateTime())
 
     figures = _agents(session, members, first, until)
-    presence = _presence_seconds(session, members, t0, t1, seconds)
-    daily = _daily(session, jurisdiction.id, members, start, end)
+    presence, daily = _sums(session, jurisdiction.id, members, (t0, t1, start, end), seconds)
 
     for agent_id, (row, opening_state, opening_from, opening_to) in figures.items():
         by_state = {p.value: 0.0 for p in Presence}
@@ -220,11 +219,29 @@ def _agents(
     return agents
 
 
-def _presence_seconds(
-    session: Session, members: sa.Select[Any], t0: Any, t1: Any, seconds: Any
-) -> dict[int, dict[str, float]]:
-    """Seconds per agent and state from the changes inside the period, each lasting until the
-    next change (LEAD) or the period's end."""
+DAILY_SUMS = (
+    "handled",
+    "handle_seconds",
+    "occupied_seconds",
+    "offers",
+    "accepted",
+    "declined",
+    "timed_out",
+)
+"""The :class:`AgentDaily` columns summed over the period's days."""
+
+
+def _sums(
+    session: Session,
+    jurisdiction_id: int,
+    members: sa.Select[Any],
+    period: tuple[Any, Any, dt.date, dt.date],
+    seconds: Any,
+) -> tuple[dict[int, dict[str, float]], dict[int, dict[str, int]]]:
+    """Per agent, the seconds in each state from the changes inside the period (each lasting
+    until the next change, LEAD, or the period's end), and the sums of their daily rollup
+    rows over the period's local days: one statement, two halves."""
+    t0, t1, start, end = period
     changes = (
         sa.select(
             PresenceChange.agent_id,
@@ -245,33 +262,19 @@ def _presence_seconds(
         .subquery()
     )
     until = sa.func.coalesce(changes.c.next_at, t1)
-    rows = session.execute(
+    zero = [sa.literal(0) for _ in DAILY_SUMS[1:]]
+    presence = sa.select(
+        changes.c.agent_id,
+        sa.cast(changes.c.presence, sa.String(16)).label("state"),
+        sa.func.sum(seconds(until, changes.c.since)).label("first"),
+        *zero,
+    ).group_by(changes.c.agent_id, changes.c.presence)
+    daily = (
         sa.select(
-            changes.c.agent_id,
-            changes.c.presence,
-            sa.func.sum(seconds(until, changes.c.since)),
-        ).group_by(changes.c.agent_id, changes.c.presence)
-    ).all()
-    spent: dict[int, dict[str, float]] = defaultdict(dict)
-    for agent_id, state, total in rows:
-        spent[agent_id][str(state)] = float(total or 0)
-    return spent
-
-
-def _daily(
-    session: Session,
-    jurisdiction_id: int,
-    members: sa.Select[Any],
-    start: dt.date,
-    end: dt.date,
-) -> dict[int, dict[str, int]]:
-    """Per agent, the sums of their daily rollup rows over the period's local days."""
-    names = (
-        *("handled", "handle_seconds", "occupied_seconds"),
-        *("offers", "accepted", "declined", "timed_out"),
-    )
-    rows = session.execute(
-        sa.select(AgentDaily.agent_id, *[sa.func.sum(getattr(AgentDaily, n)) for n in names])
+            AgentDaily.agent_id,
+            sa.literal("", sa.String(16)),
+            *[sa.func.sum(getattr(AgentDaily, name)) for name in DAILY_SUMS],
+        )
         .where(
             AgentDaily.jurisdiction_id == jurisdiction_id,
             AgentDaily.agent_id.in_(members),
@@ -279,11 +282,15 @@ def _daily(
             AgentDaily.day <= end,
         )
         .group_by(AgentDaily.agent_id)
-    ).all()
-    return {
-        agent_id: {n: int(v or 0) for n, v in zip(names, values, strict=True)}
-        for agent_id, *values in rows
-    }
+    )
+    spent: dict[int, dict[str, float]] = defaultdict(dict)
+    sums: dict[int, dict[str, int]] = {}
+    for agent_id, state, *values in session.execute(sa.union_all(presence, daily)):
+        if state:
+            spent[agent_id][str(state)] = float(values[0] or 0)
+        else:
+            sums[agent_id] = {n: int(v or 0) for n, v in zip(DAILY_SUMS, values, strict=True)}
+    return spent, sums
 
 
 def _seconds_between(session: Session) -> Any:

@@ -237,8 +237,12 @@ def contact_figures(
     grain: Grain = "day",
     queue_ids: Sequence[int] | None = None,
     channels: Sequence[str] | None = None,
+    queues: Sequence[Any] | None = None,
 ) -> ContactReport:
     """The contact-center figures of the local days ``start`` to ``end`` (inclusive).
+
+    ``queues`` are the jurisdiction's queues as :func:`contact_queues` reads them, for a
+    caller that shows several periods (read here when not given).
 
     :raises Invalid: an unknown grain, ``end`` before ``start``, or a period too long for its
         grain (:data:`MAX_DAYS`).
@@ -252,11 +256,8 @@ def contact_figures(
             f"A {grain} series covers at most {MAX_DAYS[grain]} days.", code="period_too_long"
         )
     zone = zone_of(jurisdiction.timezone)
-    queues = session.execute(
-        sa.select(Queue.id, Queue.name, Queue.service_targets)
-        .where(Queue.jurisdiction_id == jurisdiction.id)
-        .order_by(Queue.id)
-    ).all()
+    if queues is None:
+        queues = contact_queues(session, jurisdiction)
     queue_names = {queue_id: name for queue_id, name, _ in queues}
     fine = grain in ("15min", "hour")
     table: Any = ContactInterval if fine else ContactDaily
@@ -273,19 +274,22 @@ def contact_figures(
         filters.append(table.channel.in_(sorted({str(c) for c in channels})))
     sums = [sa.func.sum(getattr(table, name)) for name in CONTACT_MEASURES]
 
+    # The series (by slot or day) and the breakdown (by queue and channel) in one statement.
+    series_part = sa.select(
+        key.label("key"), sa.null().label("queue_id"), sa.null().label("channel"), *sums
+    ).group_by(key)
+    breakdown_part = sa.select(sa.null(), table.queue_id, table.channel, *sums).group_by(
+        table.queue_id, table.channel
+    )
+    both = sa.union_all(series_part.where(*filters), breakdown_part.where(*filters))
     by_key: dict[Any, ContactTotals] = {}
-    for row_key, *values in session.execute(
-        sa.select(key, *sums).where(*filters).group_by(key).order_by(key)
-    ):
-        by_key.setdefault(row_key, ContactTotals()).add(values)
     totals = ContactTotals()
     by_queue: dict[int, ContactTotals] = {}
     by_channel: dict[str, ContactTotals] = {}
-    for queue_id, channel, *values in session.execute(
-        sa.select(table.queue_id, table.channel, *sums)
-        .where(*filters)
-        .group_by(table.queue_id, table.channel)
-    ):
+    for row_key, queue_id, channel, *values in session.execute(both):
+        if queue_id is None:
+            by_key.setdefault(row_key, ContactTotals()).add(values)
+            continue
         totals.add(values)
         by_queue.setdefault(int(queue_id), ContactTotals()).add(values)
         by_channel.setdefault(str(channel), ContactTotals()).add(values)
@@ -308,6 +312,16 @@ def contact_figures(
         queue_names=queue_names,
         targets=_targets([targets for _, _, targets in in_scope], channels, by_channel),
     )
+
+
+def contact_queues(session: Session, jurisdiction: Jurisdiction) -> Sequence[Any]:
+    """The jurisdiction's queues (id, name, service targets), as :func:`contact_figures`
+    reads them."""
+    return session.execute(
+        sa.select(Queue.id, Queue.name, Queue.service_targets)
+        .where(Queue.jurisdiction_id == jurisdiction.id)
+        .order_by(Queue.id)
+    ).all()
 
 
 def _slot_of(day: dt.date, zone: dt.tzinfo) -> int:

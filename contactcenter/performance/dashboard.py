@@ -28,6 +28,7 @@ from contactcenter.performance.contact_figures import (
     ContactTotals,
     Grain,
     contact_figures,
+    contact_queues,
 )
 from contactcenter.performance.drilldown import FIGURES as DRILLDOWN_DEFINITIONS
 from contactcenter.performance.period import Period
@@ -91,6 +92,7 @@ def supervisor_dashboard(
     """
     period = Period(start, end)
     previous = period.previous()
+    queues = contact_queues(session, jurisdiction)
 
     def contacts(of: Period) -> ContactReport:
         return contact_figures(
@@ -101,6 +103,7 @@ def supervisor_dashboard(
             grain=grain,
             queue_ids=queue_ids,
             channels=channels,
+            queues=queues,
         )
 
     current_contacts, previous_contacts = contacts(period), contacts(previous)
