@@ -133,10 +133,10 @@ def refresh_contact_rollups(session: Session, now: dt.datetime | None = None) ->
             _rebuild(session, jurisdiction_id, postgres, mark)
         _set_watermark(session, mark)
         return set(ids)
-    changed = _changed_slots(session, previous - OVERLAP, postgres)
+    jurisdictions = session.scalars(sa.select(Jurisdiction).order_by(Jurisdiction.id)).all()
+    changed = _changed_slots(session, previous - OVERLAP, postgres, [j.id for j in jurisdictions])
     for jurisdiction_id in sorted(changed):
         _recompute(session, jurisdiction_id, changed[jurisdiction_id], postgres)
-    jurisdictions = session.scalars(sa.select(Jurisdiction).order_by(Jurisdiction.id)).all()
     agent_days = changed_agent_days(session, previous - OVERLAP, mark, jurisdictions)
     for jurisdiction in jurisdictions:
         if agent_days.get(jurisdiction.id):
@@ -631,12 +631,13 @@ class _Changed:
     inbound_slots: set[int] = field(default_factory=set)
 
 
-def _changed_slots(session: Session, since: dt.datetime, postgres: bool) -> dict[int, _Changed]:
+def _changed_slots(
+    session: Session, since: dt.datetime, postgres: bool, jurisdiction_ids: Sequence[int]
+) -> dict[int, _Changed]:
     """The slots, by jurisdiction, whose sources changed at or after ``since`` (one query)."""
     w = WORK.alias("w")
     c = CALLS.alias("c")
     i = INTERACTIONS.alias("i")
-    jurisdiction_ids = sorted(session.scalars(sa.select(Jurisdiction.id)))
     if not jurisdiction_ids:
         return {}
     kinds = [k.value for k in CONTACT_KINDS]
