@@ -54,7 +54,8 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
     """Machine-sent mail about no case of ours (an auto-reply, list mail): kept, no case."""
     SURVEY_ANSWER = "survey_answer"
-    """A text that is only a score, answering the satisfaction survey sent to that number."""
+    """A text that is only a score, answering the satisfaction survey sent to that number (or
+    repeating its answer) when no conversation by text is newer than the survey."""
 
 
 @dataclass(frozen=True)
@@ -134,13 +135,16 @@ def receive_inbound(
     command = parse_command(message.body) if message.body else None
     if command is not None:
         return _run_command(convo, command, options)
-    survey = answer_by_text(session, message)
-    if survey is not None:
-        # "5" to a survey is its answer, filed on the surveyed case: not a new request, and
-        # not a reply to whatever case the resident has open.
-        message.case = survey.case
-        convo.reply(texts.SURVEY_SMS_THANKS, survey.case)
-        return IntakeResult(message, survey.case, Outcome.SURVEY_ANSWER)
+    answer = answer_by_text(session, message)
+    if answer is not None:
+        # "5" to a survey is its answer, filed on the surveyed case: not a new request. It is
+        # not a reply to a case either: one in conversation since the survey takes it instead.
+        # A repeated answer is filed there too, and thanked only once.
+        case = answer.survey.case
+        message.case = case
+        if not answer.repeated:
+            convo.reply(texts.SURVEY_SMS_THANKS, case)
+        return IntakeResult(message, case, Outcome.SURVEY_ANSWER)
     if not message.body.strip() and not message.media_urls and not message.subject.strip():
         convo.reply(texts.HELP)
         return IntakeResult(convo.attach(None), None, Outcome.EMPTY)

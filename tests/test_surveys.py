@@ -147,22 +147,42 @@ def test_a_twilio_retry_of_the_answer_is_recorded_once(
     assert session.scalar(sa.select(sa.func.count(Case.id))) == 1
 
 
-def test_a_second_score_after_the_answer_is_an_ordinary_text(
-    jurisdiction, session, send_sms, client, supervisor, run_jobs
+def test_a_second_score_after_the_answer_changes_nothing_and_opens_no_case(
+    jurisdiction, session, send_sms, client, supervisor, twilio_http, run_jobs
 ):
     case = _texted_case(send_sms, session)
     _resolve(client, supervisor, case.id, run_jobs)
     send_sms("4", from_=RESIDENT)
+    sent_before = len(twilio_http.messages)
 
     send_sms("2", from_=RESIDENT)
 
     [survey] = _surveys(session)
     assert survey.score == 4
     assert session.get_one(Case, case.id).satisfaction == 4
-    assert session.scalar(sa.select(sa.func.count(Case.id))) == 2  # "2" is a request as before
+    assert session.scalar(sa.select(sa.func.count(Case.id))) == 1  # no junk request "2"
+    again = session.scalars(sa.select(Interaction).where(Interaction.body == "2")).one()
+    assert again.case_id == case.id  # kept where staff see it
+    assert len(twilio_http.messages) == sent_before  # thanked once, not twice
+    assert len(_events(session, "survey_answered")) == 1
 
 
-def test_text_that_is_not_a_score_goes_to_the_open_case_and_the_survey_waits(
+def test_a_score_after_the_survey_expired_is_an_ordinary_text(
+    jurisdiction, session, send_sms, client, supervisor, run_jobs
+):
+    case = _texted_case(send_sms, session)
+    _resolve(client, supervisor, case.id, run_jobs)
+    send_sms("4", from_=RESIDENT)
+    [survey] = _surveys(session)
+    survey.expires_at = utcnow() - dt.timedelta(seconds=1)
+    session.commit()
+
+    send_sms("2", from_=RESIDENT)
+
+    assert session.scalar(sa.select(sa.func.count(Case.id))) == 2  # "2" is a request
+
+
+def test_a_case_opened_after_the_survey_takes_every_text_even_a_score(
     jurisdiction, session, send_sms, client, supervisor, twilio_http, run_jobs
 ):
     finished = _texted_case(send_sms, session)
@@ -170,20 +190,138 @@ def test_text_that_is_not_a_score_goes_to_the_open_case_and_the_survey_waits(
     current = _texted_case(send_sms, session, "Streetlight out at 5 Elm St")
     assert current.id != finished.id
 
-    for text in ("5 stars, thanks", "6", "It is still dark", "45"):
+    for text in ("5 stars, thanks", "6", "It is still dark", "45", "5"):
         send_sms(text, from_=RESIDENT)
         session.expire_all()
         reply = session.scalars(sa.select(Interaction).where(Interaction.body == text)).one()
         assert reply.case_id == current.id, text
         assert "We added your message" in twilio_http.messages[-1]["Body"]
     [survey] = _surveys(session)
+    assert survey.state == SurveyState.SENT  # the resident is talking about the new request
+    session.expire_all()
+    assert session.get_one(Case, finished.id).satisfaction is None
+
+
+def test_a_score_answers_the_survey_when_an_older_open_case_is_quiet(
+    jurisdiction, session, send_sms, client, supervisor, twilio_http, run_jobs
+):
+    older = _texted_case(send_sms, session, "Streetlight out at 5 Elm St")
+    older.updated_at = utcnow() - dt.timedelta(hours=3)  # out of the conversation's window
+    session.commit()
+    finished = _texted_case(send_sms, session, "Pothole at 12 Main St")
+    assert finished.id != older.id
+    _resolve(client, supervisor, finished.id, run_jobs)
+
+    send_sms("5", from_=RESIDENT)  # the survey is the last thing we asked
+
+    [survey] = _surveys(session)
+    assert (survey.state, survey.case_id, survey.score) == (SurveyState.ANSWERED, finished.id, 5)
+    reply = session.scalars(sa.select(Interaction).where(Interaction.body == "5")).one()
+    assert reply.case_id == finished.id
+
+
+def _inbound(session: Session, body: str) -> Interaction:
+    session.expire_all()
+    return session.scalars(
+        sa.select(Interaction).where(
+            Interaction.direction == Direction.INBOUND, Interaction.body == body
+        )
+    ).one()
+
+
+def test_a_score_answering_an_agents_question_goes_to_that_case_not_the_survey(
+    jurisdiction, session, send_sms, client, supervisor, twilio_http, run_jobs
+):
+    finished = _texted_case(send_sms, session)
+    _resolve(client, supervisor, finished.id, run_jobs)
+    current = _texted_case(send_sms, session, "Several potholes at 40 Elm St")
+    asked = client.post(
+        f"/api/v1/cases/{current.id}/replies",
+        json={"body": "How many potholes are there?"},
+        headers=supervisor,
+    )
+    assert asked.status_code in (200, 201, 202), asked.get_json()
+    waiting = client.post(f"/api/v1/cases/{current.id}/waiting", headers=supervisor)
+    assert waiting.status_code == 200, waiting.get_json()
+    run_jobs()
+
+    send_sms("3", from_=RESIDENT)
+
+    assert _inbound(session, "3").case_id == current.id
+    assert "We added your message" in twilio_http.messages[-1]["Body"]
+    assert session.get_one(Case, current.id).awaiting is None  # its SLA clock runs again
+    [survey] = _surveys(session)
+    assert (survey.state, survey.score) == (SurveyState.SENT, None)
+    assert session.get_one(Case, finished.id).satisfaction is None
+
+
+def test_a_score_answering_where_the_problem_is_goes_to_that_case(
+    jurisdiction, session, send_sms, client, supervisor, twilio_http, run_jobs
+):
+    finished = _texted_case(send_sms, session)
+    _resolve(client, supervisor, finished.id, run_jobs)
+    current = _texted_case(send_sms, session, "Several potholes on Elm St near the school")
+    assert current.awaiting == "location"
+
+    send_sms("3", from_=RESIDENT)
+
+    assert _inbound(session, "3").case_id == current.id
+    assert _surveys(session)[0].state == SurveyState.SENT
+    assert session.get_one(Case, finished.id).satisfaction is None
+
+
+def test_a_score_goes_to_an_older_case_we_wrote_on_after_the_survey(
+    jurisdiction, session, send_sms, client, supervisor, run_jobs
+):
+    older = _texted_case(send_sms, session, "Streetlight out at 5 Elm St")
+    older.updated_at = utcnow() - dt.timedelta(hours=3)
+    session.commit()
+    finished = _texted_case(send_sms, session, "Pothole at 12 Main St")
+    _resolve(client, supervisor, finished.id, run_jobs)
+    asked = client.post(
+        f"/api/v1/cases/{older.id}/replies",
+        json={"body": "Which pole: the one at the corner?"},
+        headers=supervisor,
+    )
+    assert asked.status_code in (200, 201, 202), asked.get_json()
+    run_jobs()
+
+    send_sms("1", from_=RESIDENT)
+
+    assert _inbound(session, "1").case_id == older.id
+    assert _surveys(session)[0].state == SurveyState.SENT
+
+
+def test_a_score_goes_to_a_case_waiting_on_the_resident(
+    jurisdiction, session, send_sms, client, supervisor, run_jobs
+):
+    waiting = _texted_case(send_sms, session, "Streetlight out at 5 Elm St")
+    waiting.updated_at = utcnow() - dt.timedelta(minutes=30)
+    session.commit()
+    assert client.post(f"/api/v1/cases/{waiting.id}/waiting", headers=supervisor).status_code == 200
+    finished = make_case(session, jurisdiction, resident=waiting.resident, channel=Channel.SMS)
+    session.commit()
+    _resolve(client, supervisor, finished.id, run_jobs)
+    [survey] = _surveys(session)
     assert survey.state == SurveyState.SENT
 
-    send_sms("5", from_=RESIDENT)  # the answer still finds the survey, not the open case
-    [survey] = _surveys(session)
-    assert survey.state == SurveyState.ANSWERED and survey.case_id == finished.id
-    session.expire_all()
-    assert session.get_one(Case, current.id).satisfaction is None
+    send_sms("2", from_=RESIDENT)
+
+    assert _inbound(session, "2").case_id == waiting.id
+    assert session.get_one(Case, waiting.id).awaiting is None
+    assert _surveys(session)[0].state == SurveyState.SENT
+
+
+def test_a_text_that_is_not_a_score_looks_for_no_survey(
+    jurisdiction, session, send_sms, client, supervisor, run_jobs, count_queries
+):
+    case = _texted_case(send_sms, session)
+    _resolve(client, supervisor, case.id, run_jobs)
+
+    with count_queries() as counter:
+        send_sms("Thanks, the pothole is filled", from_=RESIDENT)
+
+    assert not [q for q in counter.statements if "satisfaction_surveys" in q]
 
 
 def test_scores_are_recognized_only_alone():

@@ -4,8 +4,9 @@ A case that is resolved or closed gets at most one survey (``satisfaction_survey
 unique), chosen after the commit by a job (:func:`survey_job`), on the resident's channel:
 
 - a case that came by text or email is asked the way the resident wrote in: a text ("reply 1
-  to 5", answered by :func:`answer_by_text` from the SMS intake) or an email with a link to
-  the survey page (``/survey/<token>``);
+  to 5", answered by :func:`answer_by_text` from the SMS intake, when the question is the
+  last thing we asked on that number) or an email with a link to the survey page
+  (``/survey/<token>``);
 - a web chat whose window is still open (the chat has an agent and ended at most the chat
   token's grace ago) is asked in the window, which offers the rating when the chat ends
   (:func:`offer_chat_survey`, whichever of the window and the job comes first makes it);
@@ -33,6 +34,7 @@ import logging
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +46,7 @@ from sqlalchemy.orm import Session, object_session
 from contactcenter import texts
 from contactcenter.cases.events import record_event
 from contactcenter.cases.models import (
+    OPEN_STATUSES,
     Case,
     CaseStatus,
     DeliveryStatus,
@@ -451,35 +454,84 @@ def score_of_text(body: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def answer_by_text(session: Session, message: Interaction) -> Survey | None:
-    """An inbound text that is only a score, from a number with a survey sent and not expired
-    in the jurisdiction texted: that survey's answer. None for anything else (no query is
-    made for a text that is not a score), which then goes on to the intake as usual."""
+@dataclass(frozen=True)
+class TextAnswer:
+    """A text that was the answer to ``survey``; ``repeated`` when it was answered already (a
+    second "5" is neither a new answer nor a new request)."""
+
+    survey: Survey
+    repeated: bool = False
+
+
+def answer_by_text(session: Session, message: Interaction) -> TextAnswer | None:
+    """An inbound text that is only a score, from a number with a survey sent (or answered)
+    and not expired in the jurisdiction texted, when that survey is the last thing the
+    resident was asked: that survey's answer.
+
+    The survey is not the last thing asked when the resident is in a conversation on that
+    number since: an open case of theirs, begun by text, that was opened after the survey,
+    that we wrote on after it (an agent's question), or that waits on them (for a reply or a
+    location). Then "3" answers that conversation ("How many potholes?"), not the survey.
+
+    None for anything else (no query is made for a text that is not a score), which then goes
+    on to the intake as usual."""
     if message.channel != Channel.SMS or message.direction != Direction.INBOUND:
         return None
     score = score_of_text(message.body)
     if score is None:
         return None
     now = utcnow()
-    survey = session.scalars(
-        sa.select(Survey)
+    row = session.execute(
+        sa.select(Survey, _in_conversation(message).label("in_conversation"))
         .where(
             Survey.jurisdiction_id == message.jurisdiction_id,
             Survey.channel == Channel.SMS,
             Survey.address == message.from_address,
-            Survey.state == SurveyState.SENT,
+            Survey.state.in_((SurveyState.SENT, SurveyState.ANSWERED)),
             Survey.expires_at > now,
         )
         .order_by(Survey.sent_at.desc(), Survey.id.desc())
         .limit(1)
-        .with_for_update()
+        .with_for_update(of=Survey)
     ).first()
-    if survey is None:
+    if row is None or row.in_conversation:
         return None
+    survey: Survey = row.Survey
+    if survey.state == SurveyState.ANSWERED:
+        return TextAnswer(survey, repeated=True)
     try:
-        return answer_survey(session, survey, score)
-    except (Conflict, SurveyExpired):
-        return None  # answered or expired between the two statements: an ordinary text
+        return TextAnswer(answer_survey(session, survey, score))
+    except Conflict:
+        return TextAnswer(survey, repeated=True)  # the same answer, retried at the same time
+    except SurveyExpired:
+        return None  # expired between the two statements: an ordinary text
+
+
+def _in_conversation(message: Interaction) -> sa.ColumnElement[bool]:
+    """Whether the sender has a conversation by text newer than the survey (see
+    :func:`answer_by_text`), for the survey selected with it."""
+    resident = message.resident
+    if resident is None or resident.id is None:
+        return sa.false()
+    written_since = (
+        sa.select(Interaction.id)
+        .where(
+            Interaction.case_id == Case.id,
+            Interaction.direction == Direction.OUTBOUND,
+            Interaction.id > Survey.interaction_id,
+        )
+        .exists()
+    )
+    return (
+        sa.select(Case.id)
+        .where(
+            Case.resident_id == resident.id,
+            Case.origin_channel == Channel.SMS,
+            Case.status.in_(OPEN_STATUSES),
+            sa.or_(Case.awaiting.is_not(None), Case.created_at > Survey.sent_at, written_since),
+        )
+        .exists()
+    )
 
 
 def survey_for_token(session: Session, token: str) -> Survey:
