@@ -274,22 +274,19 @@ def contact_figures(
         filters.append(table.channel.in_(sorted({str(c) for c in channels})))
     sums = [sa.func.sum(getattr(table, name)) for name in CONTACT_MEASURES]
 
-    # The series (by slot or day) and the breakdown (by queue and channel) in one statement.
-    series_part = sa.select(
-        key.label("key"), sa.null().label("queue_id"), sa.null().label("channel"), *sums
-    ).group_by(key)
-    breakdown_part = sa.select(sa.null(), table.queue_id, table.channel, *sums).group_by(
-        table.queue_id, table.channel
-    )
-    both = sa.union_all(series_part.where(*filters), breakdown_part.where(*filters))
     by_key: dict[Any, ContactTotals] = {}
+    for row_key, *values in session.execute(
+        sa.select(key, *sums).where(*filters).group_by(key).order_by(key)
+    ):
+        by_key.setdefault(row_key, ContactTotals()).add(values)
     totals = ContactTotals()
     by_queue: dict[int, ContactTotals] = {}
     by_channel: dict[str, ContactTotals] = {}
-    for row_key, queue_id, channel, *values in session.execute(both):
-        if queue_id is None:
-            by_key.setdefault(row_key, ContactTotals()).add(values)
-            continue
+    for queue_id, channel, *values in session.execute(
+        sa.select(table.queue_id, table.channel, *sums)
+        .where(*filters)
+        .group_by(table.queue_id, table.channel)
+    ):
         totals.add(values)
         by_queue.setdefault(int(queue_id), ContactTotals()).add(values)
         by_channel.setdefault(str(channel), ContactTotals()).add(values)
