@@ -581,6 +581,7 @@ def _insert_contacts(
             "agent_id": c.agent_id,
             "created_at": c.arrived,
             "assigned_at": c.assigned,
+            "first_assigned_at": c.assigned,
             "completed_at": c.completed,
             "updated_at": c.completed or c.arrived,
             "transfers": c.transfers,
