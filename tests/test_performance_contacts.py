@@ -99,7 +99,7 @@ def work(
         resolved_on_contact=resolved,
     )
     if answered is not None:
-        item.assigned_at = arrived + seconds(answered)
+        item.assigned_at = item.first_assigned_at = arrived + seconds(answered)
         item.state = WorkState.ASSIGNED
         if done is not None:
             item.completed_at = item.assigned_at + seconds(done)
@@ -526,7 +526,11 @@ def test_work_answered_later_is_counted_answered_by_the_next_refresh(session, ci
     session.execute(
         sa.update(WorkItem)
         .where(WorkItem.id == item.id)
-        .values(state=WorkState.ASSIGNED, assigned_at=arrived + seconds(15))
+        .values(
+            state=WorkState.ASSIGNED,
+            assigned_at=arrived + seconds(15),
+            first_assigned_at=arrived + seconds(15),
+        )
     )
     report = refreshed(session, city, start=today, end=today)
     assert (report.totals.offered, report.totals.answered, report.totals.answered_in_target) == (
@@ -578,8 +582,9 @@ def test_a_refresh_with_nothing_new_writes_nothing(session, city, general, count
         s.lstrip().upper().startswith(("DELETE", "INSERT INTO PERFORMANCE_CONTACT"))
         for s in counter.statements
     )
-    # The contacts' (six with PostgreSQL's lock), and the agents' days that may have changed.
-    assert counter.count <= 8
+    # The contacts' (six with PostgreSQL's lock), the agents' days that may have changed, and
+    # (PostgreSQL) the oldest open transaction, which the watermark may not pass.
+    assert counter.count <= 9
 
 
 # --- Constant queries -------------------------------------------------------------------------

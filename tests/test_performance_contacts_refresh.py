@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from contactcenter.db import get_db, utcnow
 from contactcenter.messages import Channel
+from contactcenter.performance import contacts
 from contactcenter.performance.contact_figures import contact_figures
 from contactcenter.performance.contacts import (
     REFRESH_SECONDS,
@@ -149,3 +150,27 @@ def test_a_rebuild_waits_for_a_refresh_of_the_same_jurisdiction(app, session, ju
         assert done.is_set()
     assert _offered(session, jurisdiction) == 2
     assert session.scalar(sa.select(sa.func.sum(ContactInterval.offered))) == 2
+
+
+def test_work_committed_long_after_it_was_written_is_still_counted(
+    app, session, jurisdiction, monkeypatch
+):
+    """A transaction open across passes writes ``updated_at`` long before it commits; the
+    watermark waits for it (PostgreSQL), so the pass after its commit still sees it."""
+    _postgres_only(app)
+    queue = make_queue(session, jurisdiction)
+    refresh_contact_rollups(session)  # the first pass: everything so far
+    session.commit()
+    with get_db(app).session() as slow:
+        make_work(slow, jurisdiction, queue)
+        slow.flush()  # written (updated_at now) but not committed
+        # Five minutes go by (more than the overlap) and a pass runs meanwhile.
+        start = utcnow()
+        monkeypatch.setattr(contacts, "utcnow", lambda: start + dt.timedelta(minutes=5))
+        refresh_contact_rollups(session)
+        session.commit()
+        slow.commit()
+    monkeypatch.setattr(contacts, "utcnow", lambda: start + dt.timedelta(minutes=10))
+    refresh_contact_rollups(session)
+    session.commit()
+    assert _offered(session, jurisdiction) == 1

@@ -157,6 +157,7 @@ def _arrived(at: dt.datetime, queue: Queue, answered_after: int) -> WorkItem:
         targets=[[queue.id, None]],
         state=WorkState.ASSIGNED,
         assigned_at=at + dt.timedelta(seconds=answered_after),
+        first_assigned_at=at + dt.timedelta(seconds=answered_after),
     )
 
 

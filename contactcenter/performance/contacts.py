@@ -14,7 +14,9 @@ sources every 15-minute interval (``slot``) something changed in:
 - inbound interactions processed since then.
 
 The overlap covers transactions that wrote ``updated_at`` before the last pass began but
-committed after it. A slot is recomputed whole (every queue and channel: a work item moved to
+committed after it (and clocks a little apart); on PostgreSQL the watermark recorded is also
+never later than the start of the oldest transaction still open, up to
+:data:`HOLD_BACK_LIMIT`. A slot is recomputed whole (every queue and channel: a work item moved to
 another queue leaves its old row), by ``DELETE`` then ``INSERT ... SELECT ... GROUP BY`` over
 the sources (its inbound messages only if some of them changed: otherwise their counts are
 kept, so an old contact answered today does not make the pass read every message since), so
@@ -48,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from contactcenter.calls.models import Call, CallOutcome
 from contactcenter.cases.models import Interaction
-from contactcenter.db import get_db, utcnow
+from contactcenter.db import UTCDateTime, get_db, utcnow
 from contactcenter.jobs import enqueue_after_commit, is_pending
 from contactcenter.jurisdictions.models import Jurisdiction
 from contactcenter.messages import Channel, Direction
@@ -57,6 +59,7 @@ from contactcenter.performance.agent_daily import (
     rebuild_agent_days,
     recompute_agent_days,
 )
+from contactcenter.performance.drilldown import counted_contact
 from contactcenter.performance.models import (
     CONTACT_MEASURES,
     ContactDaily,
@@ -77,6 +80,10 @@ WATERMARK = "contacts"
 REFRESH_SECONDS = 30
 """The routing tick refreshes the rollups at most this often."""
 OVERLAP = dt.timedelta(minutes=2)
+HOLD_BACK_LIMIT = dt.timedelta(minutes=15)
+"""A transaction open longer than this may commit changes a pass has already passed by; the
+nightly ``contactcenter performance rebuild`` (or the next change to the same work) catches
+them."""
 """How far before the watermark each pass looks again (transactions committing late)."""
 CALL_HORIZON = dt.timedelta(days=2)
 """Calls changed more than this long after they started are found through their work item."""
@@ -142,7 +149,7 @@ def refresh_contact_rollups(session: Session, now: dt.datetime | None = None) ->
         if agent_days.get(jurisdiction.id):
             _lock(session, jurisdiction.id, postgres)
             recompute_agent_days(session, jurisdiction, agent_days[jurisdiction.id], mark)
-    _set_watermark(session, mark)
+    _set_watermark(session, _held_back(session, mark, postgres))
     return set(changed) | set(agent_days)
 
 
@@ -203,6 +210,25 @@ def _take_watermark(session: Session, postgres: bool) -> dt.datetime | None:
         sa.select(RollupWatermark.value).where(RollupWatermark.name == WATERMARK)
     )
     return value
+
+
+def _held_back(session: Session, mark: dt.datetime, postgres: bool) -> dt.datetime:
+    """The watermark to record: on PostgreSQL, no later than the start of the oldest other
+    transaction still open, whose writes carry an ``updated_at`` from before they commit and
+    would otherwise fall behind the watermark unseen (a commit later than :data:`OVERLAP`);
+    but never held back more than :data:`HOLD_BACK_LIMIT`. SQLite has one writer at a time."""
+    if not postgres:
+        return mark
+    oldest: dt.datetime | None = session.scalar(_OLDEST_OPEN_TRANSACTION)
+    if oldest is None:
+        return mark
+    return max(min(mark, oldest), mark - HOLD_BACK_LIMIT)
+
+
+_OLDEST_OPEN_TRANSACTION = sa.text(
+    "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+).columns(sa.column("min", UTCDateTime))
 
 
 def _set_watermark(session: Session, mark: dt.datetime) -> None:
@@ -280,11 +306,13 @@ def _sources(
     i = INTERACTIONS.alias("i")
 
     # Work items: the contacts.
-    answered = w.c.assigned_at.is_not(None)
-    wait = _seconds(w.c.assigned_at, w.c.created_at, postgres)
+    # Answered when an agent first took it: a transfer assigns it again, but the resident was
+    # answered then (the handle time is the finishing agent's, from their assignment).
+    answered = w.c.first_assigned_at.is_not(None)
+    wait = _seconds(w.c.first_assigned_at, w.c.created_at, postgres)
     abandoned = sa.and_(
         w.c.state == WorkState.CANCELLED.value,
-        w.c.assigned_at.is_(None),
+        w.c.first_assigned_at.is_(None),
         w.c.kind.in_([k.value for k in ABANDONING_KINDS]),
     )
     # Every way work is cancelled sets completed_at; updated_at stands in if one ever did not.
@@ -295,14 +323,6 @@ def _sources(
         w.c.state == WorkState.COMPLETED.value,
         w.c.assigned_at.is_not(None),
         w.c.completed_at.is_not(None),
-    )
-    # A case's first-response item cancelled the instant it was made was parked for the case's
-    # chat, which is the contact: it never waited for anyone.
-    parked = sa.and_(
-        w.c.kind == WorkKind.FIRST_RESPONSE.value,
-        w.c.state == WorkState.CANCELLED.value,
-        w.c.assigned_at.is_(None),
-        w.c.completed_at <= w.c.created_at,
     )
     work_slot = _slot(w.c.created_at, postgres)
     work = (
@@ -333,7 +353,14 @@ def _sources(
         .where(
             w.c.jurisdiction_id == jurisdiction_id,
             w.c.kind.in_([k.value for k in CONTACT_KINDS]),
-            sa.not_(parked),
+            # The same test as the drill-down's, so the figures and their records agree.
+            counted_contact(
+                kind=w.c.kind,
+                state=w.c.state,
+                first_assigned_at=w.c.first_assigned_at,
+                completed_at=w.c.completed_at,
+                created_at=w.c.created_at,
+            ),
         )
     )
 
@@ -428,7 +455,9 @@ def _lock(session: Session, jurisdiction_id: int, postgres: bool) -> None:
 
 
 def _queues(session: Session, jurisdiction_id: int) -> Sequence[Queue]:
-    return session.scalars(sa.select(Queue).where(Queue.jurisdiction_id == jurisdiction_id)).all()
+    """The queues with their targets as stored now (sessions keep objects across commits)."""
+    query = sa.select(Queue).where(Queue.jurisdiction_id == jurisdiction_id)
+    return session.scalars(query.execution_options(populate_existing=True)).all()
 
 
 def _rebuild(session: Session, jurisdiction_id: int, postgres: bool, now: dt.datetime) -> None:
