@@ -394,14 +394,15 @@ CROSS JOIN LATERAL (
 WORK_SQL = """
 INSERT INTO work_items (id, jurisdiction_id, case_id, kind, channel, queue_id, priority,
                         required_skills, language, targets, target_index, target_started_at,
-                        state, agent_id, created_at, assigned_at, completed_at, updated_at,
-                        transfers, resolved_on_contact)
+                        state, agent_id, created_at, assigned_at, first_assigned_at,
+                        completed_at, updated_at, transfers, resolved_on_contact)
 SELECT id, %(j)s, id, kind, ch, queue, 0, '[]', 'en', '[]', 0, created,
        CASE WHEN cancelled THEN (CASE WHEN left_at <= now() THEN 'cancelled' ELSE 'waiting' END)
             WHEN assigned > now() THEN 'waiting'
             WHEN completed > now() THEN 'assigned' ELSE 'completed' END,
        CASE WHEN NOT cancelled AND assigned <= now() THEN agent END,
        created,
+       CASE WHEN NOT cancelled AND assigned <= now() THEN assigned END,
        CASE WHEN NOT cancelled AND assigned <= now() THEN assigned END,
        CASE WHEN cancelled AND left_at <= now() THEN left_at
             WHEN NOT cancelled AND completed <= now() THEN completed END,
@@ -442,11 +443,11 @@ CROSS JOIN LATERAL (SELECT assigned + handle * interval '1 second' AS completed)
 ESCALATIONS_SQL = """
 INSERT INTO work_items (jurisdiction_id, case_id, kind, channel, queue_id, priority,
                         required_skills, language, targets, target_index, target_started_at,
-                        state, agent_id, created_at, assigned_at, completed_at, updated_at,
-                        transfers, resolved_on_contact)
+                        state, agent_id, created_at, assigned_at, first_assigned_at,
+                        completed_at, updated_at, transfers, resolved_on_contact)
 SELECT %(j)s, c.id, 'escalation', c.origin_channel, %(supq)s, 1, '[]', 'en', '[]', 0, e.at,
        'completed', %(working)s + 1 + (c.id %% (%(agents)s - %(working)s)), e.at,
-       e.at + interval '10 minutes', e.at + interval '40 minutes',
+       e.at + interval '10 minutes', e.at + interval '10 minutes', e.at + interval '40 minutes',
        e.at + interval '40 minutes', 0, false
 FROM cases c
 CROSS JOIN LATERAL (SELECT c.created_at + (c.closed_at - c.created_at) / 2 AS at) AS e

@@ -216,13 +216,15 @@ RAW_BASE_CONTACTS = """
     WITH contacts AS (
         SELECT w.created_at AS at, w.queue_id, w.channel::text AS channel,
                1 AS offered,
-               (w.assigned_at IS NOT NULL)::int AS answered,
-               (w.assigned_at IS NOT NULL AND extract(epoch FROM w.assigned_at - w.created_at)
+               (w.first_assigned_at IS NOT NULL)::int AS answered,
+               (w.first_assigned_at IS NOT NULL
+                AND extract(epoch FROM w.first_assigned_at - w.created_at)
                    <= coalesce((q.service_targets -> w.channel::text ->> 'seconds')::int,
                                CASE w.channel WHEN 'voice' THEN 20 WHEN 'webchat' THEN 60
                                               WHEN 'sms' THEN 900 ELSE 86400 END))::int
                    AS answered_in_target,
-               coalesce(extract(epoch FROM w.assigned_at - w.created_at), 0) AS answer_wait,
+               coalesce(extract(epoch FROM w.first_assigned_at - w.created_at), 0)
+                   AS answer_wait,
                ab.abandoned::int AS abandoned,
                (ab.abandoned AND ab.wait < 5)::int AS abandoned_short,
                CASE WHEN ab.abandoned THEN ab.wait ELSE 0 END AS abandon_wait,
@@ -238,7 +240,7 @@ RAW_BASE_CONTACTS = """
         JOIN queues q ON q.id = w.queue_id
         LEFT JOIN calls c ON c.work_item_id = w.id AND c.parent_call_id IS NULL
         CROSS JOIN LATERAL (
-            SELECT w.state = 'cancelled' AND w.assigned_at IS NULL
+            SELECT w.state = 'cancelled' AND w.first_assigned_at IS NULL
                        AND w.kind IN ('call', 'chat') AS abandoned,
                    extract(epoch FROM coalesce(w.completed_at, w.updated_at) - w.created_at)
                        AS wait
@@ -250,7 +252,8 @@ RAW_BASE_CONTACTS = """
         WHERE w.jurisdiction_id = %(j)s AND w.kind IN ('first_response', 'call', 'chat')
           AND w.created_at >= %(t0)s AND w.created_at < %(t1)s
           AND NOT (w.kind = 'first_response' AND w.state = 'cancelled'
-                   AND w.assigned_at IS NULL AND w.completed_at <= w.created_at)
+                   AND w.first_assigned_at IS NULL
+                   AND (w.completed_at IS NULL OR w.completed_at <= w.created_at))
         UNION ALL
         SELECT c.created_at, coalesce(c.queue_id, 0), 'voice',
                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (c.outcome = 'self_served')::int,
