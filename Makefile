@@ -58,6 +58,7 @@ bench: $(BIN)/.installed  ## ratio benchmarks (PostgreSQL and Redis needed)
 	$(BIN)/python bench/email_ingest/run.py
 	$(BIN)/python bench/public_dashboard/run.py
 	$(BIN)/python bench/import/run.py
+	$(BIN)/python bench/supervisor_dashboard/run.py
 
 i18n-extract: $(BIN)/.installed  ## refresh the message catalogs from contactcenter/texts.py
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-default-keywords -o contactcenter/translations/messages.pot contactcenter/texts.py
