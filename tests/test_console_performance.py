@@ -206,6 +206,7 @@ def test_the_dashboard_shows_the_periods_figures_against_the_last_and_the_target
     offered = tile(page, "offered")
     assert ">4</a>" in offered
     assert "Previous period: 1" in offered
+    assert "(whole days, while this period runs only to now)" in page  # today so far
     assert '<span class="visually-hidden">up from 1 in the previous period</span>' in offered
     assert "What this counts" in offered and "aria-describedby" in offered
     service_level = tile(page, "service_level")

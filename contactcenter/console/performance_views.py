@@ -531,6 +531,7 @@ def performance_page() -> ResponseReturnValue:
     return render_template(
         "console/performance.html",
         active="performance",
+        runs_to_now=period.end >= _today(jurisdiction),
         grain=grain,
         queue_ids=queue_ids,
         channels=channels,
