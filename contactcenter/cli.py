@@ -85,7 +85,10 @@ Demo jurisdiction '{creds.jurisdiction}' is ready.
   3-1-1 number (call or text): {creds.sms_number}
   3-1-1 email address:         {creds.email}
   Web chat public key:         {creds.chat_key}
-  Agent login:                 {creds.agent_email} / {creds.agent_password}
+  Agent login:                 {creds.agent_email} / {creds.agent_password} (a supervisor)
+  Supervisor dashboard:        http://127.0.0.1:5000/console/performance (also Scorecard,
+                               Staffing; `contactcenter performance weekly` prints the
+                               department heads' weekly email)
   Staff API token:             {creds.api_token}
   Take work (go available):    curl -X PUT -H "Authorization: Bearer {creds.api_token}" \\
       -H "Content-Type: application/json" -d '{{"presence": "available"}}' \\
