@@ -226,6 +226,7 @@
     language: pickLanguage(config.language),
     token: null,
     session: null,
+    sessionPushes: 0,
     shownIds: new Set(),
     outbox: [], // [{client_id, body}], oldest first, persisted
     sending: false,
@@ -1208,6 +1209,7 @@
       return;
     }
     let result;
+    const pushedBefore = state.sessionPushes;
     try {
       result = await api("GET", "/session");
     } catch (networkDown) {
@@ -1216,7 +1218,10 @@
     }
     if (result.status === 200 && result.data) {
       showOffline(false);
-      applySession(result.data.session);
+      // A state pushed over the socket while this answer was on its way is newer than it.
+      if (state.sessionPushes === pushedBefore) {
+        applySession(result.data.session);
+      }
       addMessages(result.data.messages, true);
       flush();
     } else if (result.status === 401) {
@@ -1279,7 +1284,10 @@
     });
     socket.on("message", (message) => addMessage(message, true));
     socket.on("typing", onAgentTyping);
-    socket.on("session", applySession);
+    socket.on("session", (session) => {
+      state.sessionPushes += 1;
+      applySession(session);
+    });
   }
 
   window.addEventListener("online", () => {
