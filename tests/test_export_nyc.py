@@ -205,8 +205,10 @@ def test_native_cases_export_by_tracking_number_without_personal_data(session, n
     # A text's words are the resident's own: never published (as in Open311).
     assert rows[texted.tracking_number]["Descriptor"] == ""
     assert rows[texted.tracking_number]["Open Data Channel Type"] == "MOBILE"
+    # Tracking numbers are random digits: one may hold "555" without being a phone number.
+    published = text.replace(case.tracking_number, "").replace(texted.tracking_number, "")
     for secret in ("555", "marge", "Marge", "2125550199", "Bouvier"):
-        assert secret not in text
+        assert secret not in published
     descriptor = rows[long_case.tracking_number]["Descriptor"]
     assert len(descriptor) <= 500 and descriptor.endswith("word…")
 
@@ -271,8 +273,9 @@ def test_the_open311_export_is_a_json_array_with_no_personal_data(app, session, 
     assert request["description"] == "Pothole, call [redacted] or write [redacted]"
     assert request["service_code"] == "pothole" and request["status"] == "open"
     assert request["extended_attributes"]["channel"] == "open311"
+    published = text.replace(case.tracking_number, "")  # random digits, maybe "555"
     for secret in ("555", "marge", "Marge", "2125550199", "Bouvier", "resident"):
-        assert secret not in text
+        assert secret not in published
 
 
 def test_an_empty_open311_export_is_an_empty_array(session, nyc):
